@@ -1,0 +1,263 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { ChangeEvent, KeyValue, Snapshot, Store, Watch } from '../store/store.js';
+import { parseServiceValue, parseSkyRecord, type Endpoint, type SkyRecord } from './values.js';
+
+export interface Instance extends Endpoint {
+  readonly service: string;
+  readonly id: string;
+  /** the store key it came from */
+  readonly key: string;
+  readonly lease?: string;
+}
+
+export interface SkyEntry {
+  readonly key: string;
+  readonly record: SkyRecord;
+  readonly lease?: string;
+}
+
+export interface CatalogOptions {
+  store: Store;
+  log: Logger;
+  /** watch `/services` (proxy, render, services) */
+  services?: { prefix: string };
+  /** watch `/skydns` (dns) */
+  skydns?: { prefix: string };
+  /** extra raw prefixes to mirror (render templates' keys) */
+  extraPrefixes?: readonly string[];
+}
+
+export interface CatalogChange {
+  /** the whole view was replaced (first sync or a watch reset) */
+  readonly reset: boolean;
+  /** services whose instances changed */
+  readonly services: ReadonlySet<string>;
+  readonly skydns: boolean;
+  readonly raw: boolean;
+}
+
+type Parsed = { kind: 'instance'; instance: Instance } | { kind: 'sky'; entry: SkyEntry } | { kind: 'config'; value: unknown };
+
+/**
+ * The live view of the store: one snapshot at one revision, then watch events on top. The only
+ * place that parses `/services` and `/skydns` values; a malformed one is skipped, logged once
+ * and counted. Emits `change` (CatalogChange) after every batch, and `ready` (boolean).
+ */
+export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boolean] }> {
+  private readonly prefixes: string[];
+  private readonly rawKvs = new Map<string, KeyValue>();
+  private readonly instancesByKey = new Map<string, Instance>();
+  private readonly skyByKey = new Map<string, SkyEntry>();
+  private skyConfigValue: unknown;
+  private servicesCache: Map<string, Instance[]> | undefined;
+  private readonly warned = new Map<string, string>();
+  private watch: Watch | undefined;
+  private stopped = false;
+  private synced = false;
+  private connected = false;
+  private syncPromise: Promise<void> | undefined;
+  revision = 0;
+  malformed = 0;
+  syncs = 0;
+
+  constructor(private readonly options: CatalogOptions) {
+    super();
+    this.prefixes = [
+      ...(options.services ? [withSlash(options.services.prefix)] : []),
+      ...(options.skydns ? [withSlash(options.skydns.prefix)] : []),
+      ...(options.extraPrefixes ?? []),
+    ];
+  }
+
+  get ready(): boolean {
+    return this.synced && this.connected;
+  }
+
+  /** Resolves after the first snapshot; keeps retrying in the background while the store is down. */
+  start(): Promise<void> {
+    this.syncPromise ??= this.syncLoop();
+    return this.syncPromise;
+  }
+
+  private async syncLoop(): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        const snapshot = await this.options.store.read(this.prefixes);
+        if (this.stopped) return;
+        this.replace(snapshot);
+        this.watch = await this.options.store.watch(this.prefixes, snapshot.revision, {
+          onChanges: (events, revision) => this.apply(events, revision),
+          onReset: (s) => this.replace(s),
+          onConnectionChange: (connected, error) => this.setConnected(connected, error),
+        });
+        if (this.stopped) await this.watch.cancel();
+        this.setConnected(true);
+        return;
+      } catch (err) {
+        if (attempt === 0) this.options.log.warn({ err: (err as Error).message }, 'store unreachable; serving the last known view and retrying');
+        await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)), () => this.stopped);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.watch?.cancel();
+  }
+
+  private setConnected(connected: boolean, error?: Error): void {
+    if (connected === this.connected) return;
+    const before = this.ready;
+    this.connected = connected;
+    if (connected) this.options.log.info({ store: this.options.store.description, revision: this.revision }, 'store watch connected');
+    else this.options.log.warn({ store: this.options.store.description, err: error?.message }, 'store watch lost; keeping the last known view');
+    if (before !== this.ready) this.emit('ready', this.ready);
+  }
+
+  private replace(snapshot: Snapshot): void {
+    const before = new Set(Array.from(this.instancesByKey.values(), (i) => i.service));
+    this.rawKvs.clear();
+    this.instancesByKey.clear();
+    this.skyByKey.clear();
+    this.skyConfigValue = undefined;
+    for (const kv of snapshot.kvs) this.put(kv);
+    this.revision = snapshot.revision;
+    this.servicesCache = undefined;
+    this.syncs++;
+    const services = new Set([...before, ...Array.from(this.instancesByKey.values(), (i) => i.service)]);
+    const wasReady = this.ready;
+    this.synced = true;
+    this.emit('change', { reset: true, services, skydns: true, raw: true });
+    if (!wasReady && this.ready) this.emit('ready', true);
+  }
+
+  private apply(events: readonly ChangeEvent[], revision: number): void {
+    const services = new Set<string>();
+    let skydns = false;
+    for (const ev of events) {
+      const key = ev.type === 'put' ? ev.kv.key : ev.key;
+      const old = this.instancesByKey.get(key);
+      if (old) services.add(old.service);
+      if (this.skyByKey.has(key) || this.isSkyKey(key)) skydns = true;
+      if (ev.type === 'put') {
+        this.remove(key);
+        const added = this.put(ev.kv);
+        if (added?.kind === 'instance') services.add(added.instance.service);
+      } else {
+        this.remove(key);
+      }
+    }
+    this.revision = revision;
+    if (services.size > 0) this.servicesCache = undefined;
+    this.emit('change', { reset: false, services, skydns, raw: true });
+  }
+
+  private isSkyKey(key: string): boolean {
+    return this.options.skydns !== undefined && key.startsWith(withSlash(this.options.skydns.prefix));
+  }
+
+  private remove(key: string): void {
+    this.rawKvs.delete(key);
+    this.instancesByKey.delete(key);
+    this.skyByKey.delete(key);
+    if (this.options.skydns && key === `${withSlash(this.options.skydns.prefix)}config`) this.skyConfigValue = undefined;
+  }
+
+  private put(kv: KeyValue): Parsed | undefined {
+    this.rawKvs.set(kv.key, kv);
+    const parsed = this.parse(kv);
+    if (!parsed) return undefined;
+    if (parsed.kind === 'instance') this.instancesByKey.set(kv.key, parsed.instance);
+    else if (parsed.kind === 'sky') this.skyByKey.set(kv.key, parsed.entry);
+    else this.skyConfigValue = parsed.value;
+    this.warned.delete(kv.key);
+    return parsed;
+  }
+
+  private parse(kv: KeyValue): Parsed | undefined {
+    const lease = kv.lease ? { lease: kv.lease } : {};
+    const services = this.options.services && withSlash(this.options.services.prefix);
+    if (services && kv.key.startsWith(services)) {
+      const parts = kv.key.slice(services.length).split('/');
+      if (parts.length !== 2 || !parts[0] || !parts[1]) {
+        return this.reject(kv, 'key is not <prefix>/<service>/<instance>');
+      }
+      const endpoint = parseServiceValue(kv.value);
+      if (!endpoint.ok) return this.reject(kv, endpoint.error);
+      return { kind: 'instance', instance: { service: parts[0], id: parts[1], key: kv.key, ...endpoint.value, ...lease } };
+    }
+    const skydns = this.options.skydns && withSlash(this.options.skydns.prefix);
+    if (skydns && kv.key.startsWith(skydns)) {
+      if (kv.key === `${skydns}config`) {
+        try {
+          return { kind: 'config', value: JSON.parse(kv.value) };
+        } catch {
+          return this.reject(kv, 'config is not valid JSON');
+        }
+      }
+      const record = parseSkyRecord(kv.value);
+      if (!record.ok) return this.reject(kv, record.error);
+      return { kind: 'sky', entry: { key: kv.key, record: record.value, ...lease } };
+    }
+    return undefined;
+  }
+
+  private reject(kv: KeyValue, reason: string): undefined {
+    this.malformed++;
+    // Logged once per key and value: a sidekick rewriting the same bad value every 10 s stays quiet.
+    if (this.warned.get(kv.key) !== kv.value) {
+      this.warned.set(kv.key, kv.value);
+      this.options.log.warn({ key: kv.key, value: kv.value.slice(0, 200), reason }, 'skipping malformed value');
+    }
+    return undefined;
+  }
+
+  /** service -> instances, sorted by id; rebuilt only after a change. */
+  services(): ReadonlyMap<string, readonly Instance[]> {
+    if (!this.servicesCache) {
+      const map = new Map<string, Instance[]>();
+      for (const instance of this.instancesByKey.values()) {
+        const list = map.get(instance.service);
+        if (list) list.push(instance);
+        else map.set(instance.service, [instance]);
+      }
+      for (const list of map.values()) list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      this.servicesCache = new Map([...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return this.servicesCache;
+  }
+
+  instances(service: string): readonly Instance[] {
+    return this.services().get(service) ?? [];
+  }
+
+  skydnsEntries(): ReadonlyMap<string, SkyEntry> {
+    return this.skyByKey;
+  }
+
+  /** the parsed `/skydns/config` JSON, if present and valid */
+  skydnsConfig(): unknown {
+    return this.skyConfigValue;
+  }
+
+  /** every key the catalog mirrors, as stored (for templates) */
+  rawEntries(): ReadonlyMap<string, KeyValue> {
+    return this.rawKvs;
+  }
+}
+
+function withSlash(prefix: string): string {
+  return prefix.endsWith('/') ? prefix : `${prefix}/`;
+}
+
+function sleep(ms: number, abort: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const tick = (): void => {
+      if (abort() || Date.now() - started >= ms) resolve();
+      else setTimeout(tick, Math.min(100, ms));
+    };
+    tick();
+  });
+}

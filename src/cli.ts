@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+import { main } from './cli/main.js';
+
+main({ argv: process.argv.slice(2), env: process.env, stdout: process.stdout, stderr: process.stderr }).then(
+  (code) => {
+    process.exitCode = code;
+    // Timers of libraries (grpc reconnects, keepalives) must not hold a finished process open.
+    setTimeout(() => process.exit(code), 200).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`beacon: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

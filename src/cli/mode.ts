@@ -1,0 +1,42 @@
+import type { Writable } from 'node:stream';
+import type { Registry } from 'prom-client';
+import type { FlagSpec, ParsedFlags } from '../config/flags.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+
+/** What every mode is: an object with start()/stop(), no global state. */
+export interface RunningMode {
+  /** resolves once the mode serves (listening, first sync attempted) */
+  start(): Promise<void>;
+  /** graceful: stop accepting, finish or hand back in-flight work, release the store */
+  stop(): Promise<void>;
+  /** for `GET /readyz` */
+  ready(): boolean;
+  /** for `GET /status` */
+  status(): unknown;
+  /** one-shot modes (services, render --onetime) resolve this with their exit code */
+  readonly finished?: Promise<number>;
+}
+
+export interface ModeContext {
+  readonly flags: ParsedFlags;
+  readonly log: Logger;
+  /** this process's Prometheus registry, served on `/metrics` */
+  readonly metrics: Registry;
+  /** opens the store named by --store on first call, then returns the same one */
+  store(): Store;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdout: Writable;
+}
+
+export interface ModeDefinition {
+  readonly name: string;
+  /** one line: `beacon dns [--listen ADDR] ...` */
+  readonly usage: string;
+  readonly summary: string;
+  readonly flags: readonly FlagSpec[];
+  /** long-running modes get --admin and SIGTERM handling */
+  readonly daemon: boolean;
+  /** validate flags (throw UsageError) and build the mode; do no I/O here */
+  create(ctx: ModeContext): RunningMode;
+}

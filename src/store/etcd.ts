@@ -1,0 +1,258 @@
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IOptions, type Lease as EtcdLease, type Watcher } from 'etcd3';
+import { StoreError, UsageError } from '../errors.js';
+import type { ChangeEvent, KeyValue, Lease, Snapshot, Store, Watch, WatchHandlers } from './store.js';
+
+export interface EtcdOptions {
+  endpoints: readonly string[];
+  ca?: string;
+  cert?: string;
+  key?: string;
+  user?: string;
+  password?: string;
+  /** deadline of each unary call */
+  callTimeoutMs?: number;
+}
+
+/** The range end that selects every key starting with `prefix` (etcd's "prefix + 1"). */
+export function prefixRangeEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]!++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+function readPem(flag: string, path: string | undefined): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(flag, `cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+type RawKv = { key: Buffer; value: Buffer; lease: string; mod_revision: string };
+
+function toKeyValue(kv: RawKv): KeyValue {
+  return {
+    key: kv.key.toString(),
+    value: kv.value.toString(),
+    ...(kv.lease && kv.lease !== '0' ? { lease: kv.lease } : {}),
+    modRevision: Number(kv.mod_revision),
+  };
+}
+
+export class EtcdStore implements Store {
+  readonly description: string;
+  private readonly client: Etcd3;
+
+  constructor(options: EtcdOptions) {
+    const tls = Boolean(options.ca || options.cert);
+    if (Boolean(options.cert) !== Boolean(options.key)) {
+      throw new UsageError(options.cert ? '--etcd-key' : '--etcd-cert', 'client TLS needs both --etcd-cert and --etcd-key');
+    }
+    if (Boolean(options.user) !== Boolean(options.password)) {
+      throw new UsageError(options.user ? '--etcd-password' : '--etcd-user', 'etcd auth needs both --etcd-user and --etcd-password');
+    }
+    const scheme = tls ? 'https' : 'http';
+    this.description = `etcd://${options.endpoints.join(',')}${tls ? ' (tls)' : ''}`;
+    const timeout = options.callTimeoutMs ?? 5000;
+    const clientOptions: IOptions = {
+      hosts: options.endpoints.map((e) => `${scheme}://${e}`),
+      dialTimeout: timeout,
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+    };
+    if (tls) {
+      const rootCertificate = readPem('--etcd-ca', options.ca);
+      const certChain = readPem('--etcd-cert', options.cert);
+      const privateKey = readPem('--etcd-key', options.key);
+      clientOptions.credentials = {
+        rootCertificate: rootCertificate ?? Buffer.alloc(0),
+        ...(certChain ? { certChain } : {}),
+        ...(privateKey ? { privateKey } : {}),
+      };
+    }
+    if (options.user && options.password) clientOptions.auth = { username: options.user, password: options.password };
+    this.client = new Etcd3(clientOptions);
+  }
+
+  async read(prefixes: readonly string[]): Promise<Snapshot> {
+    try {
+      const res = await this.client.kv.txn({
+        success: prefixes.map((p) => {
+          const key = Buffer.from(p);
+          return { request_range: { key, range_end: prefixRangeEnd(key) } };
+        }),
+      });
+      const kvs: KeyValue[] = [];
+      for (const op of res.responses) for (const kv of op.response_range.kvs) kvs.push(toKeyValue(kv as RawKv));
+      return { revision: Number(res.header.revision), kvs };
+    } catch (err) {
+      throw new StoreError('read', prefixes.join(','), { cause: err });
+    }
+  }
+
+  async watch(prefixes: readonly string[], afterRevision: number, handlers: WatchHandlers): Promise<Watch> {
+    return new EtcdWatch(this, this.client, prefixes, handlers).start(afterRevision);
+  }
+
+  async grantLease(ttlMs: number): Promise<Lease> {
+    const ttl = Math.max(1, Math.ceil(ttlMs / 1000));
+    const lease = this.client.lease(ttl, { autoKeepAlive: true });
+    // A failed grant also fires 'lost'; keep it from surfacing as an unhandled error.
+    const lostBeforeGrant = (): void => undefined;
+    lease.on('lost', lostBeforeGrant);
+    try {
+      const id = await lease.grant();
+      lease.off('lost', lostBeforeGrant);
+      return new EtcdLeaseHandle(this.client, lease, id, ttl * 1000);
+    } catch (err) {
+      lease.release();
+      throw new StoreError('grant lease', `ttl ${ttl}s`, { cause: err });
+    }
+  }
+
+  async leaseRemaining(id: string): Promise<number | undefined> {
+    try {
+      const res = await this.client.leaseClient.leaseTimeToLive({ ID: id, keys: false });
+      const ttl = Number(res.TTL);
+      return ttl > 0 ? ttl * 1000 : undefined;
+    } catch (err) {
+      throw new StoreError('lease ttl', id, { cause: err });
+    }
+  }
+
+  async put(key: string, value: string): Promise<void> {
+    try {
+      await this.client.put(key).value(value).exec();
+    } catch (err) {
+      throw new StoreError('put', key, { cause: err });
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.delete().key(key).exec();
+    } catch (err) {
+      throw new StoreError('delete', key, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+}
+
+class EtcdLeaseHandle implements Lease {
+  constructor(
+    private readonly client: Etcd3,
+    private readonly lease: EtcdLease,
+    readonly id: string,
+    readonly ttlMs: number,
+  ) {}
+
+  async putAll(pairs: readonly (readonly [string, string])[]): Promise<void> {
+    try {
+      await this.client.kv.txn({
+        success: pairs.map(([key, value]) => ({
+          request_put: { key: Buffer.from(key), value: Buffer.from(value), lease: this.id },
+        })),
+      });
+    } catch (err) {
+      throw new StoreError('put', pairs.map(([k]) => k).join(','), { cause: err });
+    }
+  }
+
+  async revoke(): Promise<void> {
+    try {
+      await this.lease.revoke();
+    } catch (err) {
+      throw new StoreError('revoke lease', this.id, { cause: err });
+    }
+  }
+
+  onLost(listener: (error: Error) => void): void {
+    this.lease.once('lost', listener);
+  }
+
+  onKeepalive(listener: (ok: boolean, error?: Error) => void): void {
+    this.lease.on('keepaliveSucceeded', () => listener(true));
+    this.lease.on('keepaliveFailed', ((err: Error) => listener(false, err)) as never);
+  }
+
+  release(): void {
+    this.lease.release();
+  }
+}
+
+/**
+ * One etcd watcher per prefix on the client's shared stream. etcd3 resumes each from its
+ * last seen revision after a disconnect; when etcd cancels a watch (history compacted past
+ * our revision), we re-read everything at one revision and start over from there.
+ */
+class EtcdWatch implements Watch {
+  private watchers: Watcher[] = [];
+  private cancelled = false;
+  private resetting = false;
+
+  constructor(
+    private readonly store: EtcdStore,
+    private readonly client: Etcd3,
+    private readonly prefixes: readonly string[],
+    private readonly handlers: WatchHandlers,
+  ) {}
+
+  async start(afterRevision: number): Promise<this> {
+    this.watchers = await Promise.all(this.prefixes.map((p) => this.watchOne(p, afterRevision)));
+    return this;
+  }
+
+  private async watchOne(prefix: string, afterRevision: number): Promise<Watcher> {
+    const watcher = this.client.watch().prefix(prefix).startRevision(String(afterRevision + 1)).watcher();
+    watcher.on('data', (res) => {
+      const events: ChangeEvent[] = res.events.map((ev) =>
+        ev.type === 'Put'
+          ? { type: 'put' as const, kv: toKeyValue(ev.kv as RawKv) }
+          : { type: 'delete' as const, key: ev.kv.key.toString(), modRevision: Number(ev.kv.mod_revision) },
+      );
+      if (events.length > 0) this.handlers.onChanges(events, Number(res.header.revision));
+    });
+    watcher.on('connected', () => this.handlers.onConnectionChange?.(true));
+    watcher.on('disconnected', (err: Error) => this.handlers.onConnectionChange?.(false, err));
+    await new Promise<void>((resolve, reject) => {
+      watcher.once('connected', () => resolve());
+      watcher.once('error', reject);
+    });
+    watcher.on('error', (err: Error) => void this.reset(err));
+    return watcher;
+  }
+
+  /** Re-reads the prefixes and restarts every watcher after the snapshot's revision. */
+  private async reset(cause: Error): Promise<void> {
+    if (this.cancelled || this.resetting) return;
+    this.resetting = true;
+    this.handlers.onConnectionChange?.(false, cause);
+    await Promise.allSettled(this.watchers.map((w) => w.cancel()));
+    for (let attempt = 0; !this.cancelled; attempt++) {
+      try {
+        const snapshot = await this.store.read(this.prefixes);
+        this.handlers.onReset(snapshot);
+        this.watchers = await Promise.all(this.prefixes.map((p) => this.watchOne(p, snapshot.revision)));
+        this.handlers.onConnectionChange?.(true);
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+      }
+    }
+    this.resetting = false;
+  }
+
+  async cancel(): Promise<void> {
+    this.cancelled = true;
+    await Promise.allSettled(this.watchers.map((w) => w.cancel()));
+  }
+}

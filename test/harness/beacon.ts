@@ -1,0 +1,52 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { spawnTracked, type Tracked } from './procs.ts';
+import { waitFor } from './wait.ts';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export interface BeaconProcess extends Tracked {
+  /** JSON log lines so far (stderr), parsed */
+  logs(): Record<string, unknown>[];
+  /** waits for a log line whose `msg` equals `msg` (and whose fields match `fields`) */
+  waitForLog(msg: string, fields?: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+/** Starts `node dist/cli.js <args>` with this test's Node (24). */
+export function startBeacon(args: readonly string[], env: Record<string, string> = {}): BeaconProcess {
+  const tracked = spawnTracked(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+  const logs = (): Record<string, unknown>[] =>
+    tracked
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as Record<string, unknown>];
+        } catch {
+          return [];
+        }
+      });
+  return {
+    ...tracked,
+    logs,
+    waitForLog: (msg, fields = {}, timeoutMs = 15_000) =>
+      waitFor(
+        `log "${msg}"`,
+        () => logs().find((l) => l.msg === msg && Object.entries(fields).every(([k, v]) => l[k] === v)),
+        timeoutMs,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}\n--- beacon output ---\n${tracked.output().slice(-4000)}`);
+      }),
+  };
+}
+
+/** Runs beacon to completion. */
+export function runBeacon(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
