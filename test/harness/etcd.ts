@@ -123,9 +123,9 @@ export class EtcdCluster {
   /** the lease (decimal id) a key is attached to, or undefined */
   async leaseOf(key: string): Promise<string | undefined> {
     const out = await this.etcdctl('get', key, '-w', 'json');
-    const json = JSON.parse(out) as { kvs?: { lease?: number | string }[] };
-    const lease = json.kvs?.[0]?.lease;
-    return lease ? BigInt(lease).toString() : undefined;
+    // Lease ids are 64-bit: read the digits before JSON.parse rounds them.
+    const lease = /"lease":(\d+)/.exec(out)?.[1];
+    return lease && lease !== '0' ? lease : undefined;
   }
 
   /** `{ granted, remaining }` in seconds for a lease id */
@@ -144,8 +144,10 @@ export class EtcdCluster {
     await m.process?.stop(signal);
   }
 
-  async restartMember(m: EtcdMember): Promise<void> {
+  /** `wipe`: come back with an empty data dir, as after losing the disk (single-member clusters) */
+  async restartMember(m: EtcdMember, options: { wipe?: boolean } = {}): Promise<void> {
     await this.stopMember(m);
+    if (options.wipe) rmSync(join(this.root, m.name), { recursive: true, force: true });
     await this.startMember(m);
     await waitFor(`etcd member ${m.name} back`, async () => {
       await run('etcdctl', [`--endpoints=${this.scheme()}://127.0.0.1:${m.clientPort}`, '--command-timeout=2s', ...(this.options.etcdctlArgs ?? []), 'endpoint', 'health'], {
