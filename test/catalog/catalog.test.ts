@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { Catalog, type CatalogChange } from '../../dist/catalog/catalog.js';
+import { FileStore } from '../../dist/store/file.js';
+import { waitFor } from '../harness/wait.ts';
+
+function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
+      done();
+    },
+  });
+  return { log: pino({ level: 'debug' }, sink), lines };
+}
+
+test('catalog: snapshot + watch, malformed values skipped, logged once and counted', { timeout: 20_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-catalog-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new FileStore(dir);
+  await store.put('/services/web/a', '10.0.0.1:80');
+  await store.put('/services/web/b', 'http://10.0.0.2:8080');
+  await store.put('/services/web/bad', 'not an address');
+  await store.put('/services/toodeep/x/y', '10.0.0.3:80');
+  await store.put('/skydns/local/skydns/web/a', '{"host":"10.0.0.1","port":80}');
+  await store.put('/skydns/local/skydns/web/bad', '{"host":');
+  await store.put('/skydns/config', '{"domain":"skydns.local.","ttl":60}');
+  const { log, lines } = capture();
+  const catalog = new Catalog({ store, log, services: { prefix: '/services' }, skydns: { prefix: '/skydns/' } });
+  t.after(() => catalog.stop().then(() => store.close()));
+  const changes: CatalogChange[] = [];
+  catalog.on('change', (c) => changes.push(c));
+  await catalog.start();
+  assert.ok(catalog.ready);
+  assert.deepEqual(catalog.instances('web').map((i) => [i.id, i.host, i.port]), [['a', '10.0.0.1', 80], ['b', '10.0.0.2', 8080]]);
+  assert.deepEqual([...catalog.skydnsEntries().keys()], ['/skydns/local/skydns/web/a']);
+  assert.deepEqual(catalog.skydnsConfig(), { domain: 'skydns.local.', ttl: 60 });
+  assert.equal(catalog.malformed, 3);
+  const warnings = () => lines.filter((l) => l.msg === 'skipping malformed value');
+  assert.equal(warnings().length, 3);
+  assert.ok(changes[0]?.reset);
+
+  // The same bad value written again is counted, not logged again; a new bad value is logged.
+  await store.put('/services/web/bad', 'not an address');
+  await store.put('/services/web/c', '10.0.0.4:80');
+  await waitFor('c seen', () => catalog.instances('web').length === 3, 3000);
+  await store.put('/services/web/bad', 'still:bad:value');
+  await waitFor('second bad value counted', () => catalog.malformed >= 4, 3000);
+  assert.equal(warnings().length, 4);
+  await store.delete('/services/web/a');
+  await waitFor('a removed', () => catalog.instances('web').every((i) => i.id !== 'a'), 3000);
+  const last = changes.at(-1)!;
+  assert.equal(last.reset, false);
+  assert.deepEqual([...last.services], ['web']);
+});
