@@ -1,0 +1,65 @@
+import type { StoreConfig } from '../config/common.js';
+import type { FlagSpec } from '../config/flags.js';
+import { isDnsLabel, normalizeDomain } from '../catalog/names.js';
+import { routeProblem } from './routing.js';
+
+/** The proxy's flags, parsed (durations in ms). */
+export interface ProxyConfig extends StoreConfig {
+  listen: string;
+  route: string[];
+  domain?: string;
+  defaultService?: string;
+  workers: number;
+  connectTimeout: number;
+  upstreamHeaderTimeout: number;
+  upstreamBodyTimeout: number;
+  upstreamKeepalive: number;
+  upstreamConnections: number;
+  clientHeaderTimeout: number;
+  clientRequestTimeout: number;
+  idleTimeout: number;
+  maxHeaderSize: number;
+  maxTries: number;
+  maxFails: number;
+  failTimeout: number;
+  shutdownTimeout: number;
+  accessLog: boolean;
+  logLevel: string;
+}
+
+const label = (what: string) => (v: string) => (isDnsLabel(v) ? undefined : `${what} must be a DNS label (a-z, 0-9, '-', 1-63 chars), got ${JSON.stringify(v)}`);
+
+export const PROXY_FLAGS: readonly FlagSpec[] = [
+  { name: 'listen', type: 'addr', placeholder: 'ADDR', default: '0.0.0.0:80', help: 'address to serve HTTP on' },
+  {
+    name: 'route',
+    type: 'list',
+    placeholder: 'HOST=SERVICE',
+    default: [],
+    help: 'send Host HOST to SERVICE; HOST may be *.example.com (any subdomain); repeat or comma-separate',
+    validate: (v: string[]) => v.map(routeProblem).find((p) => p !== undefined),
+  },
+  {
+    name: 'domain',
+    type: 'string',
+    placeholder: 'DOMAIN',
+    help: 'route <service>.DOMAIN to <service> (e.g. skydns.local); off when unset',
+    validate: (v: string) => (normalizeDomain(v).split('.').every(isDnsLabel) ? undefined : `expected a DNS name such as example.com, got ${JSON.stringify(v)}`),
+  },
+  { name: 'default-service', type: 'string', placeholder: 'NAME', help: 'service for hosts no route or domain matches (else 404)', validate: label('default service') },
+  { name: 'workers', type: 'int', default: 1, min: 1, max: 64, help: 'processes serving the listen socket (node:cluster); each follows the store itself' },
+  { name: 'connect-timeout', type: 'duration', default: 2000, min: 10, help: 'time to connect to an upstream before trying another' },
+  { name: 'upstream-header-timeout', type: 'duration', default: 60_000, min: 10, help: 'time for an upstream to start its response' },
+  { name: 'upstream-body-timeout', type: 'duration', default: 60_000, help: 'longest silence inside an upstream response body; 0 = none' },
+  { name: 'upstream-keepalive', type: 'duration', default: 4000, min: 100, help: 'how long an idle upstream connection is kept for reuse' },
+  { name: 'upstream-connections', type: 'int', default: 0, min: 0, max: 100_000, help: 'max connections per upstream instance and worker; 0 = unlimited' },
+  { name: 'client-header-timeout', type: 'duration', default: 10_000, min: 100, help: 'time a client has to send the request head (slowloris guard)' },
+  { name: 'client-request-timeout', type: 'duration', default: 300_000, help: 'time a client has to send the whole request including its body; 0 = none' },
+  { name: 'idle-timeout', type: 'duration', default: 60_000, min: 100, help: 'how long an idle client keep-alive connection stays open' },
+  { name: 'max-header-size', type: 'int', default: 16_384, min: 1024, max: 1_048_576, help: 'largest request head in bytes (431 above)' },
+  { name: 'max-tries', type: 'int', default: 3, min: 1, max: 20, help: 'upstream attempts per request when connections fail (retries only what can be replayed)' },
+  { name: 'max-fails', type: 'int', default: 2, min: 0, max: 1000, help: 'consecutive failures within --fail-timeout that eject an instance; 0 = never eject' },
+  { name: 'fail-timeout', type: 'duration', default: 10_000, min: 100, help: 'window for --max-fails and how long an ejected instance sits out before a probe' },
+  { name: 'shutdown-timeout', type: 'duration', default: 30_000, min: 0, help: 'on SIGTERM, how long in-flight requests may take to finish' },
+  { name: 'access-log', type: 'bool', default: true, help: 'one JSON line per request on stdout (--no-access-log turns it off)' },
+];

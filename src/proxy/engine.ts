@@ -1,0 +1,141 @@
+import { pino } from 'pino';
+import type { Registry } from 'prom-client';
+import { Catalog, type CatalogChange } from '../catalog/catalog.js';
+import type { RunningMode } from '../cli/mode.js';
+import { parseHostPort } from '../config/flags.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+import type { ProxyConfig } from './config.js';
+import { ProxyMetrics } from './metrics.js';
+import { compileRoutes, HostRouter } from './routing.js';
+import { FrontDoor, type AccessLog } from './server.js';
+import { UpstreamTable } from './upstreams.js';
+
+/** How long start() waits for the first store snapshot before serving anyway (503s until then). */
+const FIRST_SYNC_WAIT_MS = 3000;
+
+export interface EngineDeps {
+  config: ProxyConfig;
+  store: Store;
+  log: Logger;
+  metrics: Registry;
+}
+
+/**
+ * One proxy process: the catalog feeding the upstream table, and the front door serving it.
+ * With --workers 1 this is the mode itself; with more, each cluster worker runs one.
+ */
+export class ProxyEngine implements RunningMode {
+  private readonly config: ProxyConfig;
+  private readonly log: Logger;
+  private readonly catalog: Catalog;
+  private readonly table: UpstreamTable;
+  private readonly front: FrontDoor;
+  private readonly accessDestination: ReturnType<typeof pino.destination> | undefined;
+  private address: string | undefined;
+  private stopped: Promise<void> | undefined;
+
+  constructor(deps: EngineDeps) {
+    const config = deps.config;
+    this.config = config;
+    this.log = deps.log;
+    this.catalog = new Catalog({ store: deps.store, log: deps.log, services: { prefix: config.servicesPrefix } });
+    this.table = new UpstreamTable(
+      {
+        connectTimeoutMs: config.connectTimeout,
+        headersTimeoutMs: config.upstreamHeaderTimeout,
+        bodyTimeoutMs: config.upstreamBodyTimeout,
+        keepAliveTimeoutMs: config.upstreamKeepalive,
+        connections: config.upstreamConnections,
+      },
+      deps.log,
+    );
+    let accessLog: AccessLog;
+    if (config.accessLog) {
+      // Its own asynchronous destination: a request never waits for a log write.
+      this.accessDestination = pino.destination({ fd: 1, sync: false });
+      accessLog = pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (l) => ({ level: l }) } }, this.accessDestination);
+    }
+    this.front = new FrontDoor({
+      router: new HostRouter(compileRoutes({ routes: config.route, domain: config.domain, defaultService: config.defaultService })),
+      table: this.table,
+      policy: { maxFails: config.maxFails, failTimeoutMs: config.failTimeout },
+      limits: {
+        clientHeaderTimeoutMs: config.clientHeaderTimeout,
+        clientRequestTimeoutMs: config.clientRequestTimeout,
+        idleTimeoutMs: config.idleTimeout,
+        maxHeaderSize: config.maxHeaderSize,
+        maxTries: config.maxTries,
+        connectTimeoutMs: config.connectTimeout,
+      },
+      metrics: new ProxyMetrics(deps.metrics),
+      log: deps.log,
+      accessLog,
+    });
+    this.catalog.on('change', (change) => this.onChange(change));
+  }
+
+  private onChange(change: CatalogChange): void {
+    const services = this.catalog.services();
+    if (change.reset) this.table.retain(new Set(services.keys()));
+    for (const service of change.services) this.table.update(service, services.get(service) ?? []);
+    if (change.reset) for (const [service, instances] of services) if (!change.services.has(service)) this.table.update(service, instances);
+    if (change.services.size > 0) {
+      this.log.debug({ services: [...change.services], revision: this.catalog.revision }, 'upstreams updated');
+    }
+  }
+
+  async start(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.catalog.start(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, FIRST_SYNC_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    const { host, port } = parseHostPort(this.config.listen)!;
+    const where = await this.front.listen(host, port);
+    this.address = `${where.address}:${where.port}`;
+    this.log.info({ listen: this.address, services: this.catalog.services().size, ready: this.catalog.ready }, 'proxy listening');
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      const { unfinished } = await this.front.stop(this.config.shutdownTimeout);
+      if (unfinished > 0) this.log.warn({ unfinished }, 'shutdown deadline passed; cut requests still in flight');
+      await this.table.close(1000);
+      await this.catalog.stop();
+      try {
+        this.accessDestination?.flushSync();
+      } catch {
+        /* not opened yet: nothing buffered */
+      }
+      this.log.info({ requests: this.front.requests }, 'proxy stopped');
+    })();
+    return this.stopped;
+  }
+
+  ready(): boolean {
+    return this.catalog.ready && this.front.isListening;
+  }
+
+  status(): ProxyStatus {
+    const now = Date.now();
+    return {
+      listen: this.address ?? this.config.listen,
+      ready: this.ready(),
+      revision: this.catalog.revision,
+      inflight: this.front.inflightRequests,
+      requests: this.front.requests,
+      services: this.table.status(now),
+    };
+  }
+}
+
+export interface ProxyStatus {
+  listen: string;
+  ready: boolean;
+  revision: number;
+  inflight: number;
+  requests: number;
+  services: ReturnType<UpstreamTable['status']>;
+}

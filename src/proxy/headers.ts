@@ -1,0 +1,102 @@
+/**
+ * Pure header rewriting for both directions. Works on flat raw arrays
+ * (`[name, value, name, value, ...]`) so duplicates and order survive.
+ */
+
+/** RFC 9110 7.6.1 connection-specific headers, plus what undici must not be handed. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Set by the proxy; what the client sent is replaced (X-Forwarded-For is appended to instead). */
+const OWN = new Set(['x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-for', 'expect']);
+
+/** Extra names listed in a Connection header (`Connection: close, x-foo`), lowercased. */
+function connectionListed(value: string | undefined): Set<string> | undefined {
+  if (!value || value.indexOf(',') === -1) {
+    const v = value?.trim().toLowerCase();
+    return v && v !== 'close' && v !== 'keep-alive' && v !== 'upgrade' ? new Set([v]) : undefined;
+  }
+  const names = new Set<string>();
+  for (const part of value.split(',')) {
+    const v = part.trim().toLowerCase();
+    if (v && v !== 'close' && v !== 'keep-alive' && v !== 'upgrade') names.add(v);
+  }
+  return names.size > 0 ? names : undefined;
+}
+
+export interface ForwardInfo {
+  /** the client's address (appended to X-Forwarded-For) */
+  readonly clientAddress: string;
+  /** `http` or `https` */
+  readonly proto: string;
+}
+
+/**
+ * Request headers for the upstream: hop-by-hop removed, Host kept, X-Forwarded-For appended,
+ * X-Forwarded-Proto and X-Forwarded-Host set. `connection` is the client's Connection header.
+ */
+export function upstreamRequestHeaders(raw: readonly string[], connection: string | undefined, info: ForwardInfo): string[] {
+  const listed = connectionListed(connection);
+  const out: string[] = [];
+  let forwardedFor: string | undefined;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (listed !== undefined && listed.has(lower))) continue;
+    if (OWN.has(lower)) {
+      if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? raw[i + 1]! : `${forwardedFor}, ${raw[i + 1]!}`;
+      continue;
+    }
+    if (lower === 'host') host = raw[i + 1]!;
+    out.push(name, raw[i + 1]!);
+  }
+  out.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${info.clientAddress}` : info.clientAddress);
+  out.push('x-forwarded-proto', info.proto);
+  if (host !== undefined) out.push('x-forwarded-host', host);
+  return out;
+}
+
+/**
+ * Response headers for the client from undici's raw header buffers: hop-by-hop removed.
+ * Returns a flat string array for `res.writeHead`.
+ */
+export function clientResponseHeaders(raw: readonly (Buffer | string)[]): string[] {
+  const out: string[] = [];
+  let listed: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = latin1(raw[i]!);
+    const lower = name.toLowerCase();
+    if (lower === 'connection') listed = connectionListed(latin1(raw[i + 1]!));
+    if (HOP_BY_HOP.has(lower)) continue;
+    out.push(name, latin1(raw[i + 1]!));
+  }
+  if (listed === undefined) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!listed.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
+  return kept;
+}
+
+/** Header bytes as Node writes them back (latin1 keeps every byte). */
+function latin1(value: Buffer | string): string {
+  return typeof value === 'string' ? value : value.toString('latin1');
+}
+
+/** Headers for a WebSocket upgrade (http-proxy-3 copies req.headers): the forwarded ones set. */
+export function setForwardedOnObject(headers: Record<string, string | string[] | undefined>, info: ForwardInfo): void {
+  const prior = headers['x-forwarded-for'];
+  const chain = Array.isArray(prior) ? prior.join(', ') : prior;
+  headers['x-forwarded-for'] = chain ? `${chain}, ${info.clientAddress}` : info.clientAddress;
+  headers['x-forwarded-proto'] = info.proto;
+  if (typeof headers.host === 'string') headers['x-forwarded-host'] = headers.host;
+  else delete headers['x-forwarded-host'];
+}

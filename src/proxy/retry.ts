@@ -1,0 +1,71 @@
+/**
+ * Pure retry decisions: which upstream failures may be replayed on another instance.
+ */
+
+/**
+ * - `connect`: no connection was made (refused, unreachable, connect timeout): nothing was sent.
+ * - `reset`: the connection broke before a response started (reset, closed by the other side).
+ * - `timeout`: the upstream accepted the request but did not answer in time.
+ * - `other`: anything else (bad response, protocol error).
+ */
+export type FailureKind = 'connect' | 'reset' | 'timeout' | 'other';
+
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'ECONNABORTED', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+export function classifyFailure(err: unknown): FailureKind {
+  let e: unknown = err;
+  // undici wraps socket errors; the first code on the cause chain decides.
+  for (let depth = 0; depth < 4 && e && typeof e === 'object'; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (CONNECT_CODES.has(code)) return 'connect';
+      if (RESET_CODES.has(code)) return 'reset';
+      if (TIMEOUT_CODES.has(code)) return 'timeout';
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return 'other';
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+export function isIdempotent(method: string): boolean {
+  return IDEMPOTENT.has(method);
+}
+
+export interface AttemptOutcome {
+  readonly kind: FailureKind;
+  readonly method: string;
+  /** the client request carries a body (content-length > 0 or chunked) */
+  readonly hasBody: boolean;
+  /** some of the body was already read from the client (it cannot be replayed) */
+  readonly bodyConsumed: boolean;
+  /** the request head was fully written to the upstream */
+  readonly requestSent: boolean;
+  /** response bytes already went to the client */
+  readonly responseStarted: boolean;
+  /** tries made so far, including the failed one */
+  readonly tries: number;
+  readonly maxTries: number;
+}
+
+/**
+ * Retry only what can be replayed without risk: never after the response started or the body
+ * was consumed; a refused connection always (nothing was sent); a reset when the request never
+ * left, or when it is an idempotent bodiless request; timeouts never (the upstream may be
+ * working on it).
+ */
+export function shouldRetry(o: AttemptOutcome): boolean {
+  if (o.tries >= o.maxTries || o.responseStarted) return false;
+  if (o.hasBody && o.bodyConsumed) return false;
+  switch (o.kind) {
+    case 'connect':
+      return true;
+    case 'reset':
+      return !o.requestSent || (!o.hasBody && isIdempotent(o.method));
+    default:
+      return false;
+  }
+}
