@@ -11,6 +11,7 @@ import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
 import type { ModeContext, ModeDefinition, RunningMode } from './mode.js';
 import { MODES } from './modes.js';
+import { runDemoApp } from '../demo/command.js';
 
 export interface CliIo {
   argv: readonly string[];
@@ -97,6 +98,7 @@ export async function main(io: CliIo): Promise<number> {
     io.stdout.write(mainHelp());
     return modeName === undefined ? 2 : 0;
   }
+  if (modeName === 'demo-app') return runDemoApp(rest);
   if (modeName === '--version' || modeName === '-v') {
     io.stdout.write(`beacon ${VERSION}\n`);
     return 0;
