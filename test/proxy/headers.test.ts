@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { clientResponseHeaders, upstreamRequestHeaders } from '../../dist/proxy/headers.js';
+
+test('request headers: hop-by-hop removed, Host kept, X-Forwarded-* set, XFF appended', () => {
+  const raw = [
+    'Host', 'app.example.com',
+    'Connection', 'keep-alive, X-Secret',
+    'X-Secret', 'drop me',
+    'Keep-Alive', 'timeout=5',
+    'TE', 'trailers',
+    'Transfer-Encoding', 'chunked',
+    'Proxy-Authorization', 'Basic x',
+    'Expect', '100-continue',
+    'X-Forwarded-For', '10.0.0.1',
+    'X-Forwarded-Proto', 'https',
+    'X-Forwarded-Host', 'spoofed',
+    'Accept', 'a',
+    'Accept', 'b',
+  ];
+  const out = upstreamRequestHeaders(raw, 'keep-alive, X-Secret', { clientAddress: '127.0.0.1', proto: 'http' });
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < out.length; i += 2) pairs.push([out[i]!, out[i + 1]!]);
+  assert.deepEqual(pairs, [
+    ['Host', 'app.example.com'],
+    ['Accept', 'a'],
+    ['Accept', 'b'],
+    ['x-forwarded-for', '10.0.0.1, 127.0.0.1'],
+    ['x-forwarded-proto', 'http'],
+    ['x-forwarded-host', 'app.example.com'],
+  ]);
+});
+
+test('request headers without Host or prior XFF', () => {
+  const out = upstreamRequestHeaders(['Accept', '*/*'], undefined, { clientAddress: '::1', proto: 'http' });
+  assert.deepEqual(out, ['Accept', '*/*', 'x-forwarded-for', '::1', 'x-forwarded-proto', 'http']);
+});
+
+test('response headers: hop-by-hop and Connection-listed removed, duplicates kept', () => {
+  const raw = ['Content-Type', 'text/plain', 'Connection', 'keep-alive, X-Internal', 'X-Internal', '1', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'].map((s) => Buffer.from(s, 'latin1'));
+  assert.deepEqual(clientResponseHeaders(raw), ['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+});

@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileRoutes, HostRouter, normalizeHost, routeProblem, serviceFor } from '../../dist/proxy/routing.js';
+
+const table = compileRoutes({
+  routes: ['www.example.com=web', '*.example.com=wild', '*.api.example.com=api', 'Admin.Example.com.=admin'],
+  domain: 'skydns.local.',
+  defaultService: 'fallback',
+});
+
+const cases: [host: string | undefined, service: string | undefined][] = [
+  ['www.example.com', 'web'],
+  ['WWW.Example.COM:8080', 'web'],
+  ['www.example.com.', 'web'],
+  ['admin.example.com', 'admin'],
+  ['shop.example.com', 'wild'],
+  ['a.b.example.com', 'wild'],
+  ['v1.api.example.com', 'api'],
+  ['example.com', 'fallback'],
+  ['app.skydns.local', 'app'],
+  ['app.skydns.local:80', 'app'],
+  ['web1-8080.app.skydns.local', 'fallback'],
+  ['skydns.local', 'fallback'],
+  ['Bad_Label.skydns.local', 'fallback'],
+  ['[::1]:8080', 'fallback'],
+  ['', 'fallback'],
+  [undefined, 'fallback'],
+];
+
+test('host routing: --route exact, longest wildcard, <service>.<domain>, default', () => {
+  for (const [host, want] of cases) assert.equal(serviceFor(table, normalizeHost(host)), want, `host ${host}`);
+});
+
+test('host routing without a default service is a miss (404)', () => {
+  const strict = compileRoutes({ routes: ['a.test=a'] });
+  assert.equal(serviceFor(strict, normalizeHost('a.test')), 'a');
+  assert.equal(serviceFor(strict, normalizeHost('b.test')), undefined);
+  assert.equal(serviceFor(strict, normalizeHost('x.a.test')), undefined);
+});
+
+test('normalizeHost strips ports and trailing dots, keeps IPv6 brackets', () => {
+  assert.equal(normalizeHost('Example.COM:80'), 'example.com');
+  assert.equal(normalizeHost('[::1]:80'), '[::1]');
+  assert.equal(normalizeHost('[::1]'), '[::1]');
+  assert.equal(normalizeHost('a.b.'), 'a.b');
+  assert.equal(normalizeHost(''), '');
+});
+
+test('route flag validation names what is wrong', () => {
+  assert.equal(routeProblem('a.example.com=web'), undefined);
+  assert.equal(routeProblem('*.example.com=web'), undefined);
+  assert.match(routeProblem('example.com')!, /HOST=SERVICE/);
+  assert.match(routeProblem('=web')!, /HOST=SERVICE/);
+  assert.match(routeProblem('a.com=')!, /HOST=SERVICE/);
+  assert.match(routeProblem('a.com=Web_1')!, /DNS label/);
+  assert.match(routeProblem('a b.com=web')!, /host must be/);
+  assert.match(routeProblem('**.com=web')!, /host must be/);
+});
+
+test('HostRouter memoizes and stays bounded', () => {
+  const router = new HostRouter(compileRoutes({ routes: ['a.test=a'] }), 3);
+  for (let i = 0; i < 10; i++) assert.equal(router.route(`h${i}.test`), undefined);
+  assert.equal(router.route('a.test'), 'a');
+  assert.equal(router.route('A.TEST:1'), 'a');
+  assert.equal(router.route('a.test'), 'a');
+});
