@@ -1,14 +1,77 @@
-import { UsageError } from '../errors.js';
+import { isAbsolute } from 'node:path';
 import type { ModeDefinition } from '../cli/mode.js';
+import type { StoreConfig } from '../config/common.js';
+import { UsageError } from '../errors.js';
+import { Renderer } from './renderer.js';
+import { parseWait } from './wait.js';
 
-// Placeholder until the render mode lands; it refuses to run rather than pretend.
+export interface RenderFlags extends StoreConfig {
+  confdir: string;
+  onetime: boolean;
+  watch: boolean;
+  noop: boolean;
+  prefix?: string;
+  wait: string;
+  reloadTimeout: number;
+  nginxUpstreams?: string;
+  checkCmd?: string;
+  reloadCmd?: string;
+}
+
 export const definition: ModeDefinition = {
   name: 'render',
-  usage: 'beacon render [flags]',
-  summary: '(render mode: not built yet)',
-  flags: [],
+  usage: 'beacon render [--confdir /etc/confd] [--onetime] [--noop] [--watch] [--wait 300ms:3s] [--nginx-upstreams FILE [--check-cmd CMD] [--reload-cmd CMD]] [--admin ADDR]',
+  summary: 'confd replacement: render conf.d/*.toml template resources (or nginx upstream blocks) from the store; check, swap, reload safely',
   daemon: true,
-  create() {
-    throw new UsageError('render', 'this mode is not built yet');
+  flags: [
+    { name: 'confdir', type: 'string', placeholder: 'DIR', default: '/etc/confd', help: 'confd directory with conf.d/*.toml template resources and templates/' },
+    { name: 'onetime', type: 'bool', default: false, help: 'render once and exit (0 when every resource rendered and applied, 1 otherwise)' },
+    { name: 'watch', type: 'bool', default: true, help: 'keep watching the store and confdir, applying changes after the --wait debounce (the default; --onetime turns it off)' },
+    { name: 'noop', type: 'bool', default: false, help: 'print a diff of what would change on stdout; write nothing, run no command' },
+    { name: 'prefix', type: 'string', placeholder: 'PREFIX', help: "key prefix prepended to every resource's prefix (confd's -prefix)" },
+    {
+      name: 'wait',
+      type: 'string',
+      placeholder: 'MIN[:MAX]',
+      default: '300ms:3s',
+      help: 'debounce: apply MIN after the last change, but at most MAX after the first of a burst (consul-template semantics; MAX defaults to 4 x MIN; 0 disables)',
+      validate: (v: string) => {
+        const w = parseWait(v);
+        return typeof w === 'string' ? w : undefined;
+      },
+    },
+    { name: 'reload-timeout', type: 'duration', default: 30_000, min: 100, help: 'time limit for each check_cmd and reload_cmd run (killed after it)' },
+    { name: 'nginx-upstreams', type: 'string', placeholder: 'FILE', help: 'template-free mode: write one `upstream <service> { server host:port; }` block per service to FILE' },
+    { name: 'check-cmd', type: 'string', placeholder: 'CMD', help: 'with --nginx-upstreams: validation command ({{.src}} = staged file; without it the check runs with the new file in place and reverts on failure)' },
+    { name: 'reload-cmd', type: 'string', placeholder: 'CMD', help: 'with --nginx-upstreams: reload command, e.g. "nginx -s reload"' },
+  ],
+  create(ctx) {
+    const flags = ctx.flags as unknown as RenderFlags;
+    const wait = parseWait(flags.wait);
+    if (typeof wait === 'string') throw new UsageError('--wait', wait);
+    if ((flags.checkCmd || flags.reloadCmd) && !flags.nginxUpstreams) {
+      throw new UsageError(flags.checkCmd ? '--check-cmd' : '--reload-cmd', 'only applies with --nginx-upstreams (template resources set check_cmd/reload_cmd in their .toml)');
+    }
+    if (flags.nginxUpstreams !== undefined && !isAbsolute(flags.nginxUpstreams)) {
+      throw new UsageError('--nginx-upstreams', `expected an absolute file path, got ${JSON.stringify(flags.nginxUpstreams)}`);
+    }
+    if (!flags.confdir) throw new UsageError('--confdir', 'must not be empty');
+    // without --watch there is nothing to keep doing: --no-watch means render once
+    const onetime = flags.onetime || !flags.watch;
+    return new Renderer(
+      {
+        confdir: flags.confdir,
+        prefix: flags.prefix ?? '',
+        onetime,
+        noop: flags.noop,
+        wait,
+        timeoutMs: flags.reloadTimeout,
+        servicesPrefix: flags.servicesPrefix,
+        ...(flags.nginxUpstreams
+          ? { nginxUpstreams: { file: flags.nginxUpstreams, ...(flags.checkCmd ? { checkCmd: flags.checkCmd } : {}), ...(flags.reloadCmd ? { reloadCmd: flags.reloadCmd } : {}) } }
+          : {}),
+      },
+      { store: ctx.store(), log: ctx.log, metrics: ctx.metrics, env: ctx.env, stdout: ctx.stdout },
+    );
   },
 };

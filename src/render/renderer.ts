@@ -1,0 +1,405 @@
+/**
+ * The render mode's I/O shell: keeps the store view (catalog), watches conf.d and templates,
+ * debounces changes and runs the apply pipeline for every resource, one run at a time.
+ */
+import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { Catalog } from '../catalog/catalog.js';
+import type { RunningMode } from '../cli/mode.js';
+import { describeCause, UsageError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+import { applyContent, readCurrent, type ApplyResult, type ApplyTarget } from './apply.js';
+import { confdFuncs } from './funcs.js';
+import { KeyValues } from './kv.js';
+import { loadResources, minimalPrefixes, resourceEntries, type TemplateResource } from './resource.js';
+import { Template } from './template/exec.js';
+import { emptyUpstreams, renderUpstreams, servicesFromValues } from './upstreams.js';
+import { Debouncer, type Wait } from './wait.js';
+import type { Instance } from '../catalog/catalog.js';
+
+export interface RenderConfig {
+  /** undefined: no template resources (only --nginx-upstreams) */
+  readonly confdir?: string;
+  readonly prefix: string;
+  readonly onetime: boolean;
+  readonly noop: boolean;
+  readonly wait: Wait;
+  readonly timeoutMs: number;
+  readonly servicesPrefix: string;
+  readonly nginxUpstreams?: { file: string; checkCmd?: string; reloadCmd?: string };
+}
+
+interface RenderDeps {
+  readonly store: Store;
+  readonly log: Logger;
+  readonly metrics: Registry;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdout: { write(chunk: string): unknown };
+}
+
+/** What one run sees: every key of one revision, and the parsed services of that revision. */
+interface ViewSnapshot {
+  readonly revision: number;
+  readonly values: ReadonlyMap<string, string>;
+  readonly services: ReadonlyMap<string, readonly Instance[]>;
+}
+
+interface ResourceStatus {
+  name: string;
+  dest: string;
+  src?: string;
+  lastOutcome?: string;
+  lastError?: string;
+  lastRunAt?: string;
+  lastWriteAt?: string;
+  writes: number;
+  failures: number;
+}
+
+type Outcome = ApplyResult['outcome'] | 'render-failed' | 'guarded';
+
+const UPSTREAMS_NAME = 'nginx-upstreams';
+
+export class Renderer implements RunningMode {
+  readonly finished?: Promise<number>;
+  private resolveFinished?: (code: number) => void;
+  private confdir: string | undefined;
+  private resources: TemplateResource[] = [];
+  private resourceErrors: string[] = [];
+  private catalog: Catalog | undefined;
+  private catalogPrefixes: string[] = [];
+  private watcher: FSWatcher | undefined;
+  private readonly debouncer: Debouncer;
+  private running: Promise<void> | undefined;
+  private rerun = false;
+  private resourcesDirty = false;
+  private stopped = false;
+  private runs = 0;
+  private lastRevision = 0;
+  private readonly statuses = new Map<string, ResourceStatus>();
+  private readonly counters: Record<'renders' | 'writes' | 'reloads' | 'checkFailures' | 'reloadFailures' | 'templateErrors' | 'guarded', Counter<'resource'>>;
+  private readonly lastSuccess: Gauge<'resource'>;
+
+  constructor(
+    private readonly config: RenderConfig,
+    private readonly deps: RenderDeps,
+  ) {
+    this.confdir = config.confdir;
+    if (config.onetime) this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    this.debouncer = new Debouncer(config.wait, () => this.schedule());
+    const counter = (name: string, help: string): Counter<'resource'> =>
+      new Counter({ name: `beacon_render_${name}`, help, labelNames: ['resource'], registers: [deps.metrics] });
+    this.counters = {
+      renders: counter('renders_total', 'templates rendered (successfully evaluated)'),
+      writes: counter('writes_total', 'destination files replaced'),
+      reloads: counter('reloads_total', 'successful reload_cmd runs'),
+      checkFailures: counter('check_failures_total', 'check_cmd failures (previous file kept)'),
+      reloadFailures: counter('reload_failures_total', 'reload_cmd failures (previous file restored)'),
+      templateErrors: counter('template_errors_total', 'template parse or execution errors (previous file kept)'),
+      guarded: counter('guarded_total', 'renders refused by a guard, e.g. an empty upstream (previous file kept)'),
+    };
+    this.lastSuccess = new Gauge({
+      name: 'beacon_render_last_success_timestamp_seconds',
+      help: 'when the destination last matched a successful render',
+      labelNames: ['resource'],
+      registers: [deps.metrics],
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.confdir !== undefined && !(await isDirectory(join(this.confdir, 'conf.d')))) {
+      if (!this.config.nginxUpstreams) throw new UsageError('--confdir', `${join(this.confdir, 'conf.d')} is not a directory (expected conf.d/*.toml and templates/)`);
+      this.deps.log.debug({ confdir: this.confdir }, 'no conf.d directory; rendering --nginx-upstreams only');
+      this.confdir = undefined;
+    }
+    this.reloadResources();
+    if (this.config.onetime) {
+      void this.runOnce().then(
+        (code) => this.resolveFinished?.(code),
+        (err) => {
+          this.deps.log.error({ err: describeCause(err) }, 'render failed');
+          this.resolveFinished?.(1);
+        },
+      );
+      return;
+    }
+    this.watchConfdir();
+    this.ensureCatalog();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.debouncer.cancel();
+    await this.watcher?.close();
+    await this.catalog?.stop();
+    await this.running;
+  }
+
+  ready(): boolean {
+    if (this.config.onetime) return true;
+    return this.catalog?.ready ?? false;
+  }
+
+  status(): unknown {
+    return {
+      mode: this.config.onetime ? 'onetime' : 'watch',
+      noop: this.config.noop,
+      confdir: this.confdir ?? null,
+      wait: { min: this.config.wait.minMs, max: this.config.wait.maxMs },
+      revision: this.lastRevision,
+      runs: this.runs,
+      pending: this.debouncer.pending || this.running !== undefined,
+      prefixes: this.catalogPrefixes,
+      resourceErrors: this.resourceErrors,
+      resources: [...this.statuses.values()],
+    };
+  }
+
+  // ---- resources and watching ----
+
+  private reloadResources(): void {
+    this.resourcesDirty = false;
+    if (this.confdir === undefined) return;
+    const { resources, errors } = loadResources(this.confdir, this.config.prefix);
+    this.resources = resources;
+    this.resourceErrors = errors.map((e) => e.message);
+    for (const e of errors) this.deps.log.error({ file: e.file }, `skipping template resource: ${e.message}`);
+    for (const r of resources) {
+      if (!this.statuses.has(r.file)) this.statuses.set(r.file, { name: r.name, dest: r.dest, src: r.src, writes: 0, failures: 0 });
+    }
+    for (const key of [...this.statuses.keys()]) {
+      if (key !== UPSTREAMS_NAME && !resources.some((r) => r.file === key)) this.statuses.delete(key);
+    }
+    this.deps.log.info({ resources: resources.map((r) => r.name) }, 'template resources loaded');
+  }
+
+  private prefixes(): string[] {
+    const keys = this.resources.flatMap((r) => r.keys);
+    if (this.config.nginxUpstreams) keys.push(withSlash(this.config.servicesPrefix));
+    return minimalPrefixes(keys);
+  }
+
+  /** (Re)creates the catalog when the set of prefixes changed (a new resource reads new keys). */
+  private ensureCatalog(): void {
+    const prefixes = this.prefixes();
+    if (this.catalog && sameList(prefixes, this.catalogPrefixes)) return;
+    const old = this.catalog;
+    this.catalogPrefixes = prefixes;
+    if (prefixes.length === 0) {
+      this.catalog = undefined;
+      void old?.stop();
+      this.deps.log.warn({ confdir: this.confdir }, 'no template resources yet; waiting for conf.d/*.toml');
+      return;
+    }
+    const catalog = new Catalog({
+      store: this.deps.store,
+      log: this.deps.log,
+      ...(this.config.nginxUpstreams ? { services: { prefix: this.config.servicesPrefix } } : {}),
+      extraPrefixes: prefixes,
+    });
+    this.catalog = catalog;
+    catalog.on('change', () => {
+      if (this.catalog === catalog) this.debouncer.trigger();
+    });
+    void old?.stop();
+    void catalog.start();
+  }
+
+  private watchConfdir(): void {
+    const dir = this.confdir;
+    if (dir === undefined) return;
+    this.watcher = watch([join(dir, 'conf.d'), join(dir, 'templates')], { ignoreInitial: true, awaitWriteFinish: { stabilityThreshold: 100, pollInterval: 25 } });
+    const changed = (path: string): void => {
+      if (path.endsWith('.staged') || /\/\.[^/]*$/.test(path)) return;
+      this.deps.log.info({ path }, 'confdir changed');
+      this.resourcesDirty = true;
+      this.debouncer.trigger();
+    };
+    this.watcher.on('add', changed).on('change', changed).on('unlink', changed);
+    this.watcher.on('error', (err) => this.deps.log.warn({ err: describeCause(err) }, 'watching confdir failed'));
+  }
+
+  // ---- runs ----
+
+  /** Serializes runs: a trigger during a run causes exactly one more run after it. */
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.running = (async () => {
+      try {
+        do {
+          this.rerun = false;
+          if (this.resourcesDirty) {
+            this.reloadResources();
+            this.ensureCatalog();
+          }
+          const catalog = this.catalog;
+          if (!catalog || catalog.revision === 0) continue;
+          await this.runAll(snapshotOf(catalog));
+        } while (this.rerun && !this.stopped);
+      } catch (err) {
+        this.deps.log.error({ err: describeCause(err) }, 'render run failed');
+      } finally {
+        this.running = undefined;
+      }
+    })();
+  }
+
+  /** --onetime: one read at one revision, every resource once; 0 when all succeeded. */
+  private async runOnce(): Promise<number> {
+    const prefixes = this.prefixes();
+    this.catalogPrefixes = prefixes;
+    if (prefixes.length === 0) {
+      this.deps.log.error({ confdir: this.confdir }, 'nothing to render: no template resources and no --nginx-upstreams');
+      return 1;
+    }
+    // one read of every prefix at one revision; no watch
+    const snapshot = await this.deps.store.read(prefixes);
+    const values = new Map(snapshot.kvs.map((kv) => [kv.key, kv.value] as const));
+    const services = this.config.nginxUpstreams ? servicesFromValues(values, this.config.servicesPrefix, this.deps.log) : new Map();
+    const ok = await this.runAll({ revision: snapshot.revision, values, services });
+    return ok && this.resourceErrors.length === 0 ? 0 : 1;
+  }
+
+  /** Every resource against one snapshot; resolves false if any failed. */
+  private async runAll(view: ViewSnapshot): Promise<boolean> {
+    this.runs++;
+    this.lastRevision = view.revision;
+    let allOk = true;
+    for (const resource of this.resources) {
+      if (this.stopped) break;
+      const outcome = await this.runResource(resource, view);
+      if (!isSuccess(outcome)) allOk = false;
+    }
+    if (this.config.nginxUpstreams && !this.stopped) {
+      const outcome = await this.runUpstreams(this.config.nginxUpstreams, view);
+      if (!isSuccess(outcome)) allOk = false;
+    }
+    return allOk;
+  }
+
+  private async runResource(resource: TemplateResource, view: ViewSnapshot): Promise<Outcome> {
+    const log = this.deps.log.child({ resource: resource.name });
+    let content: string;
+    try {
+      content = renderResource(resource, view.values, this.deps.env);
+    } catch (err) {
+      this.counters.templateErrors.inc({ resource: resource.name });
+      log.error({ err: describeCause(err), src: resource.src }, 'template failed; keeping the previous file');
+      return this.record(resource.file, resource, 'render-failed', describeCause(err));
+    }
+    this.counters.renders.inc({ resource: resource.name });
+    const empty = emptyUpstreams(content);
+    if (empty.length > 0) {
+      this.counters.guarded.inc({ resource: resource.name });
+      const why = `upstream ${empty.join(', ')} would have no servers (nginx refuses empty upstreams)`;
+      log.warn({ upstreams: empty, revision: view.revision }, `${why}; keeping the last good file`);
+      return this.record(resource.file, resource, 'guarded', why);
+    }
+    return this.apply(resource.file, resource, content);
+  }
+
+  private async runUpstreams(target: NonNullable<RenderConfig['nginxUpstreams']>, view: ViewSnapshot): Promise<Outcome> {
+    const previous = (await readCurrent(target.file).catch(() => undefined))?.toString();
+    const result = renderUpstreams(view.services, previous);
+    this.counters.renders.inc({ resource: UPSTREAMS_NAME });
+    const applyTarget: ApplyTarget = {
+      name: UPSTREAMS_NAME,
+      dest: target.file,
+      ...(target.checkCmd ? { checkCmd: target.checkCmd } : {}),
+      ...(target.reloadCmd ? { reloadCmd: target.reloadCmd } : {}),
+    };
+    if (result.kept.length > 0) {
+      this.counters.guarded.inc({ resource: UPSTREAMS_NAME });
+      this.deps.log.warn({ resource: UPSTREAMS_NAME, services: result.kept }, 'service has no instances left; keeping its last good upstream block');
+    }
+    if (!this.statuses.has(UPSTREAMS_NAME)) this.statuses.set(UPSTREAMS_NAME, { name: UPSTREAMS_NAME, dest: target.file, writes: 0, failures: 0 });
+    return this.apply(UPSTREAMS_NAME, applyTarget, result.content);
+  }
+
+  private async apply(key: string, target: ApplyTarget, content: string): Promise<Outcome> {
+    let result: ApplyResult;
+    try {
+      result = await applyContent(target, content, { noop: this.config.noop, timeoutMs: this.config.timeoutMs, log: this.deps.log, out: this.deps.stdout });
+    } catch (err) {
+      result = { outcome: 'write-failed', error: describeCause(err) };
+    }
+    const name = target.name;
+    switch (result.outcome) {
+      case 'written':
+        this.counters.writes.inc({ resource: name });
+        if (result.reloaded) this.counters.reloads.inc({ resource: name });
+        break;
+      case 'check-failed':
+        this.counters.checkFailures.inc({ resource: name });
+        break;
+      case 'reload-failed':
+        this.counters.reloadFailures.inc({ resource: name });
+        break;
+      case 'write-failed':
+        this.deps.log.error({ resource: name, err: result.error }, 'could not write the destination; keeping the previous file');
+        break;
+    }
+    if (isSuccess(result.outcome)) this.lastSuccess.set({ resource: name }, Date.now() / 1000);
+    return this.record(key, target, result.outcome, 'error' in result ? result.error : undefined);
+  }
+
+  private record(key: string, target: { name: string; dest: string }, outcome: Outcome, error?: string): Outcome {
+    const s = this.statuses.get(key) ?? { name: target.name, dest: target.dest, writes: 0, failures: 0 };
+    this.statuses.set(key, s);
+    s.lastOutcome = outcome;
+    s.lastRunAt = new Date().toISOString();
+    if (outcome === 'written') {
+      s.writes++;
+      s.lastWriteAt = s.lastRunAt;
+    }
+    if (error !== undefined) {
+      s.lastError = error;
+      s.failures++;
+    } else if (isSuccess(outcome)) delete s.lastError;
+    this.deps.log.debug({ resource: target.name, outcome }, 'render result');
+    return outcome;
+  }
+}
+
+function isSuccess(outcome: Outcome): boolean {
+  return outcome === 'unchanged' || outcome === 'written' || outcome === 'diff';
+}
+
+/** Parses and executes a resource's template against the keys it reads. */
+export function renderResource(resource: TemplateResource, values: ReadonlyMap<string, string>, env: Readonly<Record<string, string | undefined>>): string {
+  let src: string;
+  try {
+    src = readFileSync(resource.src, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read template ${resource.src}: ${(err as Error).message}`);
+  }
+  const kv = new KeyValues(resourceEntries(resource, values));
+  return new Template(resource.src, src, confdFuncs(kv, { env })).execute(null);
+}
+
+function snapshotOf(catalog: Catalog): ViewSnapshot {
+  // Read synchronously: the catalog applies one revision's events at a time, so this is one revision.
+  const values = new Map<string, string>();
+  for (const [k, kv] of catalog.rawEntries()) values.set(k, kv.value);
+  return { revision: catalog.revision, values, services: new Map(catalog.services()) };
+}
+
+function withSlash(p: string): string {
+  return p.endsWith('/') ? p : `${p}/`;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+export async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+}
