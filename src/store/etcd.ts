@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Etcd3, type IOptions, type Lease as EtcdLease, type Watcher } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { Etcd3, isRecoverableError, type IOptions, type Lease as EtcdLease, type Watcher } from 'etcd3';
 import { StoreError, UsageError } from '../errors.js';
 import type { ChangeEvent, KeyValue, Lease, Snapshot, Store, Watch, WatchHandlers } from './store.js';
 
@@ -65,6 +66,13 @@ export class EtcdStore implements Store {
       hosts: options.endpoints.map((e) => `${scheme}://${e}`),
       dialTimeout: timeout,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+      // etcd3's defaults keep a failed member's breaker open for 5 s and back watches off up to
+      // 30 s: after an outage beacon would lag etcd by that much. Come back within a second or two.
+      faultHandling: {
+        host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+        global: retry(handleWhen(isRecoverableError), { maxAttempts: Math.max(2, options.endpoints.length) }),
+        watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }).next(),
+      },
     };
     if (tls) {
       const rootCertificate = readPem('--etcd-ca', options.ca);
@@ -236,7 +244,8 @@ class EtcdWatch implements Watch {
     if (this.cancelled || this.resetting) return;
     this.resetting = true;
     this.handlers.onConnectionChange?.(false, cause);
-    await Promise.allSettled(this.watchers.map((w) => w.cancel()));
+    // A watcher etcd already cancelled may never confirm our cancel: do not wait on it.
+    await Promise.race([Promise.allSettled(this.watchers.map((w) => w.cancel())), new Promise((r) => setTimeout(r, 500))]);
     for (let attempt = 0; !this.cancelled; attempt++) {
       try {
         const snapshot = await this.store.read(this.prefixes);
