@@ -1,14 +1,66 @@
-import { UsageError } from '../errors.js';
 import type { ModeDefinition } from '../cli/mode.js';
+import type { StoreConfig } from '../config/common.js';
+import { parseHostPort } from '../config/flags.js';
+import { UsageError } from '../errors.js';
+import { DnsServer } from './server.js';
+import { DEFAULTS, isValidDomain, parseNameserver, type ExplicitSettings } from './settings.js';
 
-// Placeholder until the dns mode lands; it refuses to run rather than pretend.
+interface DnsFlags extends StoreConfig {
+  listen: string;
+  domain?: string;
+  forward?: string[];
+  ttl?: number;
+  minTtl?: number;
+  noRecursion?: boolean;
+  forwardTimeout?: number;
+}
+
+// domain, forward, ttl, min-ttl and no-recursion have no FlagSpec default on purpose: unset means
+// "not explicit", so `/skydns/config` may supply them; the defaults are applied in settings.ts.
 export const definition: ModeDefinition = {
   name: 'dns',
-  usage: 'beacon dns [flags]',
-  summary: '(dns mode: not built yet)',
-  flags: [],
+  usage: 'beacon dns [--listen 0.0.0.0:53] [--domain skydns.local] [--forward ADDR[,ADDR...]] [--ttl 30] [--min-ttl 60] [--no-recursion] [--admin ADDR]',
+  summary: 'SkyDNS-compatible DNS server: answers names under the domain from /skydns records, forwards the rest',
   daemon: true,
-  create() {
-    throw new UsageError('dns', 'this mode is not built yet');
+  flags: [
+    { name: 'listen', type: 'addr', placeholder: 'ADDR', default: '0.0.0.0:53', help: 'UDP and TCP address to serve DNS on' },
+    {
+      name: 'domain',
+      type: 'string',
+      placeholder: 'DOMAIN',
+      help: `domain answered from /skydns records (default ${DEFAULTS.domain}, or /skydns/config "domain")`,
+      validate: (v: string) => (isValidDomain(v) ? undefined : `expected a DNS name such as skydns.local, got ${JSON.stringify(v)}`),
+    },
+    {
+      name: 'forward',
+      type: 'list',
+      placeholder: 'ADDR[,ADDR...]',
+      help: 'nameservers for other names, IP or IP:PORT, tried in order (default: /skydns/config "nameservers", else /etc/resolv.conf)',
+      validate: (v: string[]) => v.map((a) => (parseNameserver(a) ? undefined : `${JSON.stringify(a)} is not IP, IP:PORT or [IPv6]:PORT`)).find(Boolean),
+    },
+    { name: 'ttl', type: 'duration', placeholder: 'SECONDS', help: `TTL of records without their own ttl or lease (default ${DEFAULTS.ttl}s, or /skydns/config "ttl")` },
+    { name: 'min-ttl', type: 'duration', placeholder: 'SECONDS', help: `TTL of negative answers and SOA minimum (default ${DEFAULTS.minTtl}s, or /skydns/config "min_ttl")` },
+    { name: 'no-recursion', type: 'bool', help: 'refuse names outside the domain instead of forwarding (default false, or /skydns/config "no_rec")' },
+    { name: 'forward-timeout', type: 'duration', min: 50, help: `time to wait for one nameserver before trying the next (default ${DEFAULTS.forwardTimeoutMs / 1000}s, or /skydns/config "read_timeout")` },
+  ],
+  create(ctx) {
+    const flags = ctx.flags as unknown as DnsFlags;
+    const listen = parseHostPort(flags.listen);
+    if (!listen) throw new UsageError('--listen', `expected HOST:PORT, got ${JSON.stringify(flags.listen)}`);
+    const explicit: ExplicitSettings = {};
+    if (flags.domain !== undefined) explicit.domain = flags.domain;
+    if (flags.forward !== undefined && flags.forward.length > 0) explicit.forward = flags.forward;
+    if (flags.ttl !== undefined) explicit.ttl = Math.floor(flags.ttl / 1000);
+    if (flags.minTtl !== undefined) explicit.minTtl = Math.floor(flags.minTtl / 1000);
+    if (flags.noRecursion !== undefined) explicit.noRecursion = flags.noRecursion;
+    if (flags.forwardTimeout !== undefined) explicit.forwardTimeoutMs = flags.forwardTimeout;
+    return new DnsServer({
+      listen,
+      explicit,
+      prefix: flags.skydnsPrefix,
+      store: ctx.store(),
+      log: ctx.log,
+      metrics: ctx.metrics,
+    });
   },
 };

@@ -1,0 +1,123 @@
+/**
+ * What the dns mode runs with: explicit flags (flag, env or config file) over `/skydns/config`
+ * over `/etc/resolv.conf` and the defaults. Re-resolved whenever `/skydns/config` changes.
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { isDnsLabel, normalizeDomain } from '../catalog/names.js';
+import { parseDuration } from '../config/duration.js';
+
+export interface Nameserver {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface DnsSettings {
+  readonly domain: string;
+  readonly ttl: number;
+  readonly minTtl: number;
+  readonly noRecursion: boolean;
+  readonly nameservers: readonly Nameserver[];
+  /** per nameserver attempt */
+  readonly forwardTimeoutMs: number;
+}
+
+/** Values the operator gave (flag, env or config file); undefined = not given. */
+export interface ExplicitSettings {
+  domain?: string;
+  /** seconds */
+  ttl?: number;
+  minTtl?: number;
+  noRecursion?: boolean;
+  forward?: readonly string[];
+  forwardTimeoutMs?: number;
+}
+
+export const DEFAULTS = { domain: 'skydns.local', ttl: 30, minTtl: 60, forwardTimeoutMs: 2000 } as const;
+
+/** `8.8.8.8`, `8.8.8.8:53`, `[2001:db8::1]:53`, `2001:db8::1` -> host and port; undefined if invalid. */
+export function parseNameserver(text: string): Nameserver | undefined {
+  const t = text.trim();
+  if (isIP(t)) return { host: t, port: 53 };
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(t);
+  if (!m) return undefined;
+  const host = m[1] ?? m[2]!;
+  const port = Number(m[3]);
+  if (!isIP(host) || port < 1 || port > 65535) return undefined;
+  return { host, port };
+}
+
+export function isValidDomain(domain: string): boolean {
+  const d = normalizeDomain(domain);
+  return d !== '' && d.split('.').every((l) => isDnsLabel(l) || /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/.test(l));
+}
+
+/** nameserver lines of a resolv.conf */
+export function resolvConfNameservers(path = '/etc/resolv.conf'): Nameserver[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: Nameserver[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*nameserver\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const host = m[1]!.replace(/%.*$/, '');
+    if (isIP(host)) out.push({ host, port: 53 });
+  }
+  return out;
+}
+
+function seconds(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.floor(v);
+  if (typeof v === 'string') {
+    const ms = parseDuration(v);
+    if (ms !== undefined) return Math.floor(ms / 1000);
+  }
+  return undefined;
+}
+
+/**
+ * Merges the layers. `skyConfig` is the parsed `/skydns/config` (SkyDNS field names: `domain`,
+ * `ttl`, `min_ttl`, `nameservers`, `no_rec`, `read_timeout`); fields of the wrong type are ignored.
+ * Returns the settings and what in `/skydns/config` was ignored.
+ */
+export function resolveSettings(explicit: ExplicitSettings, skyConfig: unknown, resolvConf: readonly Nameserver[]): { settings: DnsSettings; ignored: string[] } {
+  const ignored: string[] = [];
+  const c = typeof skyConfig === 'object' && skyConfig !== null && !Array.isArray(skyConfig) ? (skyConfig as Record<string, unknown>) : {};
+  let domain: string | undefined;
+  if (typeof c.domain === 'string') {
+    if (isValidDomain(c.domain)) domain = normalizeDomain(c.domain);
+    else ignored.push('domain');
+  }
+  const ttl = c.ttl === undefined ? undefined : seconds(c.ttl);
+  if (c.ttl !== undefined && ttl === undefined) ignored.push('ttl');
+  const minTtl = c.min_ttl === undefined ? undefined : seconds(c.min_ttl);
+  if (c.min_ttl !== undefined && minTtl === undefined) ignored.push('min_ttl');
+  let nameservers: Nameserver[] | undefined;
+  if (Array.isArray(c.nameservers)) {
+    nameservers = c.nameservers.flatMap((n) => {
+      const parsed = typeof n === 'string' ? parseNameserver(n) : undefined;
+      if (!parsed) ignored.push(`nameservers ${JSON.stringify(n)}`);
+      return parsed ? [parsed] : [];
+    });
+  } else if (c.nameservers !== undefined) ignored.push('nameservers');
+  const noRec = typeof c.no_rec === 'boolean' ? c.no_rec : undefined;
+  if (c.no_rec !== undefined && noRec === undefined) ignored.push('no_rec');
+  const readTimeout = typeof c.read_timeout === 'string' || typeof c.read_timeout === 'number' ? parseDuration(c.read_timeout) : undefined;
+
+  const forward = explicit.forward && explicit.forward.length > 0 ? explicit.forward.map((f) => parseNameserver(f)!).filter(Boolean) : undefined;
+  return {
+    settings: {
+      domain: explicit.domain !== undefined ? normalizeDomain(explicit.domain) : (domain ?? DEFAULTS.domain),
+      ttl: explicit.ttl ?? ttl ?? DEFAULTS.ttl,
+      minTtl: explicit.minTtl ?? minTtl ?? DEFAULTS.minTtl,
+      noRecursion: explicit.noRecursion ?? noRec ?? false,
+      nameservers: forward ?? (nameservers && nameservers.length > 0 ? nameservers : [...resolvConf]),
+      forwardTimeoutMs: explicit.forwardTimeoutMs ?? (readTimeout && readTimeout > 0 ? readTimeout : DEFAULTS.forwardTimeoutMs),
+    },
+    ignored,
+  };
+}
