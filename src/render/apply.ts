@@ -91,15 +91,17 @@ export async function applyContent(target: ApplyTarget, content: string, options
     return { outcome: 'written', reloaded: true };
   }
   const error = describeFailure('reload_cmd', reload);
+  if (!current) {
+    // Nothing to go back to (first write, e.g. before nginx runs): the checked file stays.
+    log.error({ resource: target.name, dest: target.dest, output: reload.output }, `${error}; no previous file to restore, keeping the new one`);
+    return { outcome: 'reload-failed', error, restored: false };
+  }
   log.error({ resource: target.name, dest: target.dest, output: reload.output }, `${error}; restoring the previous file`);
   await restorePrevious(target, current);
-  let restored = false;
-  if (current) {
-    const again = await runCommand(expandCommand(target.reloadCmd, target.dest, target.dest), options.timeoutMs);
-    restored = again.ok;
-    if (again.ok) log.warn({ resource: target.name }, 'previous file restored and reloaded');
-    else log.error({ resource: target.name, output: again.output }, `${describeFailure('reload_cmd', again)} after restoring the previous file`);
-  }
+  const again = await runCommand(expandCommand(target.reloadCmd, target.dest, target.dest), options.timeoutMs);
+  const restored = again.ok;
+  if (again.ok) log.warn({ resource: target.name }, 'previous file restored and reloaded');
+  else log.error({ resource: target.name, output: again.output }, `${describeFailure('reload_cmd', again)} after restoring the previous file`);
   return { outcome: 'reload-failed', error, restored };
 }
 
