@@ -135,6 +135,20 @@ export class EtcdCluster {
     return { granted: json['granted-ttl'], remaining: json.ttl };
   }
 
+  /** the member that is raft leader now */
+  async leader(): Promise<EtcdMember> {
+    const raw = await this.etcdctl('endpoint', 'status', '-w', 'json');
+    const status = JSON.parse(raw) as { Endpoint: string }[];
+    // Ids are 64-bit: compare the raw digits, not JSON numbers.
+    const leaders = [...raw.matchAll(/"leader":(\d+)/g)].map((m) => m[1]);
+    const members = [...raw.matchAll(/"member_id":(\d+)/g)].map((m) => m[1]);
+    const index = members.findIndex((id) => id === leaders[0]);
+    const endpoint = status[index]?.Endpoint ?? '';
+    const member = this.members.find((m) => endpoint.endsWith(`:${m.clientPort}`));
+    if (!member) throw new Error(`no leader among ${raw}`);
+    return member;
+  }
+
   async compact(): Promise<void> {
     const status = JSON.parse(await this.etcdctl('endpoint', 'status', '-w', 'json')) as { Status: { header: { revision: number } } }[];
     await this.etcdctl('compact', String(status[0]!.Status.header.revision));
