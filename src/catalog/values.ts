@@ -84,6 +84,13 @@ export function formatEndpoint(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** A DNS name as a CNAME target may be: labels of 1-63 characters, 253 in all. */
+export function isDomainName(name: string): boolean {
+  const bare = name.endsWith('.') ? name.slice(0, -1) : name;
+  if (bare.length === 0 || bare.length > 253) return false;
+  return bare.split('.').every((label) => /^[A-Za-z0-9_*]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(label));
+}
+
 const NUMBER_FIELDS = ['port', 'priority', 'weight', 'ttl', 'targetstrip'] as const;
 
 /** A SkyDNS JSON record. Unknown fields are ignored, as SkyDNS does; wrong types are errors. */
@@ -99,6 +106,7 @@ export function parseSkyRecord(text: string): Parsed<SkyRecord> {
   const record: SkyRecord = {};
   if (o.host !== undefined) {
     if (typeof o.host !== 'string') return bad('"host" must be a string');
+    if (o.host !== '' && !isIP(o.host) && !isDomainName(o.host)) return bad('"host" is neither an IP address nor a DNS name');
     if (o.host !== '') record.host = o.host;
   }
   for (const field of NUMBER_FIELDS) {

@@ -49,7 +49,7 @@ test('SkyDNS records accept every documented field and reject wrong types', () =
   assert.ok(r.ok);
   assert.deepEqual(r.value, { host: '10.0.0.5', port: 8080, priority: 10, weight: 100, text: 't', mail: true, ttl: 15, targetstrip: 1, group: 'g' });
   assert.deepEqual(parseSkyRecord('{"text":"only text"}'), { ok: true, value: { text: 'only text' } });
-  for (const bad of ['not json', '[]', '"s"', '{}', '{"host":5}', '{"host":"a","port":-1}', '{"host":"a","ttl":"x"}', '{"host":"a","mail":"yes"}']) {
+  for (const bad of ['not json', '[]', '"s"', '{}', '{"host":5}', '{"host":"a","port":-1}', '{"host":"a","ttl":"x"}', '{"host":"a","mail":"yes"}', '{"host":"a..b"}', '{"host":"' + 'x'.repeat(64) + '.com"}', '{"host":"has space"}']) {
     assert.equal(parseSkyRecord(bad).ok, false, bad);
   }
 });
