@@ -1,0 +1,153 @@
+// `npm run bench -- dns`: dnsperf against beacon dns and against dnsmasq serving the same names,
+// in the same run, loopback only. Beacon reads its records from the embedded file:// store.
+// Env: BENCH_DNS_SECONDS (default 10), BENCH_DNS_NAMES (default 100), BENCH_DNS_CLIENTS (default 4).
+import { execFile, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CLI = join(here, '..', 'dist', 'cli.js');
+const exec = promisify(execFile);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 10);
+const NAMES = Number(process.env.BENCH_DNS_NAMES ?? 100);
+const CLIENTS = Number(process.env.BENCH_DNS_CLIENTS ?? 4);
+
+async function freePort() {
+  for (;;) {
+    const port = await new Promise((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const { port } = s.address();
+        s.close(() => resolve(port));
+      });
+    });
+    const ok = await new Promise((resolve) => {
+      const u = createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+}
+
+async function findBinary(bin, pkg) {
+  for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin']) {
+    try {
+      await exec('test', ['-x', join(dir, bin)]);
+      return join(dir, bin);
+    } catch {
+      /* next */
+    }
+  }
+  throw new Error(`${bin} is missing: apt-get install -y ${pkg}`);
+}
+
+async function answers(port, name) {
+  try {
+    const { stdout } = await exec('dig', ['@127.0.0.1', '-p', String(port), name, 'A', '+short', '+time=1', '+tries=1']);
+    return stdout.trim();
+  } catch {
+    return '';
+  }
+}
+
+async function waitAnswer(port, name, want, what) {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if ((await answers(port, name)) === want) return;
+    await sleep(100);
+  }
+  throw new Error(`${what} did not answer ${name} with ${want}`);
+}
+
+function parseDnsperf(out) {
+  const num = (re) => {
+    const m = re.exec(out);
+    return m ? Number(m[1]) : NaN;
+  };
+  return {
+    qps: num(/Queries per second:\s+([\d.]+)/),
+    avgLatencyMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
+    stddevLatencyMs: num(/Latency StdDev \(s\):\s+([\d.]+)/) * 1000,
+    lost: num(/Queries lost:\s+(\d+)/),
+    completed: num(/Queries completed:\s+(\d+)/),
+  };
+}
+
+async function dnsperf(port, queryFile, seconds) {
+  const { stdout } = await exec('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(seconds), '-c', String(CLIENTS), '-q', '200'], {
+    timeout: (seconds + 30) * 1000,
+    maxBuffer: 10 * 1024 * 1024,
+  });
+  return parseDnsperf(stdout);
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export async function run() {
+  const dnsmasqBin = await findBinary('dnsmasq', 'dnsmasq-base');
+  await findBinary('dnsperf', 'dnsperf');
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-bench-dns-'));
+  const children = [];
+  try {
+    // the same names for both: s<i>.bench.skydns.local -> 10.60.x.y, one A record each
+    const names = Array.from({ length: NAMES }, (_, i) => ({ name: `s${i}.bench.skydns.local`, ip: `10.60.${(i + 1) >> 8}.${(i + 1) & 255}` }));
+    const { FileStore } = await import(join(here, '..', 'dist', 'store', 'file.js'));
+    const storeDir = join(dir, 'store');
+    const store = new FileStore(storeDir);
+    for (const { name, ip } of names) {
+      const key = `/skydns/${name.split('.').reverse().join('/')}`;
+      await store.put(key, JSON.stringify({ host: ip, port: 80 }));
+    }
+    await store.close();
+    const hosts = join(dir, 'hosts');
+    writeFileSync(hosts, names.map(({ name, ip }) => `${ip} ${name}`).join('\n') + '\n');
+    const queries = join(dir, 'queries');
+    writeFileSync(queries, names.map(({ name }) => `${name} A`).join('\n') + '\n');
+
+    const beaconPort = await freePort();
+    const beacon = spawn(process.execPath, [CLI, 'dns', '--listen', `127.0.0.1:${beaconPort}`, '--store', `file://${storeDir}`, '--forward', '127.0.0.1:9', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    children.push(beacon);
+    const dnsmasqPort = await freePort();
+    const dnsmasq = spawn(dnsmasqBin, ['--no-daemon', `--port=${dnsmasqPort}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', `--addn-hosts=${hosts}`, '--local-ttl=30', '--cache-size=10000', ...(process.getuid?.() === 0 ? ['--user=root'] : []), '--pid-file='], { stdio: ['ignore', 'ignore', 'inherit'] });
+    children.push(dnsmasq);
+    await waitAnswer(beaconPort, names[0].name, names[0].ip, 'beacon dns');
+    await waitAnswer(dnsmasqPort, names[0].name, names[0].ip, 'dnsmasq');
+    await waitAnswer(beaconPort, names[NAMES - 1].name, names[NAMES - 1].ip, 'beacon dns');
+
+    console.log(`dnsperf: ${NAMES} names (A, in-zone, cached), ${CLIENTS} clients, ${SECONDS}s each, loopback; node ${process.version}`);
+    // warm-up, then the measured runs back to back
+    await dnsperf(beaconPort, queries, 2);
+    await dnsperf(dnsmasqPort, queries, 2);
+    const b = await dnsperf(beaconPort, queries, SECONDS);
+    const d = await dnsperf(dnsmasqPort, queries, SECONDS);
+    const fmt = (label, r) =>
+      `${label.padEnd(12)} ${r.qps.toFixed(0).padStart(8)} q/s   avg latency ${r.avgLatencyMs.toFixed(3)} ms (stddev ${r.stddevLatencyMs.toFixed(3)} ms)   lost ${r.lost}/${r.completed + r.lost}`;
+    console.log(fmt('beacon dns', b));
+    console.log(fmt('dnsmasq', d));
+    const ratio = b.qps / d.qps;
+    console.log(`ratio beacon/dnsmasq: ${(ratio * 100).toFixed(1)}% of dnsmasq's q/s (target >= 50%)`);
+    return { beacon: b, dnsmasq: d, ratio };
+  } finally {
+    await Promise.all(children.map(stop));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
