@@ -232,24 +232,25 @@ export class Renderer implements RunningMode {
       this.rerun = true;
       return;
     }
-    this.running = (async () => {
-      try {
-        do {
-          this.rerun = false;
-          if (this.resourcesDirty) {
-            this.reloadResources();
-            this.ensureCatalog();
-          }
-          const catalog = this.catalog;
-          if (!catalog || catalog.revision === 0) continue;
-          await this.runAll(snapshotOf(catalog));
-        } while (this.rerun && !this.stopped);
-      } catch (err) {
-        this.deps.log.error({ err: describeCause(err) }, 'render run failed');
-      } finally {
+    const loop = async (): Promise<void> => {
+      do {
+        this.rerun = false;
+        if (this.resourcesDirty) {
+          this.reloadResources();
+          this.ensureCatalog();
+        }
+        const catalog = this.catalog;
+        // a new catalog's first snapshot triggers its own run
+        if (!catalog || catalog.revision === 0) continue;
+        await this.runAll(snapshotOf(catalog));
+      } while (this.rerun && !this.stopped);
+    };
+    // .finally runs asynchronously, so `running` is cleared only after it was set
+    this.running = loop()
+      .catch((err: unknown) => this.deps.log.error({ err: describeCause(err) }, 'render run failed'))
+      .finally(() => {
         this.running = undefined;
-      }
-    })();
+      });
   }
 
   /** --onetime: one read at one revision, every resource once; 0 when all succeeded. */

@@ -85,6 +85,11 @@ http {
     return script;
   }
 
+  /** runs nginx -t on the live configuration; throws when it fails */
+  async check(): Promise<void> {
+    await run('sh', ['-c', this.checkCmd]);
+  }
+
   async start(): Promise<void> {
     this.proc = spawnTracked('nginx', ['-p', this.root, '-c', this.conf, '-g', 'daemon off;']);
     await waitFor('nginx listening', async () => {
