@@ -243,6 +243,8 @@ class State {
   }
 
   private evalFieldChain(dot: unknown, receiver: unknown, node: Arg, idents: readonly string[], args: readonly Arg[], hasFinal: boolean, final: unknown): unknown {
+    // Go: a field of nil data (an invalid value, as confd's templates have) is the zero value, no error
+    if (node.kind === 'field' && (dot === null || dot === undefined)) return undefined;
     let value = receiver;
     idents.forEach((ident, i) => {
       const last = i === idents.length - 1;
