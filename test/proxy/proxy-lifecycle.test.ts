@@ -1,0 +1,162 @@
+// beacon proxy: graceful shutdown, hostile clients, --workers, flags.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { runBeacon } from '../harness/beacon.ts';
+import { EtcdCluster } from '../harness/etcd.ts';
+import { sleep, waitFor } from '../harness/wait.ts';
+import { send, startProxy, startUpstream, untilReply, type Upstream } from './fixtures.ts';
+
+let etcd: EtcdCluster;
+const ups: Upstream[] = [];
+const cleanup: (() => Promise<unknown>)[] = [];
+
+before(async () => {
+  etcd = await EtcdCluster.start();
+  cleanup.push(() => etcd.stop());
+  for (const name of ['s1', 's2']) {
+    const u = await startUpstream(name);
+    ups.push(u);
+    cleanup.push(() => u.close());
+    await etcd.put(`/services/slow/${name}`, `127.0.0.1:${u.port}`);
+  }
+});
+
+after(async () => {
+  for (const fn of cleanup.reverse()) await fn().catch(() => undefined);
+});
+
+/** Raw bytes to the proxy; resolves with everything it answered before closing. */
+function raw(port: number, data: string, timeoutMs = 5000): Promise<{ text: string; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const socket = connect(port, '127.0.0.1', () => socket.write(data));
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    socket.on('close', () => resolve({ text, ms: performance.now() - started }));
+    socket.on('error', () => undefined);
+    setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no close within ${timeoutMs} ms; got ${JSON.stringify(text.slice(0, 200))}`));
+    }, timeoutMs).unref();
+  });
+}
+
+test('SIGTERM: stops accepting, finishes the in-flight slow request, exits 0', { timeout: 30_000 }, async () => {
+  const proxy = await startProxy(etcd.url, ['--default-service', 'slow', '--shutdown-timeout', '10s']);
+  cleanup.push(() => proxy.beacon.stop('SIGKILL'));
+  const slow = send(proxy.port, { path: '/slow?ms=1500' });
+  await waitFor('slow request in flight', () => ups.some((u) => u.hits > 0), 5000, 10);
+  const t0 = performance.now();
+  proxy.beacon.child.kill('SIGTERM');
+  await sleep(200);
+  // the listener is closed while the slow request is still running
+  await assert.rejects(send(proxy.port, { path: '/' }), /ECONNREFUSED|ECONNRESET|socket hang up/);
+  const reply = await slow;
+  assert.equal(reply.status, 200);
+  assert.match(reply.text, /^s[12] slow done$/);
+  const exit = await proxy.beacon.exited;
+  assert.equal(exit.code, 0);
+  assert.ok(performance.now() - t0 >= 1000, 'exited before the request finished');
+  assert.ok(proxy.beacon.logs().some((l) => l.msg === 'proxy stopped'));
+});
+
+test('SIGTERM with a request slower than --shutdown-timeout: cut at the deadline, still exits 0', { timeout: 30_000 }, async () => {
+  const proxy = await startProxy(etcd.url, ['--default-service', 'slow', '--shutdown-timeout', '300ms']);
+  cleanup.push(() => proxy.beacon.stop('SIGKILL'));
+  const slow = send(proxy.port, { path: '/slow?ms=5000' }).then(
+    (r) => `status ${r.status}`,
+    (err: Error) => `error ${err.message}`,
+  );
+  await sleep(300);
+  const t0 = performance.now();
+  proxy.beacon.child.kill('SIGTERM');
+  const exit = await proxy.beacon.exited;
+  assert.equal(exit.code, 0);
+  assert.ok(performance.now() - t0 < 4000);
+  assert.match(await slow, /error|status 502/);
+});
+
+test('hostile clients: oversized headers 431, slowloris cut after the header timeout, garbage 400; the proxy keeps serving', { timeout: 30_000 }, async () => {
+  const proxy = await startProxy(etcd.url, ['--default-service', 'slow', '--client-header-timeout', '600ms', '--max-header-size', '4096', '--no-access-log']);
+  cleanup.push(() => proxy.beacon.stop());
+
+  const big = await raw(proxy.port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`);
+  assert.match(big.text, /^HTTP\/1\.1 431/);
+
+  // slowloris: a head that never ends
+  const slow = new Promise<{ text: string; ms: number }>((resolve) => {
+    const started = performance.now();
+    const socket = connect(proxy.port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n'));
+    const drip = setInterval(() => socket.writable && socket.write('X-A: b\r\n'), 100);
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString()));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearInterval(drip);
+      resolve({ text, ms: performance.now() - started });
+    });
+  });
+  const cut = await slow;
+  assert.ok(cut.ms < 3000, `slowloris connection lived ${cut.ms} ms`);
+  assert.match(cut.text, /^(HTTP\/1\.1 408|$)/);
+
+  const garbage = await raw(proxy.port, 'HELLO\x00\x01 nonsense\r\n\r\n');
+  assert.match(garbage.text, /^HTTP\/1\.1 400/);
+  const noPath = await raw(proxy.port, 'GET * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.match(noPath.text, /^HTTP\/1\.1 400/);
+
+  assert.equal((await send(proxy.port, { path: '/' })).status, 200);
+  assert.match(await proxy.metrics(), /beacon_proxy_client_errors_total\{reason="header-too-large"\} 1/);
+});
+
+test('--workers 2: every worker routes on the live table; admin sums their metrics', { timeout: 60_000 }, async () => {
+  const proxy = await startProxy(etcd.url, ['--workers', '2', '--domain', 'w.test', '--no-access-log']);
+  cleanup.push(() => proxy.beacon.stop());
+  const fresh = await startUpstream('fresh');
+  cleanup.push(() => fresh.close());
+  assert.equal((await send(proxy.port, { host: 'live.w.test' })).status, 503);
+  await etcd.put('/services/live/fresh', `127.0.0.1:${fresh.port}`);
+  await untilReply(proxy.port, { host: 'live.w.test' }, (r) => r.status === 200, 3000);
+  await sleep(100);
+  // New connection per request: cluster hands them to both workers; none may miss the instance.
+  const replies = await Promise.all(Array.from({ length: 40 }, () => send(proxy.port, { host: 'live.w.test' })));
+  assert.deepEqual([...new Set(replies.map((r) => `${r.status} ${r.text}`))], ['200 fresh']);
+
+  await etcd.del('/services/live/fresh');
+  await untilReply(proxy.port, { host: 'live.w.test' }, (r) => r.status === 503, 3000);
+  await sleep(100);
+  const gone = await Promise.all(Array.from({ length: 40 }, () => send(proxy.port, { host: 'live.w.test' })));
+  assert.deepEqual([...new Set(gone.map((r) => r.status))], [503]);
+
+  // Worker status reaches the primary every 500 ms; metrics are gathered on each scrape.
+  const { status, counted } = await waitFor('worker status and summed metrics to agree', async () => {
+    const s = (await proxy.status()) as { ready: boolean; workers: { pid: number; requests: number }[] };
+    const text = await proxy.metrics();
+    const n = [...text.matchAll(/beacon_proxy_requests_total\{service="live",status="\d+"\} (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    const total = s.workers.reduce((sum, w) => sum + w.requests, 0);
+    return s.ready && n === total ? { status: s, counted: n } : undefined;
+  }, 5000);
+  assert.equal(status.workers.length, 2);
+  assert.equal(new Set(status.workers.map((w) => w.pid)).size, 2);
+  assert.ok(status.workers.every((w) => w.requests > 0), 'one worker got no requests');
+  assert.ok(counted >= 82, `metrics count ${counted}`);
+  assert.equal((await send(proxy.adminPort, { path: '/readyz' })).status, 200);
+
+  proxy.beacon.child.kill('SIGTERM');
+  assert.equal((await proxy.beacon.exited).code, 0);
+});
+
+test('bad flags exit 2 naming the flag', { timeout: 30_000 }, async () => {
+  const route = await runBeacon(['proxy', '--route', 'nohost', '--store', etcd.url]);
+  assert.equal(route.code, 2);
+  assert.match(route.stderr, /--route/);
+  const workers = await runBeacon(['proxy', '--workers', '0', '--store', etcd.url]);
+  assert.equal(workers.code, 2);
+  assert.match(workers.stderr, /--workers/);
+  const help = await runBeacon(['proxy', '--help']);
+  assert.equal(help.code, 0);
+  for (const flag of ['--listen', '--route', '--domain', '--default-service', '--workers', '--max-tries', '--max-fails', '--fail-timeout', '--connect-timeout', '--access-log', '--admin']) {
+    assert.ok(help.stdout.includes(flag), `help lacks ${flag}`);
+  }
+});
