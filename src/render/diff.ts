@@ -19,12 +19,12 @@ export function lineDiff(oldText: string, newText: string, oldName: string, newN
       out.push(` ${a[i]}`);
       i++;
       j++;
-    } else if (j < m && (i >= n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) {
-      out.push(`+${b[j]}`);
-      j++;
-    } else {
+    } else if (i < n && (j >= m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
       out.push(`-${a[i]}`);
       i++;
+    } else {
+      out.push(`+${b[j]}`);
+      j++;
     }
   }
   return out.join('\n') + '\n';
