@@ -13,6 +13,8 @@ interface DnsFlags extends StoreConfig {
   minTtl?: number;
   noRecursion?: boolean;
   forwardTimeout?: number;
+  udpWorkers?: number;
+  logLevel: string;
 }
 
 // domain, forward, ttl, min-ttl and no-recursion have no FlagSpec default on purpose: unset means
@@ -41,6 +43,14 @@ export const definition: ModeDefinition = {
     { name: 'ttl', type: 'duration', placeholder: 'SECONDS', help: `TTL of records without their own ttl or lease (default ${DEFAULTS.ttl}s, or /skydns/config "ttl")` },
     { name: 'min-ttl', type: 'duration', placeholder: 'SECONDS', help: `TTL of negative answers and SOA minimum (default ${DEFAULTS.minTtl}s, or /skydns/config "min_ttl")` },
     { name: 'no-recursion', type: 'bool', help: 'refuse names outside the domain instead of forwarding (default false, or /skydns/config "no_rec")' },
+    {
+      name: 'udp-workers',
+      type: 'int',
+      placeholder: 'N',
+      min: 0,
+      max: 64,
+      help: 'extra threads answering UDP on the same address (SO_REUSEPORT); 0 = main thread only (default: CPUs - 1, at most 3)',
+    },
     { name: 'forward-timeout', type: 'duration', min: 50, help: `time to wait for one nameserver before trying the next (default ${DEFAULTS.forwardTimeoutMs / 1000}s, or /skydns/config "read_timeout")` },
   ],
   create(ctx) {
@@ -61,6 +71,8 @@ export const definition: ModeDefinition = {
       store: ctx.store(),
       log: ctx.log,
       metrics: ctx.metrics,
+      logLevel: flags.logLevel,
+      ...(flags.udpWorkers !== undefined ? { udpWorkers: flags.udpWorkers } : {}),
     });
   },
 };

@@ -5,6 +5,12 @@
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 
+/** remaining whole seconds (rounded up) of a lease expiring at `expiresAt`, 0 once past it */
+export function leaseSecondsAt(expiresAt: number | undefined, now: number): number | undefined {
+  if (expiresAt === undefined) return undefined;
+  return Math.max(0, Math.ceil((expiresAt - now) / 1000));
+}
+
 export class LeaseClock {
   private readonly expiry = new Map<string, number>();
   private inUse: ReadonlySet<string> = new Set();
@@ -13,6 +19,7 @@ export class LeaseClock {
   private stopped = false;
   private warned = false;
   refreshes = 0;
+  private readonly listeners: (() => void)[] = [];
 
   constructor(
     private readonly store: Store,
@@ -40,11 +47,19 @@ export class LeaseClock {
     return fresh.length > 0 ? this.fetch(fresh) : Promise.resolve();
   }
 
+  /** called after every batch of expiries fetched */
+  onUpdate(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** lease id -> expiry (epoch ms), to hand to other threads */
+  entries(): [string, number][] {
+    return [...this.expiry];
+  }
+
   /** remaining whole seconds (rounded up), 0 once past expiry, undefined when not known */
   seconds(id: string, now: number): number | undefined {
-    const at = this.expiry.get(id);
-    if (at === undefined) return undefined;
-    return Math.max(0, Math.ceil((at - now) / 1000));
+    return leaseSecondsAt(this.expiry.get(id), now);
   }
 
   get size(): number {
@@ -82,5 +97,6 @@ export class LeaseClock {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, ids.length) }, worker));
+    if (!this.stopped) for (const listener of this.listeners) listener();
   }
 }
