@@ -26,7 +26,7 @@ export interface AnswerSettings {
 }
 
 export interface AnswerContext extends AnswerSettings {
-  /** remaining lease time in whole seconds, or undefined when unknown or gone */
+  /** remaining lease time in whole seconds (0 once expired), or undefined while not known */
   leaseSeconds(lease: string): number | undefined;
   /** results of earlier out-of-zone look-ups, by `externalKey`: records, or null when it failed */
   readonly external?: ReadonlyMap<string, readonly RR[] | null>;
@@ -53,6 +53,9 @@ export type Outcome =
 export function externalKey(name: string, type: number): string {
   return `${lower(name)}|${type}`;
 }
+
+/** TTL for records on a lease whose remaining time is not known (yet) */
+export const UNKNOWN_LEASE_TTL = 1;
 
 /** The CNAME chain limit: SkyDNS stops after 8 links. */
 const MAX_CHAIN = 8;
@@ -97,7 +100,11 @@ class Builder {
   ) {}
 
   ttl(s: Service): number {
-    const lease = s.lease !== undefined ? this.ctx.leaseSeconds(s.lease) : undefined;
+    let lease: number | undefined;
+    if (s.lease !== undefined) {
+      // a lease whose expiry is not known yet (just written; being fetched): the shortest TTL
+      lease = this.ctx.leaseSeconds(s.lease) ?? UNKNOWN_LEASE_TTL;
+    }
     if (!s.ttl && lease === undefined) return this.ctx.ttl;
     if (lease === undefined) return s.ttl;
     if (!s.ttl) return lease;

@@ -39,6 +39,8 @@ const STORED: Record<string, string> = {
   '/skydns/local/skydns/ttl/b': '{"host":"10.5.0.2"}',
   '/skydns/local/skydns/ttl/c': '{"host":"10.5.0.3","ttl":100}',
   '/skydns/local/skydns/ttlx/a': '{"host":"10.5.1.1","ttl":100}',
+  '/skydns/local/skydns/ttly/x': '{"host":"10.5.2.1","ttl":100}',
+  '/skydns/local/skydns/ttlz/x': '{"host":"10.5.3.1","ttl":10}',
   '/skydns/local/skydns/ts/x/y': '{"host":"10.6.0.1","port":9,"targetstrip":1}',
   '/skydns/local/skydns/web/x': '{"host":"a.app.skydns.local","port":8080}',
   '/skydns/local/skydns/chain/l1': '{"host":"l2.chain2.skydns.local"}',
@@ -53,6 +55,8 @@ const LEASES: Record<string, string> = {
   '/skydns/local/skydns/ttl/b': '7',
   '/skydns/local/skydns/ttl/c': '7',
   '/skydns/local/skydns/ttlx/a': '50',
+  '/skydns/local/skydns/ttly/x': '999',
+  '/skydns/local/skydns/ttlz/x': '50',
 };
 const LEASE_SECONDS: Record<string, number> = { '7': 7, '50': 50 };
 
@@ -222,7 +226,9 @@ const CASES: Case[] = [
   { name: 'record ttl', qname: 'a.ttl.skydns.local.', qtype: TYPE.A, answer: ['a.ttl.skydns.local. 10 A 10.5.0.1'] },
   { name: 'lease remaining without record ttl', qname: 'b.ttl.skydns.local.', qtype: TYPE.A, answer: ['b.ttl.skydns.local. 7 A 10.5.0.2'] },
   { name: 'record ttl capped by the lease', qname: 'c.ttl.skydns.local.', qtype: TYPE.A, answer: ['c.ttl.skydns.local. 7 A 10.5.0.3'] },
-  { name: 'lease longer than the record ttl: record ttl', qname: 'ttlx.skydns.local.', qtype: TYPE.A, answer: ['ttlx.skydns.local. 50 A 10.5.1.1'] },
+  { name: 'lease whose remaining time is not known yet: TTL 1', qname: 'ttly.skydns.local.', qtype: TYPE.A, answer: ['ttly.skydns.local. 1 A 10.5.2.1'] },
+  { name: 'record ttl longer than the lease: the lease', qname: 'ttlx.skydns.local.', qtype: TYPE.A, answer: ['ttlx.skydns.local. 50 A 10.5.1.1'] },
+  { name: 'lease longer than the record ttl: the record ttl', qname: 'ttlz.skydns.local.', qtype: TYPE.A, answer: ['ttlz.skydns.local. 10 A 10.5.3.1'] },
   {
     name: 'an answer set carries its smallest TTL',
     qname: 'ttl.skydns.local.',

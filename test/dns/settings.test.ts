@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseNameserver, resolveSettings, resolvConfNameservers } from '../../dist/dns/settings.js';
+import { cacheKey } from '../../dist/dns/responder.js';
+import { encodeQuery, TYPE } from '../../dist/dns/wire.js';
+
+const RESOLV = [{ host: '10.255.255.53', port: 53 }];
+
+const CASES: { name: string; explicit: Record<string, unknown>; config: unknown; want: Record<string, unknown>; ignored?: string[] }[] = [
+  { name: 'defaults and resolv.conf', explicit: {}, config: undefined, want: { domain: 'skydns.local', ttl: 30, minTtl: 60, noRecursion: false, nameservers: RESOLV, forwardTimeoutMs: 2000 } },
+  {
+    name: '/skydns/config applies when no flag is given',
+    explicit: {},
+    config: { domain: 'Cluster.Local.', ttl: 99, min_ttl: 5, nameservers: ['8.8.8.8:53', '1.1.1.1'], no_rec: true, read_timeout: '500ms' },
+    want: { domain: 'cluster.local', ttl: 99, minTtl: 5, noRecursion: true, nameservers: [{ host: '8.8.8.8', port: 53 }, { host: '1.1.1.1', port: 53 }], forwardTimeoutMs: 500 },
+  },
+  {
+    name: 'explicit flags win over /skydns/config',
+    explicit: { domain: 'local', ttl: 10, minTtl: 3, noRecursion: false, forward: ['127.0.0.1:5353'], forwardTimeoutMs: 300 },
+    config: { domain: 'other.example', ttl: 99, min_ttl: 5, nameservers: ['8.8.8.8:53'], no_rec: true },
+    want: { domain: 'local', ttl: 10, minTtl: 3, noRecursion: false, nameservers: [{ host: '127.0.0.1', port: 5353 }], forwardTimeoutMs: 300 },
+  },
+  {
+    name: 'fields of the wrong type are ignored and reported',
+    explicit: {},
+    config: { domain: 'bad domain!', ttl: 'soon', nameservers: ['not-an-ip'], no_rec: 'yes' },
+    want: { domain: 'skydns.local', ttl: 30, noRecursion: false, nameservers: RESOLV },
+    ignored: ['domain', 'ttl', 'nameservers "not-an-ip"', 'no_rec'],
+  },
+];
+
+for (const c of CASES) {
+  test(`resolveSettings: ${c.name}`, () => {
+    const { settings, ignored } = resolveSettings(c.explicit, c.config, RESOLV);
+    for (const [k, v] of Object.entries(c.want)) assert.deepEqual((settings as unknown as Record<string, unknown>)[k], v, k);
+    assert.deepEqual(ignored, c.ignored ?? []);
+  });
+}
+
+test('parseNameserver and resolv.conf', () => {
+  assert.deepEqual(parseNameserver('10.0.0.1'), { host: '10.0.0.1', port: 53 });
+  assert.deepEqual(parseNameserver('10.0.0.1:5353'), { host: '10.0.0.1', port: 5353 });
+  assert.deepEqual(parseNameserver('[2001:db8::1]:53'), { host: '2001:db8::1', port: 53 });
+  assert.deepEqual(parseNameserver('2001:db8::1'), { host: '2001:db8::1', port: 53 });
+  assert.equal(parseNameserver('dns.google:53'), undefined);
+  assert.equal(parseNameserver('10.0.0.1:99999'), undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-resolv-'));
+  writeFileSync(join(dir, 'resolv.conf'), '# comment\nsearch example\nnameserver 10.0.0.2\nnameserver fe80::1%eth0\noptions ndots:2\n');
+  assert.deepEqual(resolvConfNameservers(join(dir, 'resolv.conf')), [{ host: '10.0.0.2', port: 53 }, { host: 'fe80::1', port: 53 }]);
+  assert.deepEqual(resolvConfNameservers(join(dir, 'missing')), []);
+});
+
+test('cacheKey: question bytes (case included), budget and flags; odd messages are not cached', () => {
+  const k = (q: Buffer, tcp = false) => cacheKey(q, tcp);
+  const a = encodeQuery(1, 'app.skydns.local.', TYPE.A, { ednsSize: 1232 });
+  const b = encodeQuery(2, 'app.skydns.local.', TYPE.A, { ednsSize: 1232 });
+  assert.ok(k(a));
+  assert.equal(k(a), k(b), 'the id is not part of the key');
+  assert.notEqual(k(a), k(encodeQuery(1, 'App.skydns.local.', TYPE.A, { ednsSize: 1232 })), 'case is');
+  assert.notEqual(k(a), k(encodeQuery(1, 'app.skydns.local.', TYPE.AAAA, { ednsSize: 1232 })));
+  assert.notEqual(k(a), k(encodeQuery(1, 'app.skydns.local.', TYPE.A)), 'EDNS is');
+  assert.notEqual(k(a), k(encodeQuery(1, 'app.skydns.local.', TYPE.A, { ednsSize: 4096 })), 'the budget is');
+  assert.notEqual(k(a), k(a, true), 'the transport is');
+  assert.notEqual(k(a), k(encodeQuery(1, 'app.skydns.local.', TYPE.A, { ednsSize: 1232, rd: false })), 'RD is');
+  assert.equal(k(encodeQuery(1, 'app.skydns.local.', TYPE.A, { ednsSize: 100 })), k(encodeQuery(1, 'app.skydns.local.', TYPE.A, { ednsSize: 512 })), 'sizes below 512 are 512');
+  const response = Buffer.from(a);
+  response[2]! |= 0x80;
+  assert.equal(k(response), undefined);
+  const badVersion = Buffer.from(a);
+  badVersion[badVersion.length - 5] = 1; // OPT version
+  assert.equal(k(badVersion), undefined);
+  assert.equal(k(Buffer.concat([a, Buffer.from([0])])), undefined, 'trailing bytes');
+  assert.equal(k(a.subarray(0, 20)), undefined, 'truncated');
+});
