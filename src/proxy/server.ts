@@ -78,6 +78,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   done = false;
   clientGone = false;
   status = 0;
+  /** undefined: no body chunk yet; a Buffer: the first chunk, not written yet; null: streaming */
+  held: Buffer | null | undefined = undefined;
+  /** the upstream's content-length, or -1 */
+  bodyLength = -1;
 
   constructor(front: FrontDoor, req: IncomingMessage, res: ServerResponse, service: string, startedAt: number, hasBody: boolean) {
     this.front = front;
@@ -121,7 +125,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.requestSent = true;
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     const peer = this.peer!;
     if (reportSuccess(peer)) this.front.log.info({ service: this.service, upstream: peer.id }, 'upstream back in rotation');
     if (this.clientGone) return controller.abort(new ClientGoneError('client went away'));
@@ -137,10 +141,26 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     this.status = statusCode;
     this.responseStarted = true;
+    const length = headers['content-length'];
+    this.bodyLength = typeof length === 'string' ? Number(length) : -1;
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (!this.res.write(chunk)) {
+    // A body that arrives whole in one chunk waits for onResponseEnd, so head and body leave in
+    // one write instead of two or three. Anything else (streams, SSE) is written as it comes.
+    const held = this.held;
+    let ok = true;
+    if (held === undefined) {
+      if (chunk.length === this.bodyLength) {
+        this.held = chunk;
+        return;
+      }
+      this.held = null;
+    } else if (held !== null) {
+      this.held = null;
+      ok = this.res.write(held);
+    }
+    if (!this.res.write(chunk) || !ok) {
       controller.pause();
       this.res.once('drain', onResponseDrain);
     }
@@ -148,7 +168,9 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.done = true;
-    this.res.end();
+    const held = this.held;
+    if (held) this.res.end(held);
+    else this.res.end();
     this.front.finished(this, this.status);
   }
 

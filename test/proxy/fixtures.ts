@@ -58,6 +58,14 @@ export async function startUpstream(name: string): Promise<Upstream> {
       });
       return;
     }
+    if (url.pathname === '/stream') {
+      // one chunk now, the next after `ms`: a proxy that buffers delays the first
+      const ms = Number(url.searchParams.get('ms') ?? 1000);
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'x-upstream': name });
+      res.write('data: first\n\n');
+      setTimeout(() => res.end('data: second\n\n'), ms);
+      return;
+    }
     if (url.pathname === '/blob') {
       const total = Number(url.searchParams.get('bytes') ?? 1024);
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-upstream': name });

@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { Agent } from 'node:http';
+import { Agent, request } from 'node:http';
 import { EtcdCluster } from '../harness/etcd.ts';
 import { freePort } from '../harness/ports.ts';
 import { waitFor, sleep } from '../harness/wait.ts';
@@ -142,6 +142,26 @@ test('a POST body of several MB is streamed intact, and so is a large response',
   assert.equal(blob.status, 200);
   assert.equal(blob.body.length, size);
   assert.equal(createHash('sha256').update(blob.body).digest('hex'), digest);
+});
+
+test('a streamed response is passed on chunk by chunk, not buffered', { timeout: 30_000 }, async () => {
+  const first = await new Promise<{ firstMs: number; body: string; totalMs: number }>((resolve, reject) => {
+    const started = performance.now();
+    const req = request({ host: '127.0.0.1', port: proxy.port, path: '/stream?ms=1500', headers: { host: 'blog.svc.test' }, agent: false }, (res) => {
+      let body = '';
+      let firstMs = -1;
+      res.on('data', (c: Buffer) => {
+        if (firstMs < 0) firstMs = performance.now() - started;
+        body += c.toString();
+      });
+      res.on('end', () => resolve({ firstMs, body, totalMs: performance.now() - started }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(first.body, 'data: first\n\ndata: second\n\n');
+  assert.ok(first.firstMs < 1000, `first chunk after ${first.firstMs} ms`);
+  assert.ok(first.totalMs >= 1400);
 });
 
 test('WebSocket echo through the proxy', { timeout: 30_000 }, async () => {

@@ -1,0 +1,206 @@
+// beacon proxy vs nginx, same run, same two upstreams, same wrk settings, one worker each.
+// `npm run bench -- proxy` (after `npm run build`).
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const CLI = join(root, 'dist', 'cli.js');
+const WRK_ARGS = ['-t2', '-c50', '-d10s', '--latency'];
+const WARMUP_ARGS = ['-t2', '-c50', '-d2s'];
+const ROUNDS = 2;
+
+const UPSTREAM_SOURCE = `
+const http = require('node:http');
+const body = Buffer.from('hello from upstream ' + process.argv[2] + '\\n');
+const server = http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+  res.end(body);
+});
+server.keepAliveTimeout = 60000;
+server.listen(Number(process.argv[1]), '127.0.0.1', () => process.stdout.write('listening\\n'));
+`;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const children = new Set();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+function start(cmd, args, readyText, options = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  let out = '';
+  return new Promise((resolve, reject) => {
+    if (readyText === undefined) {
+      child.stdout.on('data', (c) => (out += c.toString()));
+      child.stderr.on('data', (c) => (out += c.toString()));
+      child.on('exit', (code) => console.error(`${cmd} exited ${code}: ${out.slice(-2000)}`));
+      return resolve(child);
+    }
+    const timer = setTimeout(() => reject(new Error(`${cmd} not ready: ${out.slice(-2000)}`)), 15_000);
+    const onData = (c) => {
+      out += c.toString();
+      if (readyText === undefined || out.includes(readyText)) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${out.slice(-2000)}`)));
+  });
+}
+
+async function waitHttp(port) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/`);
+      if (r.status === 200) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing answers 200 on ${port}`);
+}
+
+function toMs(text) {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(text);
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+function wrk(port, args) {
+  const out = execFileSync('wrk', [...args, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
+  const socketErrors = /Socket errors: (.*)/.exec(out)?.[1];
+  return { rps, p50, p99, errors: Number(errors), socketErrors, raw: out };
+}
+
+function nginxConfig(dir, port, upstreams) {
+  return `worker_processes 1;
+daemon off;
+master_process on;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_timeout 60s;
+  keepalive_requests 100000;
+  upstream bench {
+${upstreams.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
+    keepalive 64;
+    keepalive_requests 100000;
+  }
+  server {
+    listen 127.0.0.1:${port} reuseport;
+    location / {
+      proxy_pass http://bench;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+    }
+  }
+}
+`;
+}
+
+const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+export async function run() {
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-bench-proxy-'));
+  try {
+    // two upstreams, each its own process
+    const upstreamPorts = [await freePort(), await freePort()];
+    for (const [i, port] of upstreamPorts.entries()) {
+      await start(process.execPath, ['-e', UPSTREAM_SOURCE, String(port), `u${i}`], 'listening');
+    }
+
+    // beacon: the embedded file store with both instances
+    const { FileStore } = await import(join(root, 'dist', 'store', 'file.js'));
+    const storeDir = join(dir, 'store');
+    const store = new FileStore(storeDir);
+    for (const [i, port] of upstreamPorts.entries()) await store.put(`/services/bench/u${i}`, `127.0.0.1:${port}`);
+    await store.close();
+    const beaconPort = await freePort();
+    await start(process.execPath, [CLI, 'proxy', '--store', `file://${storeDir}`, '--listen', `127.0.0.1:${beaconPort}`, '--default-service', 'bench', '--no-access-log', '--log-level', 'warn', '--workers', '1'], undefined);
+    await waitHttp(beaconPort);
+
+    // nginx, one worker, upstream keepalive
+    const nginxDir = join(dir, 'nginx');
+    mkdirSync(nginxDir, { recursive: true });
+    const nginxPort = await freePort();
+    writeFileSync(join(nginxDir, 'nginx.conf'), nginxConfig(nginxDir, nginxPort, upstreamPorts));
+    const nginxBin = ['/usr/sbin/nginx', 'nginx'].find((b) => {
+      try {
+        execFileSync(b, ['-v'], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (!nginxBin) throw new Error('nginx not found (Debian: apt-get install nginx-light)');
+    await start(nginxBin, ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')], undefined);
+    await waitHttp(nginxPort);
+
+    const targets = [
+      ['beacon', beaconPort],
+      ['nginx', nginxPort],
+    ];
+    for (const [, port] of targets) wrk(port, WARMUP_ARGS);
+    const results = { beacon: [], nginx: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, port] of round % 2 === 0 ? targets : [...targets].reverse()) {
+        const r = wrk(port, WRK_ARGS);
+        results[name].push(r);
+        console.log(`round ${round + 1} ${name.padEnd(6)} ${fmt(r.rps)} req/s  p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  non-2xx ${r.errors}${r.socketErrors ? `  socket errors: ${r.socketErrors}` : ''}`);
+      }
+    }
+    const mean = (list, key) => list.reduce((s, r) => s + r[key], 0) / list.length;
+    const b = { rps: mean(results.beacon, 'rps'), p50: mean(results.beacon, 'p50'), p99: mean(results.beacon, 'p99') };
+    const n = { rps: mean(results.nginx, 'rps'), p50: mean(results.nginx, 'p50'), p99: mean(results.nginx, 'p99') };
+    console.log('');
+    console.log(`wrk ${WRK_ARGS.join(' ')} (mean of ${ROUNDS} rounds, after a 2 s warm-up each), two node:http upstreams, 1 worker each`);
+    console.log(`| | req/s | p50 ms | p99 ms |`);
+    console.log(`|---|---|---|---|`);
+    console.log(`| beacon proxy | ${fmt(b.rps)} | ${fmt(b.p50, 2)} | ${fmt(b.p99, 2)} |`);
+    console.log(`| nginx | ${fmt(n.rps)} | ${fmt(n.p50, 2)} | ${fmt(n.p99, 2)} |`);
+    console.log(`| beacon / nginx | ${fmt(b.rps / n.rps, 2)}x | ${fmt(b.p50 / n.p50, 2)}x | ${fmt(b.p99 / n.p99, 2)}x |`);
+    const pass = b.rps >= 0.8 * n.rps && b.p99 <= 1.5 * n.p99;
+    console.log(`target (>= 0.8x req/s, p99 <= 1.5x): ${pass ? 'met' : 'MISSED'}`);
+    return { beacon: b, nginx: n, pass };
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    for (const c of children) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
