@@ -73,7 +73,7 @@ export class DnsServer implements RunningMode {
   private readonly stats = new Stats();
   private readonly responder: Responder;
   private readonly resolvConf: Nameserver[];
-  private readonly workerCount: number;
+  private workerCount: number;
   private readonly workers: WorkerHandle[] = [];
   private index: SkyIndex = new SkyIndex([]);
   private settings: DnsSettings;
@@ -111,7 +111,11 @@ export class DnsServer implements RunningMode {
 
   private resolve(skyConfig: unknown): DnsSettings {
     const { settings, ignored } = resolveSettings(this.options.explicit, skyConfig, this.resolvConf);
-    if (ignored.length > 0) this.log.warn({ ignored }, 'ignoring invalid /skydns/config fields');
+    const said = ignored.join(',');
+    if (said !== this.ignoredConfig) {
+      this.ignoredConfig = said;
+      if (ignored.length > 0) this.log.warn({ ignored }, 'ignoring invalid /skydns/config fields');
+    }
     // never forward to ourselves (resolv.conf pointing at this very server)
     const self = this.bound;
     const nameservers = settings.nameservers.filter((ns) => !(self && ns.port === self.port && (ns.host === self.address || ((self.address === '0.0.0.0' || self.address === '::') && /^(127\.|::1$)/.test(ns.host)))));
@@ -137,6 +141,7 @@ export class DnsServer implements RunningMode {
   }
 
   private loggedReady = false;
+  private ignoredConfig = '';
 
   private toWorkers(message: ToWorker): void {
     for (const w of this.workers) w.worker.postMessage(message);
@@ -145,7 +150,16 @@ export class DnsServer implements RunningMode {
   async start(): Promise<void> {
     const { host, port } = this.options.listen;
     const onError = (err: Error): void => this.log.error({ err: err.message }, 'udp socket error');
-    const udp = await bindUdp(host, port, this.workerCount > 0, this.responder, onError);
+    let udp: UdpSocket;
+    try {
+      udp = await bindUdp(host, port, this.workerCount > 0, this.responder, onError);
+    } catch (err) {
+      if (this.workerCount === 0) throw err;
+      // no SO_REUSEPORT here: serve from the main thread alone
+      this.log.warn({ err: (err as Error).message }, 'cannot share the UDP address between threads; running without UDP workers');
+      this.workerCount = 0;
+      udp = await bindUdp(host, port, false, this.responder, onError);
+    }
     this.udp = udp;
     const bound = udp.address();
     this.bound = { address: bound.address, port: bound.port };
