@@ -46,6 +46,7 @@ export class Announcer implements RunningMode {
   private lastCheck: (CheckResult & { at: string }) | undefined;
   private storeState: StoreState = 'unknown';
   private retryAt = 0;
+  private verifyAt = 0;
   private retryDelay = 500;
   private draining = false;
   private running = false;
@@ -119,7 +120,9 @@ export class Announcer implements RunningMode {
 
   /** Brings the store in line with what should be: registered or not. */
   private async reconcile(wanted: boolean): Promise<void> {
-    if (wanted && !this.lease) {
+    if (wanted && this.lease && Date.now() >= this.verifyAt) {
+      await this.verify(this.lease);
+    } else if (wanted && !this.lease) {
       if (Date.now() < this.retryAt) return;
       try {
         await this.register();
@@ -129,6 +132,25 @@ export class Announcer implements RunningMode {
       }
     } else if (!wanted && this.lease) {
       await this.deregister('not healthy or draining');
+    }
+  }
+
+  /**
+   * Once per TTL: are our keys still there with our values? An operator's `etcdctl del`, a
+   * restore from backup or a cleanup elsewhere would otherwise leave a healthy app unannounced.
+   */
+  private async verify(lease: Lease): Promise<void> {
+    this.verifyAt = Date.now() + lease.ttlMs;
+    try {
+      const snapshot = await this.store.read(this.pairs.map(([key]) => key));
+      const present = new Map(snapshot.kvs.map((kv) => [kv.key, kv]));
+      const missing = this.pairs.filter(([key, value]) => present.get(key)?.value !== value || present.get(key)?.lease !== lease.id);
+      if (missing.length === 0 || lease !== this.lease) return;
+      this.log.warn({ keys: missing.map(([k]) => k), lease: lease.id }, 'registration keys missing or changed; writing them again');
+      await lease.putAll(this.pairs);
+      this.metrics.registrations.inc();
+    } catch (err) {
+      this.storeDown(err);
     }
   }
 
@@ -157,6 +179,7 @@ export class Announcer implements RunningMode {
       this.wake?.();
     });
     this.lease = lease;
+    this.verifyAt = Date.now() + lease.ttlMs;
     this.metrics.registrations.inc();
     this.metrics.registered.set(1);
     this.log.info({ lease: lease.id, ttlMs: lease.ttlMs, keys: this.pairs.map(([k]) => k) }, 'registered');

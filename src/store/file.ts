@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { watch as watchFiles, type FSWatcher } from 'chokidar';
 import { StoreError } from '../errors.js';
@@ -23,6 +23,7 @@ interface LeaseFile {
 }
 
 const POLL_MS = 250;
+const ORPHAN_GRACE_MS = 60_000;
 
 export function keyFileName(key: string): string {
   const encoded = encodeURIComponent(key);
@@ -93,7 +94,12 @@ export class FileStore implements Store {
       if (!file || typeof file.k !== 'string' || typeof file.v !== 'string') continue;
       if (!prefixes.some((p) => file.k.startsWith(p))) continue;
       if (file.l !== undefined) {
-        const lease = leases.get(file.l);
+        let lease = leases.get(file.l);
+        if (!lease) {
+          // Granted after the lease listing above: look once more before calling the key dead.
+          lease = await readJson<LeaseFile>(join(this.leasesDir, file.l));
+          if (lease) leases.set(file.l, lease);
+        }
         if (!lease || lease.expiresAt <= now) continue;
       }
       view.set(file.k, { key: file.k, value: file.v, ...(file.l ? { lease: file.l } : {}), modRevision: revision });
@@ -173,10 +179,13 @@ export class FileStore implements Store {
       if (lease.expiresAt + lease.ttlMs < now) dead.add(id);
     }
     for (const name of await readdir(this.keysDir)) {
-      const file = await readJson<KeyFile>(join(this.keysDir, name));
-      if (file?.l !== undefined && (dead.has(file.l) || !leases.has(file.l))) {
-        await rm(join(this.keysDir, name), { force: true });
-      }
+      const path = join(this.keysDir, name);
+      const file = await readJson<KeyFile>(path);
+      if (file?.l === undefined) continue;
+      // A key whose lease file is missing may belong to a lease being granted right now by
+      // another process (lease file and keys are separate writes): only old orphans go.
+      const orphan = !leases.has(file.l) && (await stat(path).then((s) => now - s.mtimeMs > ORPHAN_GRACE_MS, () => false));
+      if (dead.has(file.l) || orphan) await rm(path, { force: true });
     }
     for (const id of dead) await rm(join(this.leasesDir, id), { force: true });
   }

@@ -49,6 +49,13 @@ test('announce against a real etcd', { timeout: 120_000 }, async (t) => {
     await waitFor('keys back', async () => (await etcd.get(SVC_KEY)) === `127.0.0.1:${app.port}`, 5000);
   });
 
+  await t.test('keys deleted by hand while healthy are written again within the TTL', async () => {
+    const lease = await etcd.leaseOf(SVC_KEY);
+    await etcd.del(SVC_KEY);
+    await waitFor('key restored', async () => (await etcd.get(SVC_KEY)) === `127.0.0.1:${app.port}`, 2000 + 1500, 100);
+    assert.equal(await etcd.leaseOf(SVC_KEY), lease, 'under the same lease');
+  });
+
   await t.test('drain file deregisters while present, checks go on', async () => {
     writeFileSync(drain, '');
     await waitFor('drained', async () => (await etcd.get(SVC_KEY)) === undefined, 5000);
