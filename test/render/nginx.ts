@@ -1,7 +1,7 @@
 // A real nginx for render tests: own prefix dir, loopback port, pid file; upstream HTTP servers
 // that answer with their name.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, get, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -44,7 +44,7 @@ export class Nginx {
       join(root, 'nginx.conf'),
       `${user}worker_processes 1;
 pid ${root}/nginx.pid;
-error_log ${root}/error.log warn;
+error_log ${root}/error.log notice;
 events { worker_connections 128; }
 http {
   access_log off;
@@ -83,6 +83,32 @@ http {
     const script = join(this.root, 'reload.sh');
     writeFileSync(script, `#!/bin/sh\necho reload >> ${this.root}/reloads\nexec ${this.reloadCmd}\n`, { mode: 0o755 });
     return script;
+  }
+
+  /** reloads requested through countingReloadCmd() so far */
+  reloads(): number {
+    const f = join(this.root, 'reloads');
+    return existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean).length : 0;
+  }
+
+  /**
+   * Waits until nginx has taken every requested reload and the workers of older configurations
+   * have exited (from the notice-level error log), so requests only see the newest configuration.
+   */
+  async settled(timeoutMs = 10_000): Promise<void> {
+    await waitFor('nginx settled on the newest configuration', () => {
+      const log = readFileSync(join(this.root, 'error.log'), 'utf8');
+      const count = (re: RegExp): number => (log.match(re) ?? []).length;
+      const hups = count(/signal 1 \(SIGHUP\) received/g);
+      const live = count(/start worker process \d+/g) - count(/worker process \d+ exited/g);
+      return hups >= this.reloads() && live === 1;
+    }, timeoutMs, 50);
+  }
+
+  /** waits for more than `before` reloads, then for nginx to settle */
+  async reloadedAfter(before: number): Promise<void> {
+    await waitFor(`reload #${before + 1}`, () => this.reloads() > before, 10_000);
+    await this.settled();
   }
 
   /** runs nginx -t on the live configuration; throws when it fails */
