@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { FailureKind } from './retry.js';
 
 export const METRIC_NAMES = [
@@ -10,33 +10,35 @@ export const METRIC_NAMES = [
   'beacon_proxy_client_errors_total',
 ] as const;
 
-type Child = { inc(value?: number): void };
-type Observer = { observe(value: number): void };
+const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+interface ServiceCounts {
+  /** status -> requests */
+  readonly statuses: Map<number, number>;
+  /** per bucket (not cumulative), the last one is +Inf */
+  readonly buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+type Sample = { value: number; labels: Record<string, string | number>; metricName?: string };
 
 /**
- * The proxy's Prometheus metrics. Label children are cached per service so the hot path does
- * one Map lookup instead of hashing a label object per request.
+ * The proxy's Prometheus metrics. The per-request ones (requests, latency) are plain numbers on
+ * the hot path, turned into Prometheus samples only when scraped; the rarer ones are prom-client
+ * counters.
  */
 export class ProxyMetrics {
-  private readonly requests: Counter<'service' | 'status'>;
-  private readonly duration: Histogram<'service'>;
+  private readonly perService = new Map<string, ServiceCounts>();
   private readonly upstreamErrors: Counter<'service' | 'kind'>;
   private readonly retries: Counter<'service'>;
   private readonly ejections: Counter<'service'>;
   private readonly clientErrors: Counter<'reason'>;
-  private readonly requestChildren = new Map<string, Map<number, Child>>();
-  private readonly durationChildren = new Map<string, Observer>();
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.requests = new Counter({ name: 'beacon_proxy_requests_total', help: 'requests answered, by service (or "-" when none matched) and status', labelNames: ['service', 'status'], registers });
-    this.duration = new Histogram({
-      name: 'beacon_proxy_request_duration_seconds',
-      help: 'time from request to the end of the response, by service',
-      labelNames: ['service'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    });
+    this.register(registry, 'beacon_proxy_requests_total', 'counter', 'requests answered, by service (or "-" when none matched) and status', () => this.requestSamples());
+    this.register(registry, 'beacon_proxy_request_duration_seconds', 'histogram', 'time from request to the end of the response, by service', () => this.durationSamples());
     this.upstreamErrors = new Counter({ name: 'beacon_proxy_upstream_errors_total', help: 'failed upstream attempts, by service and kind (connect, reset, timeout, other)', labelNames: ['service', 'kind'], registers });
     this.retries = new Counter({ name: 'beacon_proxy_retries_total', help: 'requests replayed on another instance, by service', labelNames: ['service'], registers });
     this.ejections = new Counter({ name: 'beacon_proxy_ejections_total', help: 'instances ejected after consecutive failures, by service', labelNames: ['service'], registers });
@@ -44,23 +46,53 @@ export class ProxyMetrics {
   }
 
   request(service: string, status: number, seconds: number): void {
-    let byStatus = this.requestChildren.get(service);
-    if (byStatus === undefined) {
-      byStatus = new Map();
-      this.requestChildren.set(service, byStatus);
+    let counts = this.perService.get(service);
+    if (counts === undefined) {
+      counts = { statuses: new Map(), buckets: new Float64Array(BUCKETS.length + 1), sum: 0, count: 0 };
+      this.perService.set(service, counts);
     }
-    let child = byStatus.get(status);
-    if (child === undefined) {
-      child = this.requests.labels(service, String(status));
-      byStatus.set(status, child);
+    counts.statuses.set(status, (counts.statuses.get(status) ?? 0) + 1);
+    let i = 0;
+    while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
+    counts.buckets[i]!++;
+    counts.sum += seconds;
+    counts.count++;
+  }
+
+  private requestSamples(): Sample[] {
+    const out: Sample[] = [];
+    for (const [service, counts] of this.perService) {
+      for (const [status, value] of counts.statuses) out.push({ value, labels: { service, status: String(status) } });
     }
-    child.inc();
-    let observer = this.durationChildren.get(service);
-    if (observer === undefined) {
-      observer = this.duration.labels(service);
-      this.durationChildren.set(service, observer);
+    return out;
+  }
+
+  private durationSamples(): Sample[] {
+    const out: Sample[] = [];
+    const name = 'beacon_proxy_request_duration_seconds';
+    for (const [service, counts] of this.perService) {
+      let cumulative = 0;
+      for (let i = 0; i <= BUCKETS.length; i++) {
+        cumulative += counts.buckets[i]!;
+        out.push({ metricName: `${name}_bucket`, value: cumulative, labels: { le: i < BUCKETS.length ? BUCKETS[i]! : '+Inf', service } });
+      }
+      out.push({ metricName: `${name}_sum`, value: counts.sum, labels: { service } });
+      out.push({ metricName: `${name}_count`, value: counts.count, labels: { service } });
     }
-    observer.observe(seconds);
+    return out;
+  }
+
+  /** A metric whose samples are computed at scrape time (prom-client's Metric shape). */
+  private register(registry: Registry, name: string, type: 'counter' | 'histogram', help: string, samples: () => Sample[]): void {
+    const metric = {
+      name,
+      help,
+      type,
+      aggregator: 'sum',
+      get: () => Promise.resolve({ name, help, type, aggregator: 'sum', values: samples() }),
+      reset: () => this.perService.clear(),
+    };
+    registry.registerMetric(metric as never);
   }
 
   upstreamError(service: string, kind: FailureKind): void {
