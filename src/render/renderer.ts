@@ -195,11 +195,13 @@ export class Renderer implements RunningMode {
       this.deps.log.warn({ confdir: this.confdir }, 'no template resources yet; waiting for conf.d/*.toml');
       return;
     }
+    const services = this.config.nginxUpstreams ? withSlash(this.config.servicesPrefix) : undefined;
     const catalog = new Catalog({
       store: this.deps.store,
       log: this.deps.log,
-      ...(this.config.nginxUpstreams ? { services: { prefix: this.config.servicesPrefix } } : {}),
-      extraPrefixes: prefixes,
+      ...(services ? { services: { prefix: this.config.servicesPrefix } } : {}),
+      // the services prefix is mirrored by the catalog already; do not watch it twice
+      extraPrefixes: prefixes.filter((p) => p !== services),
     });
     this.catalog = catalog;
     catalog.on('change', () => {

@@ -125,6 +125,12 @@ test('watch: a new instance appears in the file and in nginx; a removed one disa
   assert.deepEqual(bodies.sort(), ['b', 'b', 'b', 'b', 'c', 'c', 'c', 'c']);
   assert.equal(ups.a!.hits, hitsA);
   assert.ok((await metric('beacon_render_writes_total')) >= 2);
+  assert.ok((await metric('beacon_render_reloads_total')) >= 2);
+  const status = (await (await fetch(`http://127.0.0.1:${adminPort}/status`)).json()) as { mode: string; revision: number; resources: { name: string; dest: string; lastOutcome: string; writes: number }[] };
+  assert.equal(status.mode, 'watch');
+  assert.ok(status.revision > 0);
+  assert.deepEqual(status.resources.map((r) => [r.name, r.dest, r.lastOutcome]), [['app.toml', dest, 'written']]);
+  assert.ok(status.resources[0]!.writes >= 2);
 });
 
 test('a broken template keeps the previous file and nginx untouched, naming file, line and column', { timeout: 60_000 }, async () => {
