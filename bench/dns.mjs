@@ -1,11 +1,12 @@
 // `npm run bench -- dns`: dnsperf against beacon dns and against dnsmasq serving the same names,
 // in the same run, loopback only. Beacon reads its records from the embedded file:// store.
-// Env: BENCH_DNS_SECONDS (default 10), BENCH_DNS_NAMES (default 100), BENCH_DNS_CLIENTS (default 16).
+// Env: BENCH_DNS_SECONDS (default 10), BENCH_DNS_NAMES (default 100), BENCH_DNS_CLIENTS (default 16),
+// BENCH_DNS_UDP_WORKERS (beacon's --udp-workers; default: beacon's own default, CPUs - 1).
 import { execFile, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -126,7 +127,7 @@ export async function run() {
     writeFileSync(queries, names.map(({ name }) => `${name} A`).join('\n') + '\n');
 
     const beaconPort = await freePort();
-    const beacon = spawn(process.execPath, [CLI, 'dns', '--listen', `127.0.0.1:${beaconPort}`, '--store', `file://${storeDir}`, '--forward', '127.0.0.1:9', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const beacon = spawn(process.execPath, [CLI, 'dns', '--listen', `127.0.0.1:${beaconPort}`, '--store', `file://${storeDir}`, '--forward', '127.0.0.1:9', '--log-level', 'warn', ...(process.env.BENCH_DNS_UDP_WORKERS ? ['--udp-workers', process.env.BENCH_DNS_UDP_WORKERS] : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(beacon);
     const dnsmasqPort = await freePort();
     const dnsmasq = spawn(dnsmasqBin, ['--no-daemon', `--port=${dnsmasqPort}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', `--addn-hosts=${hosts}`, '--local-ttl=30', '--cache-size=10000', ...(process.getuid?.() === 0 ? ['--user=root'] : []), '--pid-file='], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -135,7 +136,7 @@ export async function run() {
     await waitAnswer(dnsmasqPort, names[0].name, names[0].ip, 'dnsmasq');
     await waitAnswer(beaconPort, names[NAMES - 1].name, names[NAMES - 1].ip, 'beacon dns');
 
-    console.log(`dnsperf: ${NAMES} names (A, in-zone, cached), ${CLIENTS} clients, ${SECONDS}s each, loopback; node ${process.version}`);
+    console.log(`dnsperf: ${NAMES} names (A, in-zone, cached), ${CLIENTS} clients, ${SECONDS}s each, loopback; node ${process.version}, ${availableParallelism()} CPUs, beacon --udp-workers ${process.env.BENCH_DNS_UDP_WORKERS ?? 'default'}`);
     // warm-up, then the measured runs back to back
     await dnsperf(beaconPort, queries, 2);
     await dnsperf(dnsmasqPort, queries, 2);

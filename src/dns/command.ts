@@ -14,7 +14,7 @@ interface DnsFlags extends StoreConfig {
   noRecursion?: boolean;
   forwardTimeout?: number;
   udpWorkers?: number;
-  logLevel: string;
+  logLevel?: string;
 }
 
 // domain, forward, ttl, min-ttl and no-recursion have no FlagSpec default on purpose: unset means
