@@ -120,7 +120,7 @@ export async function main(io: CliIo): Promise<number> {
   const metrics = new Registry();
   try {
     flags = parseModeArgs(mode, rest, io.env);
-    log = createLogger(flags.logLevel as 'info', { mode: mode.name });
+    log = createLogger((flags.logLevel ?? (mode.daemon ? 'info' : 'warn')) as 'info', { mode: mode.name });
     const ctx: ModeContext = {
       flags,
       log,
@@ -157,13 +157,15 @@ export async function main(io: CliIo): Promise<number> {
     })());
 
   const signals = new Promise<number>((resolve) => {
-    let count = 0;
+    let first = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
-      count++;
-      if (count > 1) {
+      // npm and a terminal both deliver one Ctrl-C: only a second press, later, means "now".
+      if (first > 0 && Date.now() - first < 1000) return;
+      if (first > 0) {
         log.warn({ signal }, 'second signal: exiting now');
         process.exit(1);
       }
+      first = Date.now();
       resolve(shutdown(signal, 0));
     };
     process.on('SIGTERM', onSignal);

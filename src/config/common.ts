@@ -21,9 +21,8 @@ export const STORE_FLAGS: readonly FlagSpec[] = [
     name: 'log-level',
     type: 'string',
     placeholder: 'LEVEL',
-    default: 'info',
     choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
-    help: 'log level (JSON lines on stderr)',
+    help: 'log level of the JSON lines on stderr (default: info for long-running modes, warn for commands)',
   },
 ];
 

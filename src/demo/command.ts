@@ -121,7 +121,7 @@ class Demo implements RunningMode {
       apps.push({ name, port, pid: app.process.pid! });
       this.spawnChild(`${name}-announce`, [
         CLI, 'announce', ...common, '--service', this.config.service, '--id', name, '--host', '127.0.0.1', '--port', String(port),
-        '--check', `http://127.0.0.1:${port}/health`, '--interval', '1s', '--timeout', '500ms', '--ttl', '5s', '--domain', this.config.domain,
+        '--check', `http://127.0.0.1:${port}/health`, '--interval', '500ms', '--timeout', '400ms', '--ttl', '5s', '--domain', this.config.domain,
       ]);
       this.out(`  started app ${name} on 127.0.0.1:${port} (pid ${app.process.pid}) with an announce sidecar`);
     }
