@@ -60,6 +60,9 @@ export async function applyContent(target: ApplyTarget, content: string, options
     return { outcome: 'diff', diff };
   }
 
+  const problem = commandProblem(target);
+  if (problem) return { outcome: 'check-failed', error: problem };
+
   let staged: string;
   try {
     staged = await stageNextTo(target, next);
@@ -151,6 +154,19 @@ export async function restorePrevious(target: ApplyTarget, previous: Buffer | un
   }
   const staged = await stageNextTo(target, previous);
   await swapIntoPlace(staged, target.dest);
+}
+
+/** What is wrong with the target's command templates, if anything (checked before any write). */
+export function commandProblem(target: Pick<ApplyTarget, 'checkCmd' | 'reloadCmd'>): string | undefined {
+  for (const [what, cmd] of [['check_cmd', target.checkCmd], ['reload_cmd', target.reloadCmd]] as const) {
+    if (cmd === undefined) continue;
+    try {
+      expandCommand(cmd, '/staged', '/dest');
+    } catch (err) {
+      return `${what} ${JSON.stringify(cmd)}: ${(err as Error).message}`;
+    }
+  }
+  return undefined;
 }
 
 export function usesSrc(cmd: string): boolean {

@@ -2,6 +2,7 @@ import { isAbsolute } from 'node:path';
 import type { ModeDefinition } from '../cli/mode.js';
 import type { StoreConfig } from '../config/common.js';
 import { UsageError } from '../errors.js';
+import { commandProblem } from './apply.js';
 import { Renderer } from './renderer.js';
 import { parseWait } from './wait.js';
 
@@ -56,6 +57,10 @@ export const definition: ModeDefinition = {
       throw new UsageError('--nginx-upstreams', `expected an absolute file path, got ${JSON.stringify(flags.nginxUpstreams)}`);
     }
     if (!flags.confdir) throw new UsageError('--confdir', 'must not be empty');
+    for (const [flag, cmd] of [['--check-cmd', flags.checkCmd], ['--reload-cmd', flags.reloadCmd]] as const) {
+      const problem = cmd === undefined ? undefined : commandProblem({ checkCmd: cmd });
+      if (problem) throw new UsageError(flag, problem.replace(/^check_cmd /, ''));
+    }
     // without --watch there is nothing to keep doing: --no-watch means render once
     const onetime = flags.onetime || !flags.watch;
     return new Renderer(

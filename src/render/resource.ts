@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
+import { commandProblem } from './apply.js';
 import { pathJoin } from './kv.js';
 
 export interface TemplateResource {
@@ -81,6 +82,8 @@ export function parseResource(file: string, text: string, confdir: string, globa
   const gid = intField('gid');
   const checkCmd = strField('check_cmd', false);
   const reloadCmd = strField('reload_cmd', false);
+  const problem = commandProblem({ ...(checkCmd ? { checkCmd } : {}), ...(reloadCmd ? { reloadCmd } : {}) });
+  if (problem) throw new ResourceError(file, problem);
   const name = file.replace(/^.*\//, '');
   return {
     file,

@@ -78,6 +78,7 @@ reload_cmd = "nginx -s reload"
     ['[template]\nsrc = "x"\ndest = "/x"\nkeys = []', /"keys" must be a non-empty list/],
     ['[template]\nsrc = "x"\ndest = "/x"\nkeys = ["/a"]\nmode = "rw"', /"mode" must be an octal string/],
     ['[template\nsrc=', /invalid TOML/],
+    ['[template]\nsrc = "x"\ndest = "/x"\nkeys = ["/a"]\ncheck_cmd = "nginx -t -c {{.src"', /check_cmd "nginx -t -c \{\{\.src": command:1:/],
   ] as const) {
     assert.throws(() => parseResource('/c/conf.d/bad.toml', text, '/c'), (e: unknown) => e instanceof ResourceError && want.test(e.message) && e.message.startsWith('/c/conf.d/bad.toml: '));
   }
