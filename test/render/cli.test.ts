@@ -23,7 +23,7 @@ test('render usage errors exit 2 and name the flag', { timeout: 30_000 }, async 
     [['--wait', '5s:1s'], /--wait: maximum \(1s\) is less than minimum \(5s\)/],
     [['--wait', 'soon'], /--wait: bad minimum "soon"/],
     [['--check-cmd', 'true'], /--check-cmd: only applies with --nginx-upstreams/],
-    [['--nginx-upstreams', '/tmp/x.conf', '--reload-cmd', 'nginx -s {{ reload'], /--reload-cmd: "nginx -s \{\{ reload": command:1:\d+: function "reload" not defined/],
+    [['--nginx-upstreams', '/tmp/x.conf', '--reload-cmd', 'nginx -s {{ reload'], /--reload-cmd: "nginx -s \{\{ reload": command:1:12: unclosed action/],
     [['--nginx-upstreams', 'relative.conf'], /--nginx-upstreams: expected an absolute file path/],
     [['--confdir', join(dir, 'missing'), '--onetime'], /--confdir: .*conf\.d is not a directory/],
   ];
