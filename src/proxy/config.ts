@@ -24,7 +24,7 @@ export interface ProxyConfig extends StoreConfig {
   failTimeout: number;
   shutdownTimeout: number;
   accessLog: boolean;
-  logLevel: string;
+  logLevel?: string;
 }
 
 const label = (what: string) => (v: string) => (isDnsLabel(v) ? undefined : `${what} must be a DNS label (a-z, 0-9, '-', 1-63 chars), got ${JSON.stringify(v)}`);

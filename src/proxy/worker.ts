@@ -18,7 +18,7 @@ function send(message: WorkerMessage): void {
 async function runWorker(): Promise<void> {
   const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? '{}') as ProxyConfig;
   const index = Number(process.env.BEACON_PROXY_WORKER_INDEX ?? cluster.worker?.id ?? 0);
-  const log = createLogger(config.logLevel as 'info', { mode: 'proxy', worker: index });
+  const log = createLogger((config.logLevel ?? 'info') as 'info', { mode: 'proxy', worker: index });
   const store = openStore(config as StoreConfig);
   const registry = new Registry();
   const engine = new ProxyEngine({ config, store, log, metrics: registry });

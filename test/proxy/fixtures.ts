@@ -29,8 +29,8 @@ const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
  * - anything else: `<name>` as text
  * - WebSocket upgrades on any path: echoes text frames prefixed with `<name>:`
  */
-export async function startUpstream(name: string): Promise<Upstream> {
-  const port = await freePort();
+export async function startUpstream(name: string, fixedPort?: number): Promise<Upstream> {
+  const port = fixedPort ?? (await freePort());
   const upstream: Upstream = { name, port, server: undefined as unknown as Server, hits: 0, lastHeaders: undefined, close: async () => undefined };
   const upgraded = new Set<Duplex>();
   const server = createServer((req, res) => {

@@ -25,7 +25,7 @@ before(async () => {
   }
   for (const u of ups.slice(0, 3)) await etcd.put(`/services/app/${u.name}`, `127.0.0.1:${u.port}`);
   await etcd.put('/services/blog/blog1', `http://127.0.0.1:${ups[4]!.port}`);
-  proxy = await startProxy(etcd.url, ['--route', 'www.example.test=blog', '--route', '*.apps.test=app', '--domain', 'svc.test', '--log-level', 'debug']);
+  proxy = await startProxy(etcd.url, ['--route', 'www.example.test=blog', '--route', '*.apps.test=app', '--domain', 'svc.test', '--fail-timeout', '1s', '--log-level', 'debug']);
   cleanup.push(() => proxy.beacon.stop());
 });
 
@@ -113,6 +113,13 @@ test('forwarded headers: X-Forwarded-For appended, -Proto, -Host; Host passed th
   assert.equal(h['x-hop'], undefined);
   assert.equal(h.te, undefined);
   assert.equal(r.headers['x-upstream'], 'blog');
+  // access log: one JSON line per request
+  const line = await proxy.beacon.waitForLog('request', { host: 'blog.svc.test', path: '/' }, 5000);
+  assert.equal(line.method, 'GET');
+  assert.equal(line.status, 200);
+  assert.equal(line.service, 'blog');
+  assert.equal(line.upstream, `127.0.0.1:${up('blog').port}`);
+  assert.equal(typeof line.ms, 'number');
 });
 
 test('a POST body of several MB is streamed intact, and so is a large response', { timeout: 60_000 }, async () => {
@@ -179,7 +186,7 @@ test('WebSocket echo through the proxy', { timeout: 30_000 }, async () => {
   refused.close();
 });
 
-test('a dead instance in the table: requests are retried elsewhere, it gets ejected, none fail', { timeout: 30_000 }, async () => {
+test('a dead instance in the table: requests are retried elsewhere, it gets ejected, none fail; once it answers, a probe brings it back', { timeout: 30_000 }, async () => {
   const deadPort = await freePort();
   await etcd.put('/services/app/dead', `127.0.0.1:${deadPort}`);
   await waitFor('dead instance in status', async () => JSON.stringify((await proxy.status()).services).includes(`127.0.0.1:${deadPort}`), 5000);
@@ -196,7 +203,16 @@ test('a dead instance in the table: requests are retried elsewhere, it gets ejec
   assert.match(metrics, /beacon_proxy_upstream_errors_total\{service="app",kind="connect"\} [1-9]/);
   assert.match(metrics, /beacon_proxy_requests_total\{service="app",status="200"\} \d+/);
   assert.match(metrics, /beacon_proxy_request_duration_seconds_count\{service="app"\} \d+/);
+
+  // It comes back on the same address: after the 1 s cool-down a half-open probe succeeds.
+  const revived = await startUpstream('revived', deadPort);
+  cleanup.push(() => revived.close());
+  await waitFor('revived instance to serve again', async () => (await send(proxy.port, { host: 'app.svc.test' })).text === 'revived', 5000, 20);
+  const after = (await proxy.status()) as { services: Record<string, { id: string; state: string }[]> };
+  assert.equal(after.services.app!.find((p) => p.id === `127.0.0.1:${deadPort}`)!.state, 'up');
+  assert.ok(proxy.beacon.logs().some((l) => l.msg === 'upstream back in rotation'));
   await etcd.del('/services/app/dead');
+  await revived.close();
 });
 
 test('kill -9 of an upstream under continuous GETs fails no client request', { timeout: 60_000 }, async () => {

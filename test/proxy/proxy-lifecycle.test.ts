@@ -78,7 +78,7 @@ test('SIGTERM with a request slower than --shutdown-timeout: cut at the deadline
 });
 
 test('hostile clients: oversized headers 431, slowloris cut after the header timeout, garbage 400; the proxy keeps serving', { timeout: 30_000 }, async () => {
-  const proxy = await startProxy(etcd.url, ['--default-service', 'slow', '--client-header-timeout', '600ms', '--max-header-size', '4096', '--no-access-log']);
+  const proxy = await startProxy(etcd.url, ['--default-service', 'slow', '--client-header-timeout', '600ms', '--max-header-size', '4096', '--upstream-header-timeout', '400ms', '--no-access-log']);
   cleanup.push(() => proxy.beacon.stop());
 
   const big = await raw(proxy.port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`);
@@ -108,6 +108,15 @@ test('hostile clients: oversized headers 431, slowloris cut after the header tim
 
   assert.equal((await send(proxy.port, { path: '/' })).status, 200);
   assert.match(await proxy.metrics(), /beacon_proxy_client_errors_total\{reason="header-too-large"\} 1/);
+
+  // an upstream slower than --upstream-header-timeout: 502, not retried, not hanging
+  const t0 = performance.now();
+  const late = await send(proxy.port, { path: '/slow?ms=3000' });
+  assert.equal(late.status, 502);
+  assert.match(late.text, /timed out/);
+  assert.ok(performance.now() - t0 < 2500);
+  // no access log lines with --no-access-log
+  assert.equal(proxy.beacon.logs().filter((l) => l.msg === 'request').length, 0);
 });
 
 test('--workers 2: every worker routes on the live table; admin sums their metrics', { timeout: 60_000 }, async () => {
