@@ -25,6 +25,7 @@ const GO: Case[] = [
   { name: 'string literal', src: '{{"a\\tb"}}', want: 'a\tb' },
   { name: 'raw string', src: '{{`a\\tb`}}', want: 'a\\tb' },
   { name: 'numbers', src: '{{1}} {{-2}} {{0x1F}} {{1.5}} {{1e3}} {{\'a\'}}', want: '1 -2 31 1.5 1000 97' },
+  { name: 'floats print as Go %v', src: '{{div 1 1 | printf "%v"}} {{1234567.5}} {{0.00001}} {{0.0001}} {{123456.5}}', want: '1 1.2345675e+06 1e-05 0.0001 123456.5' },
   { name: 'bools and nil dot', src: '{{true}} {{false}} {{.}}', want: 'true false <no value>' },
   { name: 'fields of nil data are empty, not errors (confd passes nil)', src: '{{.a}} {{.a.b}}', want: '<no value> <no value>' },
   { name: 'field of a map', src: '{{.a}} {{.b.c}}', data: { a: 'x', b: { c: 'y' } }, want: 'x y' },

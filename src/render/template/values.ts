@@ -72,14 +72,17 @@ export function formatValue(v: unknown, top = true): string {
   return String(v);
 }
 
-/** Integers print in full; other numbers as Go's %v for float64 (shortest, %e outside 1e-4..1e21). */
+/**
+ * Integers print in full; other numbers as Go's %v for float64: the shortest representation,
+ * in %e form when the exponent is < -4 or >= 6 (strconv's 'g' with shortest precision).
+ */
 export function formatNumber(n: number): string {
   if (Number.isNaN(n)) return 'NaN';
   if (n === Infinity) return '+Inf';
   if (n === -Infinity) return '-Inf';
   if (Number.isInteger(n)) return Number.isSafeInteger(n) ? String(n) : goExp(n);
-  const exp = Math.floor(Math.log10(Math.abs(n)));
-  if (exp < -4 || exp >= 21) return goExp(n);
+  const exp = Number(n.toExponential().split('e')[1]);
+  if (exp < -4 || exp >= 6) return goExp(n);
   return String(n);
 }
 
