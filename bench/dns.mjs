@@ -1,6 +1,6 @@
 // `npm run bench -- dns`: dnsperf against beacon dns and against dnsmasq serving the same names,
 // in the same run, loopback only. Beacon reads its records from the embedded file:// store.
-// Env: BENCH_DNS_SECONDS (default 10), BENCH_DNS_NAMES (default 100), BENCH_DNS_CLIENTS (default 16),
+// Env: BENCH_DNS_SECONDS (default 10, per server, split into BENCH_DNS_ROUNDS rounds, default 3), BENCH_DNS_NAMES (default 100), BENCH_DNS_CLIENTS (default 16),
 // BENCH_DNS_UDP_WORKERS (beacon's --udp-workers; default: beacon's own default, CPUs - 1).
 import { execFile, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -17,6 +17,9 @@ const exec = promisify(execFile);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 10);
+// the measured time is split into rounds that alternate which server goes first, so a burst of
+// load from elsewhere on the machine hits both about equally
+const ROUNDS = Number(process.env.BENCH_DNS_ROUNDS ?? 3);
 const NAMES = Number(process.env.BENCH_DNS_NAMES ?? 100);
 // 16 client sockets: the kernel spreads clients over beacon's SO_REUSEPORT sockets by address hash,
 // and with very few clients all of them may land on one socket.
@@ -137,13 +140,27 @@ export async function run() {
     await waitAnswer(beaconPort, names[NAMES - 1].name, names[NAMES - 1].ip, 'beacon dns');
 
     console.log(`dnsperf: ${NAMES} names (A, in-zone, cached), ${CLIENTS} clients, ${SECONDS}s each, loopback; node ${process.version}, ${availableParallelism()} CPUs, beacon --udp-workers ${process.env.BENCH_DNS_UDP_WORKERS ?? 'default'}`);
-    // warm-up, then the measured runs back to back
+    // warm-up, then alternating rounds
     await dnsperf(beaconPort, queries, 2);
     await dnsperf(dnsmasqPort, queries, 2);
-    const b = await dnsperf(beaconPort, queries, SECONDS);
-    const d = await dnsperf(dnsmasqPort, queries, SECONDS);
+    const per = Math.max(1, Math.round(SECONDS / ROUNDS));
+    const rounds = { beacon: [], dnsmasq: [] };
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? ['beacon', 'dnsmasq'] : ['dnsmasq', 'beacon'];
+      for (const who of order) rounds[who].push(await dnsperf(who === 'beacon' ? beaconPort : dnsmasqPort, queries, per));
+      console.log(`round ${r + 1}: beacon ${rounds.beacon[r].qps.toFixed(0)} q/s, dnsmasq ${rounds.dnsmasq[r].qps.toFixed(0)} q/s`);
+    }
+    const combine = (list) => ({
+      qps: list.reduce((a, x) => a + x.qps, 0) / list.length,
+      avgLatencyMs: list.reduce((a, x) => a + x.avgLatencyMs * x.completed, 0) / list.reduce((a, x) => a + x.completed, 0),
+      stddevLatencyMs: Math.max(...list.map((x) => x.stddevLatencyMs)),
+      lost: list.reduce((a, x) => a + x.lost, 0),
+      completed: list.reduce((a, x) => a + x.completed, 0),
+    });
+    const b = combine(rounds.beacon);
+    const d = combine(rounds.dnsmasq);
     const fmt = (label, r) =>
-      `${label.padEnd(12)} ${r.qps.toFixed(0).padStart(8)} q/s   avg latency ${r.avgLatencyMs.toFixed(3)} ms (stddev ${r.stddevLatencyMs.toFixed(3)} ms)   lost ${r.lost}/${r.completed + r.lost}`;
+      `${label.padEnd(12)} ${r.qps.toFixed(0).padStart(8)} q/s   avg latency ${r.avgLatencyMs.toFixed(3)} ms (max round stddev ${r.stddevLatencyMs.toFixed(3)} ms)   lost ${r.lost}/${r.completed + r.lost}`;
     console.log(fmt('beacon dns', b));
     console.log(fmt('dnsmasq', d));
     const ratio = b.qps / d.qps;

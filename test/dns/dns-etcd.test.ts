@@ -269,8 +269,9 @@ test('forwarding: failover between nameservers, SERVFAIL when all fail, REFUSED 
   };
   const [failover, allDead, refusing] = await Promise.all([
     start('--forward', `127.0.0.1:${dead},127.0.0.1:${upstreamPort}`, '--forward-timeout', '300ms'),
-    start('--forward', `127.0.0.1:${dead}`, '--forward-timeout', '300ms'),
-    start('--forward', `127.0.0.1:${upstreamPort}`, '--no-recursion'),
+    // these two without UDP workers: the main thread alone answers
+    start('--forward', `127.0.0.1:${dead}`, '--forward-timeout', '300ms', '--udp-workers', '0'),
+    start('--forward', `127.0.0.1:${upstreamPort}`, '--no-recursion', '--udp-workers', '0'),
   ]);
 
   const ok = await dig(failover, 'www.example.test', 'A');
