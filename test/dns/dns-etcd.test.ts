@@ -157,6 +157,11 @@ test('beacon dns serves SkyDNS records from etcd to dig', { timeout: 180_000 }, 
     const put = await visible('new record answered', async () => values(await dig(port, 'live.skydns.local', 'A'), 'A')[0] === '10.77.0.1');
     await etcd.put('/skydns/local/skydns/live', '{"host":"10.77.0.2"}');
     const change = await visible('changed record answered', async () => values(await dig(port, 'live.skydns.local', 'A'), 'A')[0] === '10.77.0.2');
+    // every socket (main thread and UDP workers; dig's random source ports spread over them) agrees
+    await waitFor('all sockets answer the change', async () => {
+      const all = await Promise.all(Array.from({ length: 12 }, () => dig(port, 'live.skydns.local', 'A')));
+      return all.every((r) => values(r, 'A')[0] === '10.77.0.2');
+    }, 2000, 20);
     await etcd.del('/skydns/local/skydns/live');
     const del = await visible('deleted record gone', async () => (await dig(port, 'live.skydns.local', 'A')).status === 'NXDOMAIN');
     tt.diagnostic(`visible after put ${put} ms, change ${change} ms, delete ${del} ms (each including one dig run)`);
