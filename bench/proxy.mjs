@@ -1,7 +1,7 @@
 // beacon proxy vs nginx, same run, same two upstreams, same wrk settings, one worker each.
 // `npm run bench -- proxy` (after `npm run build`).
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -86,14 +86,37 @@ function toMs(text) {
   return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
 }
 
-function wrk(port, args) {
+/** CPU seconds (user + system) used so far by a process and its children (nginx's worker). */
+function cpuSeconds(pid) {
+  const ticks = (p) => {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return 0;
+    }
+  };
+  let children = [];
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    /* no children */
+  }
+  return [pid, ...children].reduce((sum, p) => sum + ticks(p), 0) / 100;
+}
+
+function wrk(port, args, pid) {
+  const cpuBefore = pid ? cpuSeconds(pid) : 0;
   const out = execFileSync('wrk', [...args, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  const cpu = pid ? cpuSeconds(pid) - cpuBefore : NaN;
+  const total = Number(/(\d+) requests in/.exec(out)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
   const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
   const socketErrors = /Socket errors: (.*)/.exec(out)?.[1];
-  return { rps, p50, p99, errors: Number(errors), socketErrors, raw: out };
+  // CPU per request is robust against noisy neighbours, unlike req/s on a shared machine.
+  return { rps, p50, p99, errors: Number(errors), socketErrors, cpuUsPerReq: (cpu / total) * 1e6, raw: out };
 }
 
 function nginxConfig(dir, port, upstreams) {
@@ -151,7 +174,7 @@ export async function run() {
     for (const [i, port] of upstreamPorts.entries()) await store.put(`/services/bench/u${i}`, `127.0.0.1:${port}`);
     await store.close();
     const beaconPort = await freePort();
-    await start(process.execPath, [CLI, 'proxy', '--store', `file://${storeDir}`, '--listen', `127.0.0.1:${beaconPort}`, '--default-service', 'bench', '--no-access-log', '--log-level', 'warn', '--workers', '1'], undefined);
+    const beacon = await start(process.execPath, [CLI, 'proxy', '--store', `file://${storeDir}`, '--listen', `127.0.0.1:${beaconPort}`, '--default-service', 'bench', '--no-access-log', '--log-level', 'warn', '--workers', '1'], undefined);
     await waitHttp(beaconPort);
 
     // nginx, one worker, upstream keepalive
@@ -168,32 +191,33 @@ export async function run() {
       }
     });
     if (!nginxBin) throw new Error('nginx not found (Debian: apt-get install nginx-light)');
-    await start(nginxBin, ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')], undefined);
+    const nginx = await start(nginxBin, ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')], undefined);
     await waitHttp(nginxPort);
 
     const targets = [
-      ['beacon', beaconPort],
-      ['nginx', nginxPort],
+      ['beacon', beaconPort, beacon.pid],
+      ['nginx', nginxPort, nginx.pid],
     ];
     for (const [, port] of targets) wrk(port, WARMUP_ARGS);
     const results = { beacon: [], nginx: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, port] of round % 2 === 0 ? targets : [...targets].reverse()) {
-        const r = wrk(port, WRK_ARGS);
+      for (const [name, port, pid] of round % 2 === 0 ? targets : [...targets].reverse()) {
+        const r = wrk(port, WRK_ARGS, pid);
         results[name].push(r);
-        console.log(`round ${round + 1} ${name.padEnd(6)} ${fmt(r.rps)} req/s  p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  non-2xx ${r.errors}${r.socketErrors ? `  socket errors: ${r.socketErrors}` : ''}`);
+        console.log(`round ${round + 1} ${name.padEnd(6)} ${fmt(r.rps)} req/s  p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  cpu ${fmt(r.cpuUsPerReq, 1)} us/req  non-2xx ${r.errors}${r.socketErrors ? `  socket errors: ${r.socketErrors}` : ''}`);
       }
     }
     const mean = (list, key) => list.reduce((s, r) => s + r[key], 0) / list.length;
-    const b = { rps: mean(results.beacon, 'rps'), p50: mean(results.beacon, 'p50'), p99: mean(results.beacon, 'p99') };
-    const n = { rps: mean(results.nginx, 'rps'), p50: mean(results.nginx, 'p50'), p99: mean(results.nginx, 'p99') };
+    const summary = (list) => ({ rps: mean(list, 'rps'), p50: mean(list, 'p50'), p99: mean(list, 'p99'), cpu: mean(list, 'cpuUsPerReq') });
+    const b = summary(results.beacon);
+    const n = summary(results.nginx);
     console.log('');
     console.log(`wrk ${WRK_ARGS.join(' ')} (mean of ${ROUNDS} rounds, after a 2 s warm-up each), two node:http upstreams, 1 worker each`);
-    console.log(`| | req/s | p50 ms | p99 ms |`);
-    console.log(`|---|---|---|---|`);
-    console.log(`| beacon proxy | ${fmt(b.rps)} | ${fmt(b.p50, 2)} | ${fmt(b.p99, 2)} |`);
-    console.log(`| nginx | ${fmt(n.rps)} | ${fmt(n.p50, 2)} | ${fmt(n.p99, 2)} |`);
-    console.log(`| beacon / nginx | ${fmt(b.rps / n.rps, 2)}x | ${fmt(b.p50 / n.p50, 2)}x | ${fmt(b.p99 / n.p99, 2)}x |`);
+    console.log(`| | req/s | p50 ms | p99 ms | proxy CPU us/req |`);
+    console.log(`|---|---|---|---|---|`);
+    console.log(`| beacon proxy | ${fmt(b.rps)} | ${fmt(b.p50, 2)} | ${fmt(b.p99, 2)} | ${fmt(b.cpu, 1)} |`);
+    console.log(`| nginx | ${fmt(n.rps)} | ${fmt(n.p50, 2)} | ${fmt(n.p99, 2)} | ${fmt(n.cpu, 1)} |`);
+    console.log(`| beacon / nginx | ${fmt(b.rps / n.rps, 2)}x | ${fmt(b.p50 / n.p50, 2)}x | ${fmt(b.p99 / n.p99, 2)}x | ${fmt(b.cpu / n.cpu, 2)}x |`);
     const pass = b.rps >= 0.8 * n.rps && b.p99 <= 1.5 * n.p99;
     console.log(`target (>= 0.8x req/s, p99 <= 1.5x): ${pass ? 'met' : 'MISSED'}`);
     return { beacon: b, nginx: n, pass };
