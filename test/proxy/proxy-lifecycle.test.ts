@@ -152,8 +152,44 @@ test('--workers 2: every worker routes on the live table; admin sums their metri
   assert.ok(counted >= 82, `metrics count ${counted}`);
   assert.equal((await send(proxy.adminPort, { path: '/readyz' })).status, 200);
 
+  // a worker killed outright is replaced, and the new one follows the store too
+  const victim = status.workers[0]!.pid;
+  process.kill(victim, 'SIGKILL');
+  await etcd.put('/services/live/fresh', `127.0.0.1:${fresh.port}`);
+  const revived = (await waitFor('the killed worker replaced and ready', async () => {
+    const s = (await proxy.status()) as { ready: boolean; workers: { pid: number; restarts: number; ready: boolean }[] };
+    return s.ready && s.workers.some((w) => w.restarts === 1) && !s.workers.some((w) => w.pid === victim) ? s : undefined;
+  }, 10_000)) as { workers: { pid: number }[] };
+  assert.equal(revived.workers.length, 2);
+  const again = await Promise.all(Array.from({ length: 40 }, () => send(proxy.port, { host: 'live.w.test' })));
+  assert.deepEqual([...new Set(again.map((r) => `${r.status} ${r.text}`))], ['200 fresh']);
+
   proxy.beacon.child.kill('SIGTERM');
   assert.equal((await proxy.beacon.exited).code, 0);
+});
+
+test('store down: the proxy still starts (not ready, 503s), keeps the last table through an etcd outage, and follows it again after', { timeout: 60_000 }, async () => {
+  const down = await startProxy('etcd://127.0.0.1:1', ['--default-service', 'slow', '--no-access-log']);
+  cleanup.push(() => down.beacon.stop());
+  assert.equal((await send(down.adminPort, { path: '/readyz' })).status, 503);
+  const none = await send(down.port, { path: '/' });
+  assert.equal(none.status, 503);
+  assert.match(none.text, /"slow"/);
+  await down.beacon.stop();
+
+  const proxy = await startProxy(etcd.url, ['--default-service', 'slow', '--domain', 'o.test', '--no-access-log']);
+  cleanup.push(() => proxy.beacon.stop());
+  assert.equal((await send(proxy.port, { path: '/' })).status, 200);
+  const member = etcd.members[0]!;
+  await etcd.stopMember(member, 'SIGKILL');
+  await waitFor('not ready while etcd is down', async () => (await send(proxy.adminPort, { path: '/readyz' })).status === 503, 15_000, 100);
+  for (let i = 0; i < 10; i++) assert.equal((await send(proxy.port, { path: '/' })).status, 200);
+  await etcd.restartMember(member);
+  await waitFor('ready again', async () => (await send(proxy.adminPort, { path: '/readyz' })).status === 200, 20_000, 100);
+  const late = await startUpstream('late');
+  cleanup.push(() => late.close());
+  await etcd.put('/services/late/l1', `127.0.0.1:${late.port}`);
+  await untilReply(proxy.port, { host: 'late.o.test' }, (r) => r.text === 'late', 5000);
 });
 
 test('bad flags exit 2 naming the flag', { timeout: 30_000 }, async () => {
