@@ -37,7 +37,7 @@ export class ProxyMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.register(registry, 'beacon_proxy_requests_total', 'counter', 'requests answered, by service (or "-" when none matched) and status', () => this.requestSamples());
+    this.register(registry, 'beacon_proxy_requests_total', 'counter', 'requests answered, by service and status; service "-": no route, or a service no flag names and the store does not have', () => this.requestSamples());
     this.register(registry, 'beacon_proxy_request_duration_seconds', 'histogram', 'time from request to the end of the response, by service', () => this.durationSamples());
     this.upstreamErrors = new Counter({ name: 'beacon_proxy_upstream_errors_total', help: 'failed upstream attempts, by service and kind (connect, reset, timeout, other)', labelNames: ['service', 'kind'], registers });
     this.retries = new Counter({ name: 'beacon_proxy_retries_total', help: 'requests replayed on another instance, by service', labelNames: ['service'], registers });

@@ -12,6 +12,8 @@ export interface RouteTable {
   /** `.skydns.local`, or undefined */
   readonly domainSuffix: string | undefined;
   readonly defaultService: string | undefined;
+  /** every service a flag names (routes and default): a bounded set, unlike `<label>.<domain>` */
+  readonly named: ReadonlySet<string>;
 }
 
 export interface RouteSpec {
@@ -49,12 +51,9 @@ export function compileRoutes(spec: RouteSpec): RouteTable {
   }
   wildcards.sort((a, b) => b[0].length - a[0].length);
   const domain = spec.domain ? normalizeDomain(spec.domain) : '';
-  return {
-    exact,
-    wildcards,
-    domainSuffix: domain ? `.${domain}` : undefined,
-    defaultService: spec.defaultService || undefined,
-  };
+  const defaultService = spec.defaultService || undefined;
+  const named = new Set([...exact.values(), ...wildcards.map(([, service]) => service), ...(defaultService ? [defaultService] : [])]);
+  return { exact, wildcards, domainSuffix: domain ? `.${domain}` : undefined, defaultService, named };
 }
 
 /** `App.Example.com.:8080` -> `app.example.com`; `[::1]:80` -> `[::1]`. */
@@ -100,6 +99,11 @@ export class HostRouter {
   constructor(table: RouteTable, limit = 4096) {
     this.table = table;
     this.limit = limit;
+  }
+
+  /** whether a flag names this service (metrics label it; other names from Host headers are not trusted) */
+  isNamed(service: string): boolean {
+    return this.table.named.has(service);
   }
 
   /** service for a raw Host header, or undefined */

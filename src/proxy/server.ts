@@ -340,9 +340,17 @@ export class FrontDoor {
     this.account(exchange.req, exchange.res, exchange.service, exchange.peer, status, exchange.startedAt, exchange.tries);
   }
 
+  /**
+   * The metrics label for a service without instances: its name when a flag names it, else "-".
+   * `<anything>.<domain>` Host headers must not mint unbounded label values.
+   */
+  private label(service: string | undefined): string {
+    return service !== undefined && (this.router.isNamed(service) || this.table.get(service) !== undefined) ? service : '-';
+  }
+
   private account(req: IncomingMessage, res: ServerResponse, service: string, peer: Upstream | undefined, status: number, startedAt: number, tries = 0): void {
     const ms = performance.now() - startedAt;
-    this.metrics.request(service, status, ms / 1000);
+    this.metrics.request(peer !== undefined ? service : this.label(service), status, ms / 1000);
     if (this.accessLog !== undefined) {
       this.accessLog.info({
         method: req.method,
@@ -385,7 +393,7 @@ export class FrontDoor {
     socket.on('error', () => socket.destroy());
     const service = this.stopping ? undefined : this.router.route(req.headers.host);
     const reject = (status: number, reason: string, body: string): void => {
-      this.metrics.request(service ?? '-', status, 0);
+      this.metrics.request(this.label(service), status, 0);
       if (socket.writable) {
         socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${status === 503 ? 'retry-after: 1\r\n' : ''}\r\n${body}`);
       }

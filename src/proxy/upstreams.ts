@@ -80,6 +80,7 @@ export class UpstreamTable {
       else grouped.set(id, [instance]);
     }
     const peers: Upstream[] = [];
+    const added: string[] = [];
     for (const [id, group] of grouped) {
       const first = group[0]!;
       const weight = group.reduce((sum, i) => sum + (i.weight ?? 1), 0);
@@ -99,6 +100,7 @@ export class UpstreamTable {
         pool: old ? old.pool : this.acquire(origin),
         instanceIds: ids,
       });
+      if (!old) added.push(id);
       if (old) {
         peer.current = old.current;
         peer.fails = old.fails;
@@ -110,6 +112,9 @@ export class UpstreamTable {
       peers.push(peer);
     }
     for (const gone of oldById.values()) this.release(gone.origin);
+    if (added.length > 0 || oldById.size > 0) {
+      this.log.info({ service, added, removed: [...oldById.keys()], upstreams: peers.length }, 'upstreams changed');
+    }
     if (peers.length === 0) this.byService.delete(service);
     else this.byService.set(service, { service, peers });
   }

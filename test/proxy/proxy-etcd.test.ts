@@ -54,6 +54,7 @@ test('etcdctl put adds a live upstream, del removes it, within a bounded wait', 
   const opts = { host: 'app.svc.test', agent };
   await etcd.put('/services/app/d', `127.0.0.1:${up('d').port}`);
   const addedMs = await untilReply(proxy.port, opts, (r) => r.text === 'd', 2000);
+  await proxy.beacon.waitForLog('upstreams changed', { service: 'app' }, 2000);
   console.log(`# put -> first request served by the new instance: ${addedMs.toFixed(1)} ms (after etcdctl returned)`);
   assert.ok(addedMs < 500, `new instance served after ${addedMs} ms`);
 
@@ -69,11 +70,12 @@ test('etcdctl put adds a live upstream, del removes it, within a bounded wait', 
 });
 
 test('lease expiry removes an upstream', { timeout: 30_000 }, async () => {
+  const grantedAt = performance.now();
   const grant = await etcd.etcdctl('lease', 'grant', '2');
   const lease = /lease ([0-9a-f]+) granted/.exec(grant)![1]!;
   await etcd.etcdctl('put', '--lease', lease, '/services/app/d', `127.0.0.1:${up('d').port}`);
   await untilReply(proxy.port, { host: 'app.svc.test' }, (r) => r.text === 'd', 2000);
-  const expiresAt = performance.now() + 2000;
+  const expiresAt = grantedAt + 2000;
   // After the TTL (plus etcd's expiry granularity), d stops getting requests.
   const goneAfter = await waitFor('lease expiry to remove d', async () => {
     const texts = [];
@@ -100,6 +102,11 @@ test('Host routing: --route exact and wildcard, <service>.<domain>, 404 naming t
   assert.equal(none.status, 503);
   assert.match(none.text, /"ghost"/);
   assert.equal(none.headers['retry-after'], '1');
+  // Host-derived names that no flag or store entry knows do not become metric labels
+  const metrics = await proxy.metrics();
+  assert.doesNotMatch(metrics, /service="ghost"/);
+  assert.match(metrics, /beacon_proxy_requests_total\{service="-",status="503"\} [1-9]/);
+  assert.match(metrics, /beacon_proxy_requests_total\{service="-",status="404"\} [1-9]/);
 });
 
 test('forwarded headers: X-Forwarded-For appended, -Proto, -Host; Host passed through; hop-by-hop dropped', { timeout: 30_000 }, async () => {

@@ -31,6 +31,13 @@ test('host routing: --route exact, longest wildcard, <service>.<domain>, default
   for (const [host, want] of cases) assert.equal(serviceFor(table, normalizeHost(host)), want, `host ${host}`);
 });
 
+test('the services flags name are known (bounded); <label>.<domain> names are not', () => {
+  assert.deepEqual([...table.named].sort(), ['admin', 'api', 'fallback', 'web', 'wild']);
+  const router = new HostRouter(table);
+  assert.equal(router.isNamed('web'), true);
+  assert.equal(router.isNamed('app'), false);
+});
+
 test('host routing without a default service is a miss (404)', () => {
   const strict = compileRoutes({ routes: ['a.test=a'] });
   assert.equal(serviceFor(strict, normalizeHost('a.test')), 'a');
