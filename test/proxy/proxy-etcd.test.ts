@@ -8,6 +8,7 @@ import { freePort } from '../harness/ports.ts';
 import { waitFor, sleep } from '../harness/wait.ts';
 import { spawnTracked } from '../harness/procs.ts';
 import { fileURLToPath } from 'node:url';
+import { createServer, type AddressInfo } from 'node:net';
 import { blobChunk, openWebSocket, send, startProxy, startUpstream, untilReply, type ProxyUnderTest, type Upstream } from './fixtures.ts';
 
 let etcd: EtcdCluster;
@@ -176,6 +177,40 @@ test('a streamed response is passed on chunk by chunk, not buffered', { timeout:
   assert.equal(first.body, 'data: first\n\ndata: second\n\n');
   assert.ok(first.firstMs < 1000, `first chunk after ${first.firstMs} ms`);
   assert.ok(first.totalMs >= 1400);
+});
+
+test('HEAD, a client that leaves mid-response (499, upstream request cancelled), and an upstream speaking garbage (502)', { timeout: 30_000 }, async () => {
+  const head = await send(proxy.port, { host: 'blog.svc.test', method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(head.body.length, 0);
+  assert.equal(head.headers['x-upstream'], 'blog');
+
+  // the client gives up on a slow response
+  await new Promise<void>((resolve) => {
+    const req = request({ host: '127.0.0.1', port: proxy.port, path: '/slow?ms=3000', headers: { host: 'blog.svc.test' }, agent: false });
+    req.on('error', () => resolve());
+    req.end();
+    setTimeout(() => req.destroy(), 300);
+  });
+  const gone = await proxy.beacon.waitForLog('request', { path: '/slow?ms=3000', status: 499 }, 5000);
+  assert.ok((gone.ms as number) < 2000);
+
+  // an instance that answers with nonsense
+  const garbage = createServer((socket) => {
+    socket.on('data', () => socket.end('NOT HTTP AT ALL\r\n\r\n'));
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', resolve));
+  cleanup.push(() => new Promise<void>((resolve) => garbage.close(() => resolve())));
+  await etcd.put('/services/broken/g1', `127.0.0.1:${(garbage.address() as AddressInfo).port}`);
+  const bad = await waitFor('broken service routed', async () => {
+    const r = await send(proxy.port, { host: 'broken.svc.test' });
+    return r.status === 503 ? undefined : r;
+  }, 5000, 20);
+  assert.equal(bad.status, 502);
+  assert.match(bad.text, /"broken"/);
+  assert.equal((await send(proxy.port, { host: 'blog.svc.test' })).status, 200);
+  await etcd.del('/services/broken/g1');
 });
 
 test('WebSocket echo through the proxy', { timeout: 30_000 }, async () => {
