@@ -39,7 +39,8 @@ test('beacon dns serves SkyDNS records from etcd to dig', { timeout: 180_000 }, 
 
   const port = await freePort(true);
   const admin = await freePort();
-  const dns = startBeacon(['dns', '--listen', `127.0.0.1:${port}`, '--store', etcd.url, '--domain', 'local', '--forward', `127.0.0.1:${upstreamPort}`, '--admin', `127.0.0.1:${admin}`]);
+  // one UDP worker thread beside the main thread: every answer below may come from either
+  const dns = startBeacon(['dns', '--listen', `127.0.0.1:${port}`, '--store', etcd.url, '--domain', 'local', '--forward', `127.0.0.1:${upstreamPort}`, '--admin', `127.0.0.1:${admin}`, '--udp-workers', '1']);
   t.after(() => dns.stop());
   await dns.waitForLog('dns index ready');
 
@@ -222,6 +223,7 @@ test('beacon dns serves SkyDNS records from etcd to dig', { timeout: 180_000 }, 
     const status = (await (await fetch(`http://127.0.0.1:${admin}/status`)).json()) as { records: number; settings: { domain: string } };
     assert.ok(status.records >= 70);
     assert.equal(status.settings.domain, 'local');
+    assert.equal((status as unknown as { udpWorkers: number }).udpWorkers, 1);
     const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
     assert.match(metrics, /beacon_dns_queries_total\{type="A",rcode="NOERROR"\} \d+/);
     assert.match(metrics, /beacon_dns_queries_total\{type="A",rcode="NXDOMAIN"\} \d+/);
@@ -274,8 +276,7 @@ test('forwarding: failover between nameservers, SERVFAIL when all fail, REFUSED 
   };
   const [failover, allDead, refusing] = await Promise.all([
     start('--forward', `127.0.0.1:${dead},127.0.0.1:${upstreamPort}`, '--forward-timeout', '300ms'),
-    // these two without UDP workers: the main thread alone answers
-    start('--forward', `127.0.0.1:${dead}`, '--forward-timeout', '300ms', '--udp-workers', '0'),
+    start('--forward', `127.0.0.1:${dead}`, '--forward-timeout', '300ms'),
     start('--forward', `127.0.0.1:${upstreamPort}`, '--no-recursion', '--udp-workers', '0'),
   ]);
 
