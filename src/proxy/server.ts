@@ -320,6 +320,13 @@ export class FrontDoor {
       this.account(req, res, '-', undefined, status, startedAt);
       return;
     }
+    if (hasSeveralHosts(req.rawHeaders) || !HOST_SYNTAX.test(req.headers.host ?? '')) {
+      // RFC 9112 3.2: more than one Host, or one that is no authority, is a 400; passing such
+      // a header on invites cache poisoning and upstream confusion.
+      const status = this.sendError(res, 400, 'invalid Host header\n');
+      this.account(req, res, '-', undefined, status, startedAt);
+      return;
+    }
     const service = this.router.route(req.headers.host);
     if (service === undefined) {
       const status = this.sendError(res, 404, `no route for host "${printable(req.headers.host)}"\n`);
@@ -465,4 +472,16 @@ export class FrontDoor {
 function printable(host: string | undefined): string {
   if (host === undefined || host === '') return '';
   return host.length > 200 ? `${host.slice(0, 200)}...` : host.replace(/[^\x20-\x7e]/g, '?').replace(/"/g, "'");
+}
+
+/** RFC 3986 authority without userinfo: reg-name, IPv4 or [IPv6], then an optional port. */
+const HOST_SYNTAX = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::\d{0,5})?$/;
+
+function hasSeveralHosts(raw: readonly string[]): boolean {
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return true;
+  }
+  return false;
 }
