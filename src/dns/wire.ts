@@ -480,9 +480,12 @@ function writeRR(w: Writer, rr: RR): void {
       // RFC 2782: the SRV target is not compressed
       w.name(d.target, false);
       break;
-    case 'txt':
-      for (const text of d.texts) {
-        const bytes = Buffer.from(text, 'utf8');
+    case 'txt': {
+      const encoded = d.texts.map((t) => Buffer.from(t, 'utf8'));
+      // each 255-octet piece costs one length octet; the whole must fit RDLENGTH
+      const size = encoded.reduce((n, b) => n + b.length + Math.max(1, Math.ceil(b.length / 255)), 0);
+      if (size > 0xffff) throw new WireError('TXT record longer than 65535 octets');
+      for (const bytes of encoded) {
         if (bytes.length === 0) w.u8(0);
         for (let i = 0; i < bytes.length; i += 255) {
           const chunk = bytes.subarray(i, Math.min(bytes.length, i + 255));
@@ -491,6 +494,7 @@ function writeRR(w: Writer, rr: RR): void {
         }
       }
       break;
+    }
     case 'soa':
       w.name(d.mname);
       w.name(d.rname);

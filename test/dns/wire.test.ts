@@ -165,6 +165,14 @@ test('encodeResponse leaves out a record with an unencodable name instead of fai
   assert.deepEqual(m.answer.map((rr) => rr.name), ['ok.skydns.local.']);
 });
 
+test('a TXT record too long for one record is left out; a long one is split into 255-octet strings', () => {
+  const txt = (text: string): RR => ({ name: 't.skydns.local.', type: TYPE.TXT, class: CLASS.IN, ttl: 5, data: { kind: 'txt', texts: [text] } });
+  const m = decodeMessage(encodeResponse({ id: 1, rcode: 0, answer: [txt('x'.repeat(200_000)), txt('y'.repeat(1000))], maxSize: 65535 }));
+  assert.equal(m.answer.length, 1);
+  const d = m.answer[0]!.data;
+  assert.ok(d.kind === 'txt' && d.texts.length === 4 && d.texts.join('') === 'y'.repeat(1000));
+});
+
 test('extended rcodes go into the OPT record', () => {
   const m = decodeMessage(encodeResponse({ id: 1, rcode: RCODE.BADVERS, edns: { size: 1232, dnssecOk: false }, maxSize: 512 }));
   assert.equal(m.rcode, RCODE.BADVERS);
