@@ -2,12 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { EtcdCluster } from '../harness/etcd.ts';
 import { startBeacon } from '../harness/beacon.ts';
 import { freePort } from '../harness/ports.ts';
 import { waitFor, sleep } from '../harness/wait.ts';
 import { dig, startUpstream, values } from './helpers.ts';
+import { decodeMessage, encodeQuery, rdataText, TYPE } from '../../dist/dns/wire.js';
 
 const RECORDS: Record<string, string> = {
   // the real deployment's records, written by hand with etcdctl
@@ -215,6 +216,45 @@ test('beacon dns serves SkyDNS records from etcd to dig', { timeout: 180_000 }, 
     assert.deepEqual(values(r, 'A'), ['10.0.0.1']);
     assert.equal((await dig(port, 'a.app.skydns.local', 'A', '-c', 'CH')).status, 'NOTIMP');
     assert.equal((await dig(port, 'a.app.skydns.local', 'A', '+edns=1', '+noednsneg')).status, 'BADVERS');
+  });
+
+  await t.test('TCP: pipelined queries on one connection; a bad length prefix closes only that connection', async () => {
+    const frame = (m: Buffer): Buffer => Buffer.concat([Buffer.from([m.length >> 8, m.length & 255]), m]);
+    const replies = await new Promise<Buffer[]>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1');
+      let data = Buffer.alloc(0);
+      const got: Buffer[] = [];
+      const timer = setTimeout(() => reject(new Error('no TCP replies')), 5000);
+      socket.on('error', reject);
+      socket.on('data', (chunk: Buffer) => {
+        data = Buffer.concat([data, chunk]);
+        while (data.length >= 2 && data.length >= 2 + data.readUInt16BE(0)) {
+          got.push(data.subarray(2, 2 + data.readUInt16BE(0)));
+          data = data.subarray(2 + data.readUInt16BE(0));
+        }
+        if (got.length === 2) {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve(got);
+        }
+      });
+      socket.write(Buffer.concat([frame(encodeQuery(101, 'a.app.skydns.local.', TYPE.A)), frame(encodeQuery(102, 'txt.skydns.local.', TYPE.TXT))]));
+    });
+    const byId = new Map(replies.map((r) => [decodeMessage(r).id, decodeMessage(r)]));
+    assert.deepEqual(byId.get(101)?.answer.map((rr) => rdataText(rr)), ['10.0.0.1']);
+    assert.deepEqual(byId.get(102)?.answer.map((rr) => rdataText(rr)), ['"hello from beacon"']);
+
+    const closed = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.from([0, 3, 1, 2, 3])));
+      const timer = setTimeout(() => resolve(false), 5000);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    assert.ok(closed, 'a frame too short for a DNS header closes the connection');
+    assert.deepEqual(values(await dig(port, 'a.app.skydns.local', 'A', '+tcp'), 'A'), ['10.0.0.1']);
   });
 
   await t.test('admin: ready, status and metrics', async () => {
