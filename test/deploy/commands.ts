@@ -53,9 +53,29 @@ export function beaconInvocations(text: string): string[][] {
         if (['|', '&&', '||', ';', '&'].includes(w) || w.startsWith('#')) break;
         args.push(w);
       }
+      // A usage synopsis (`[--flag VALUE]`, `...`) documents a form; it is not a command to run.
+      if (args.some((a) => a.startsWith('[') || a === '...')) continue;
       found.push([mode, ...args]);
       i += 1 + args.length;
     }
   }
   return found;
+}
+
+/** The code in a Markdown text: fenced and indented blocks, and inline code spans, one per line. */
+export function markdownCode(text: string): string {
+  const out: string[] = [];
+  let fenced = false;
+  for (const line of text.split('\n')) {
+    if (/^\s*```/.test(line)) {
+      fenced = !fenced;
+      continue;
+    }
+    if (fenced || /^( {4}|\t)/.test(line)) {
+      out.push(line);
+      continue;
+    }
+    for (const m of line.matchAll(/`([^`]+)`/g)) out.push(m[1]!);
+  }
+  return out.join('\n');
 }

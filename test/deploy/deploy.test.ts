@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { findMode, parseModeArgs } from '../../dist/cli/main.js';
-import { beaconInvocations, shellWords } from './commands.ts';
+import { beaconInvocations, markdownCode, shellWords } from './commands.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -61,7 +61,9 @@ test('every beacon command line in docker/, examples/, config/ and README.md is 
   const files = ['README.md', ...filesUnder('examples'), ...filesUnder('docker'), ...filesUnder('config')].filter((f) => !f.endsWith('.yml') && !f.endsWith('.json'));
   let count = 0;
   for (const file of files) {
-    for (const invocation of beaconInvocations(readFileSync(join(ROOT, file), 'utf8'))) {
+    // systemd specifiers as systemd would expand them for `apache@1.service` on host1.
+    const text = readFileSync(join(ROOT, file), 'utf8').replace(/%i/g, '1').replace(/%H/g, 'host1');
+    for (const invocation of beaconInvocations(file.endsWith('.md') ? markdownCode(text) : text)) {
       assertAccepted(file, invocation);
       count++;
     }
