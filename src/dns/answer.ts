@@ -23,6 +23,8 @@ export interface AnswerSettings {
   readonly minTtl: number;
   /** SOA serial */
   readonly serial: number;
+  /** seconds: no record in the answer carries more (the stale cap while the store is unreachable) */
+  readonly maxTtl?: number;
 }
 
 export interface AnswerContext extends AnswerSettings {
@@ -343,8 +345,11 @@ function apexOwner(qname: string, domain: string): string {
   return tail.join('.').toLowerCase() === domain ? `${tail.join('.')}.` : `${domain}.`;
 }
 
-/** Several records of one RRset carry the smallest TTL among them; duplicates are dropped. */
-export function normalizeSection(rrs: readonly RR[]): RR[] {
+/**
+ * Several records of one RRset carry the smallest TTL among them, and none more than `maxTtl`;
+ * duplicates are dropped.
+ */
+export function normalizeSection(rrs: readonly RR[], maxTtl = Infinity): RR[] {
   const seen = new Set<string>();
   const out: RR[] = [];
   const minTtl = new Map<string, number>();
@@ -355,7 +360,8 @@ export function normalizeSection(rrs: readonly RR[]): RR[] {
     seen.add(id);
     out.push({ ...rr });
     const m = minTtl.get(set);
-    if (m === undefined || rr.ttl < m) minTtl.set(set, rr.ttl);
+    const ttl = Math.min(rr.ttl, maxTtl);
+    if (m === undefined || ttl < m) minTtl.set(set, ttl);
   }
   for (const rr of out) rr.ttl = minTtl.get(`${lower(rr.name)}|${rr.type}`)!;
   return out;
@@ -376,9 +382,9 @@ export function answerFor(q: Question, index: SkyIndex, ctx: AnswerContext): Out
     kind: 'answer',
     rcode,
     authoritative: true,
-    answer: normalizeSection(answer),
-    authority: normalizeSection(authority),
-    additional: normalizeSection(additional),
+    answer: normalizeSection(answer, ctx.maxTtl),
+    authority: normalizeSection(authority, ctx.maxTtl),
+    additional: normalizeSection(additional, ctx.maxTtl),
     needs: b.needs,
   });
 

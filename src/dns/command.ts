@@ -3,6 +3,7 @@ import type { StoreConfig } from '../config/common.js';
 import { parseHostPort } from '../config/flags.js';
 import { UsageError } from '../errors.js';
 import { DnsServer } from './server.js';
+import { cidrProblem, DEFAULT_ALLOW_RECURSION } from './cidr.js';
 import { DEFAULTS, isValidDomain, parseNameserver, type ExplicitSettings } from './settings.js';
 
 interface DnsFlags extends StoreConfig {
@@ -13,6 +14,8 @@ interface DnsFlags extends StoreConfig {
   minTtl?: number;
   noRecursion?: boolean;
   forwardTimeout?: number;
+  allowRecursion?: string[];
+  staleTtl?: number;
   udpWorkers?: number;
   logLevel?: string;
 }
@@ -21,7 +24,7 @@ interface DnsFlags extends StoreConfig {
 // "not explicit", so `/skydns/config` may supply them; the defaults are applied in settings.ts.
 export const definition: ModeDefinition = {
   name: 'dns',
-  usage: 'beacon dns [--listen 0.0.0.0:53] [--domain skydns.local] [--forward ADDR[,ADDR...]] [--ttl 30] [--min-ttl 60] [--no-recursion] [--admin ADDR]',
+  usage: 'beacon dns [--listen 0.0.0.0:53] [--domain skydns.local] [--forward ADDR[,ADDR...]] [--ttl 30] [--min-ttl 60] [--no-recursion] [--allow-recursion CIDR,...] [--admin ADDR]',
   summary: 'SkyDNS-compatible DNS server: answers names under the domain from /skydns records, forwards the rest',
   daemon: true,
   flags: [
@@ -44,6 +47,21 @@ export const definition: ModeDefinition = {
     { name: 'min-ttl', type: 'duration', placeholder: 'SECONDS', help: `TTL of negative answers and SOA minimum (default ${DEFAULTS.minTtl}s, or /skydns/config "min_ttl")` },
     { name: 'no-recursion', type: 'bool', help: 'refuse names outside the domain instead of forwarding (default false, or /skydns/config "no_rec")' },
     {
+      name: 'allow-recursion',
+      type: 'list',
+      placeholder: 'CIDR[,CIDR...]',
+      default: DEFAULT_ALLOW_RECURSION,
+      help: 'clients whose names outside the domain are forwarded; others get REFUSED for them (names in the domain are answered for everyone). IPv4-mapped IPv6 clients match IPv4 ranges; 0.0.0.0/0,::/0 allows all',
+      validate: (v: string[]) => (v.length === 0 ? 'expected at least one CIDR (0.0.0.0/0,::/0 allows every client)' : v.map((c) => cidrProblem(c)).find(Boolean)),
+    },
+    {
+      name: 'stale-ttl',
+      type: 'duration',
+      placeholder: 'SECONDS',
+      default: DEFAULTS.staleTtl * 1000,
+      help: 'while the store is unreachable, names in the domain are answered from the last known records with TTLs capped at this (and /readyz says 503)',
+    },
+    {
       name: 'udp-workers',
       type: 'int',
       placeholder: 'N',
@@ -64,6 +82,8 @@ export const definition: ModeDefinition = {
     if (flags.minTtl !== undefined) explicit.minTtl = Math.floor(flags.minTtl / 1000);
     if (flags.noRecursion !== undefined) explicit.noRecursion = flags.noRecursion;
     if (flags.forwardTimeout !== undefined) explicit.forwardTimeoutMs = flags.forwardTimeout;
+    if (flags.allowRecursion !== undefined) explicit.allowRecursion = flags.allowRecursion;
+    if (flags.staleTtl !== undefined) explicit.staleTtl = Math.floor(flags.staleTtl / 1000);
     return new DnsServer({
       listen,
       explicit,

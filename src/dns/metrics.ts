@@ -25,6 +25,8 @@ export interface StatsSnapshot {
   cacheHits: number;
   malformed: number;
   truncated: number;
+  /** out-of-zone queries refused because the client is outside --allow-recursion */
+  recursionRefused: number;
   cacheEntries: number;
 }
 
@@ -37,6 +39,7 @@ export class Stats implements StatsSnapshot {
   cacheHits = 0;
   malformed = 0;
   truncated = 0;
+  recursionRefused = 0;
   cacheEntries = 0;
 
   query(qtype: number, rcode: number): void {
@@ -65,6 +68,7 @@ export class Stats implements StatsSnapshot {
       cacheHits: this.cacheHits,
       malformed: this.malformed,
       truncated: this.truncated,
+      recursionRefused: this.recursionRefused,
       cacheEntries: this.cacheEntries,
     };
   }
@@ -89,6 +93,7 @@ export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
     out.cacheHits += s.cacheHits;
     out.malformed += s.malformed;
     out.truncated += s.truncated;
+    out.recursionRefused += s.recursionRefused ?? 0;
     out.cacheEntries += s.cacheEntries;
   }
   return out;
@@ -163,7 +168,7 @@ export function exportMetrics(registry: Registry, read: () => StatsSnapshot, ind
       });
     },
   });
-  const simple = (name: string, help: string, field: 'cacheHits' | 'malformed' | 'truncated') =>
+  const simple = (name: string, help: string, field: 'cacheHits' | 'malformed' | 'truncated' | 'recursionRefused') =>
     new Counter({
       name,
       help,
@@ -177,6 +182,7 @@ export function exportMetrics(registry: Registry, read: () => StatsSnapshot, ind
   simple('beacon_dns_cache_hits_total', 'in-zone answers served from the answer cache', 'cacheHits');
   simple('beacon_dns_malformed_total', 'packets that could not be parsed as a query', 'malformed');
   simple('beacon_dns_truncated_total', 'UDP answers sent with TC set', 'truncated');
+  simple('beacon_dns_recursion_refused_total', 'out-of-zone queries refused: client outside --allow-recursion', 'recursionRefused');
   new Gauge({
     name: 'beacon_dns_index_records',
     help: 'SkyDNS records in the in-memory index',

@@ -6,6 +6,7 @@ import { answerFor, externalKey, type AnswerContext, type Outcome } from './answ
 import { Forwarder, type Transport } from './forward.js';
 import type { Stats } from './metrics.js';
 import { SkyIndex } from './records.js';
+import { CidrSet } from './cidr.js';
 import type { DnsSettings } from './settings.js';
 import { CLASS, encodeResponse, parseQuery, RCODE, TYPE, type Query, type RR } from './wire.js';
 
@@ -81,6 +82,11 @@ export class Responder {
   settings: DnsSettings;
   /** false until the first store sync: in-zone queries get SERVFAIL meanwhile */
   synced = false;
+  /** the store is unreachable: answers come from the last view with TTLs capped at `settings.staleTtl` */
+  stale = false;
+  /** clients that may have names outside the domain forwarded (settings.allowRecursion, parsed) */
+  private allowed: CidrSet;
+  private allowedFrom: readonly string[];
   inflight = 0;
   private gen = 0;
   private readonly cache = new Map<string, CacheEntry>();
@@ -94,6 +100,8 @@ export class Responder {
     private readonly leaseSeconds: (id: string, now: number) => number | undefined,
   ) {
     this.settings = settings;
+    this.allowedFrom = settings.allowRecursion;
+    this.allowed = CidrSet.parse(settings.allowRecursion);
     this.forwarder = new Forwarder({
       nameservers: () => this.settings.nameservers,
       timeoutMs: () => this.settings.forwardTimeoutMs,
@@ -102,10 +110,18 @@ export class Responder {
   }
 
   /** a new view: cached answers are dropped */
-  update(view: { index?: SkyIndex; settings?: DnsSettings; synced?: boolean }): void {
+  update(view: { index?: SkyIndex; settings?: DnsSettings; synced?: boolean; stale?: boolean }): void {
     if (view.index) this.index = view.index;
-    if (view.settings) this.settings = view.settings;
+    if (view.settings) {
+      this.settings = view.settings;
+      const from = view.settings.allowRecursion;
+      if (from.length !== this.allowedFrom.length || from.some((c, i) => c !== this.allowedFrom[i])) {
+        this.allowed = CidrSet.parse(from);
+        this.allowedFrom = from;
+      }
+    }
     if (view.synced !== undefined) this.synced = view.synced;
+    if (view.stale !== undefined) this.stale = view.stale;
     this.invalidate();
   }
 
@@ -122,14 +138,14 @@ export class Responder {
 
   /**
    * Answers `msg` and hands the reply to `send` (now or once forwarding is done), recording the
-   * latency; `transport` 0 = udp, 1 = tcp. Never throws.
+   * latency. `client` is the source address (recursion is allowed by it). Never throws.
    */
-  serve(msg: Buffer, transport: Transport, send: (reply: Reply) => void): void {
+  serve(msg: Buffer, transport: Transport, client: string, send: (reply: Reply) => void): void {
     const t0 = performance.now();
     const t = transport === 'tcp' ? 1 : 0;
     let result: Reply | Promise<Reply | undefined> | undefined;
     try {
-      result = this.handle(msg, transport);
+      result = this.handle(msg, transport, client);
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'error answering a query');
       result = this.errorReply(msg, RCODE.SERVFAIL);
@@ -167,7 +183,7 @@ export class Responder {
   }
 
   /** the reply to one message: now (Buffer), later (Promise), or never (undefined) */
-  handle(msg: Buffer, transport: Transport): Reply | Promise<Reply | undefined> | undefined {
+  handle(msg: Buffer, transport: Transport, client: string): Reply | Promise<Reply | undefined> | undefined {
     // the hot path: a cached answer, found from the raw bytes without parsing the query
     const key = cacheKey(msg, transport === 'tcp');
     const now = Date.now();
@@ -210,7 +226,7 @@ export class Responder {
 
     if (!this.synced && this.inDomain(q.name)) return this.reply(q, msg, transport, RCODE.SERVFAIL, maxSize);
     const outcome = answerFor(q, this.index, this.context(now));
-    if (outcome.kind === 'forward') return this.forward(q, msg, transport, maxSize);
+    if (outcome.kind === 'forward') return this.forward(q, msg, transport, maxSize, client);
     if (outcome.needs.length === 0) return this.encodeAndCache(q, msg, outcome, maxSize, key, now);
     return this.withExternal(q, msg, outcome, maxSize, now);
   }
@@ -231,6 +247,7 @@ export class Responder {
       // SkyDNS's serial: the current hour
       serial: Math.floor(now / 3_600_000) * 3600,
       leaseSeconds: (id) => leaseSeconds(id, now),
+      ...(this.stale ? { maxTtl: s.staleTtl } : {}),
       ...(external ? { external } : {}),
     };
   }
@@ -306,8 +323,12 @@ export class Responder {
     return reply;
   }
 
-  private forward(q: Query, msg: Buffer, transport: Transport, maxSize: number): Buffer | Promise<Buffer | undefined> {
+  private forward(q: Query, msg: Buffer, transport: Transport, maxSize: number, client: string): Buffer | Promise<Buffer | undefined> {
     if (this.settings.noRecursion) return this.reply(q, msg, transport, RCODE.REFUSED, maxSize);
+    if (!this.allowed.has(client)) {
+      this.stats.recursionRefused++;
+      return this.reply(q, msg, transport, RCODE.REFUSED, maxSize);
+    }
     if (this.settings.nameservers.length === 0) return this.reply(q, msg, transport, RCODE.SERVFAIL, maxSize);
     return this.forwarder.relay(msg, transport).then((reply) => {
       if (!reply) return this.reply(q, msg, transport, RCODE.SERVFAIL, maxSize);

@@ -53,7 +53,8 @@ export interface WorkerInit {
 
 /** main -> worker */
 export type ToWorker =
-  | { type: 'view'; entries: SkyEntry[]; settings: DnsSettings; synced: boolean }
+  | { type: 'view'; entries: SkyEntry[]; settings: DnsSettings; synced: boolean; stale: boolean }
+  | { type: 'stale'; stale: boolean }
   | { type: 'leases'; expiry: [string, number][] }
   | { type: 'stop' };
 
@@ -104,7 +105,10 @@ export class DnsServer implements RunningMode {
     this.catalog.on('change', (change) => {
       if (change.skydns) this.rebuild();
     });
-    this.catalog.on('ready', (ready) => this.log.info({ ready }, ready ? 'dns store synced' : 'dns store lost; answering from the last known records'));
+    this.catalog.on('ready', (ready) => {
+      this.log.info({ ready, staleTtl: this.settings.staleTtl }, ready ? 'dns store synced' : 'dns store lost; answering from the last known records with short TTLs');
+      this.setStale(!ready);
+    });
   }
 
   private totals(): StatsSnapshot {
@@ -131,8 +135,9 @@ export class DnsServer implements RunningMode {
     this.index = new SkyIndex(entries, this.options.prefix);
     this.settings = this.resolve(this.catalog.skydnsConfig());
     this.synced = true;
-    this.responder.update({ index: this.index, settings: this.settings, synced: true });
-    this.toWorkers({ type: 'view', entries, settings: this.settings, synced: true });
+    const stale = !this.catalog.ready;
+    this.responder.update({ index: this.index, settings: this.settings, synced: true, stale });
+    this.toWorkers({ type: 'view', entries, settings: this.settings, synced: true, stale });
     if (this.leases.size > 0) this.toWorkers({ type: 'leases', expiry: this.leases.entries() });
     void this.leases.track(this.index.leases);
     if (JSON.stringify(before) !== JSON.stringify(this.settings)) this.log.info({ settings: this.settings }, 'dns settings');
@@ -140,6 +145,13 @@ export class DnsServer implements RunningMode {
       this.loggedReady = true;
       this.log.info({ records: this.index.size, revision: this.catalog.revision, udpWorkers: this.workerCount }, 'dns index ready');
     }
+  }
+
+  /** store lost or back: TTLs capped at settings.staleTtl while lost (every cached answer is dropped) */
+  private setStale(stale: boolean): void {
+    if (stale === this.responder.stale) return;
+    this.responder.update({ stale });
+    this.toWorkers({ type: 'stale', stale });
   }
 
   private loggedReady = false;
@@ -256,13 +268,18 @@ export class DnsServer implements RunningMode {
         noRecursion: this.settings.noRecursion,
         forward: this.settings.nameservers.map((n) => `${n.host}:${n.port}`),
         forwardTimeoutMs: this.settings.forwardTimeoutMs,
+        allowRecursion: this.settings.allowRecursion,
+        staleTtl: this.settings.staleTtl,
       },
+      stale: this.responder.stale,
+      recursionRefused: totals.recursionRefused,
       uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
     };
   }
 
   private onTcp(socket: Socket): void {
     this.connections.add(socket);
+    const client = socket.remoteAddress ?? '';
     socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
     let data: Reply = Buffer.alloc(0);
     socket.on('error', () => socket.destroy());
@@ -284,7 +301,7 @@ export class DnsServer implements RunningMode {
         if (data.length < 2 + len) return;
         const msg = Buffer.from(data.subarray(2, 2 + len));
         data = data.subarray(2 + len);
-        this.responder.serve(msg, 'tcp', send);
+        this.responder.serve(msg, 'tcp', client, send);
       }
     });
   }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isDnsLabel, normalizeDomain } from '../catalog/names.js';
 import { parseDuration } from '../config/duration.js';
+import { DEFAULT_ALLOW_RECURSION } from './cidr.js';
 
 export interface Nameserver {
   readonly host: string;
@@ -20,6 +21,10 @@ export interface DnsSettings {
   readonly nameservers: readonly Nameserver[];
   /** per nameserver attempt */
   readonly forwardTimeoutMs: number;
+  /** CIDRs of the clients whose out-of-zone queries are forwarded; others get REFUSED */
+  readonly allowRecursion: readonly string[];
+  /** seconds: the TTL cap while the store is unreachable and answers come from the last view */
+  readonly staleTtl: number;
 }
 
 /** Values the operator gave (flag, env or config file); undefined = not given. */
@@ -31,9 +36,12 @@ export interface ExplicitSettings {
   noRecursion?: boolean;
   forward?: readonly string[];
   forwardTimeoutMs?: number;
+  allowRecursion?: readonly string[];
+  /** seconds */
+  staleTtl?: number;
 }
 
-export const DEFAULTS = { domain: 'skydns.local', ttl: 30, minTtl: 60, forwardTimeoutMs: 2000 } as const;
+export const DEFAULTS = { domain: 'skydns.local', ttl: 30, minTtl: 60, forwardTimeoutMs: 2000, staleTtl: 5 } as const;
 
 /** `8.8.8.8`, `8.8.8.8:53`, `[2001:db8::1]:53`, `2001:db8::1` -> host and port; undefined if invalid. */
 export function parseNameserver(text: string): Nameserver | undefined {
@@ -117,6 +125,8 @@ export function resolveSettings(explicit: ExplicitSettings, skyConfig: unknown, 
       noRecursion: explicit.noRecursion ?? noRec ?? false,
       nameservers: forward ?? (nameservers && nameservers.length > 0 ? nameservers : [...resolvConf]),
       forwardTimeoutMs: explicit.forwardTimeoutMs ?? (readTimeout && readTimeout > 0 ? readTimeout : DEFAULTS.forwardTimeoutMs),
+      allowRecursion: explicit.allowRecursion ?? DEFAULT_ALLOW_RECURSION,
+      staleTtl: explicit.staleTtl ?? DEFAULTS.staleTtl,
     },
     ignored,
   };

@@ -19,7 +19,7 @@ export async function bindUdp(host: string, port: number, reusePort: boolean, re
     });
   });
   socket.on('error', onError);
-  socket.on('message', (msg, rinfo) => responder.serve(msg, 'udp', (reply: Reply) => socket.send(reply, rinfo.port, rinfo.address)));
+  socket.on('message', (msg, rinfo) => responder.serve(msg, 'udp', rinfo.address, (reply: Reply) => socket.send(reply, rinfo.port, rinfo.address)));
   return socket;
 }
 

@@ -47,8 +47,11 @@ async function close(): Promise<void> {
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
     case 'view':
-      responder.update({ index: new SkyIndex(m.entries, init.prefix), settings: m.settings, synced: m.synced });
+      responder.update({ index: new SkyIndex(m.entries, init.prefix), settings: m.settings, synced: m.synced, stale: m.stale });
       if (m.synced && !binding && !stopping) void listen();
+      break;
+    case 'stale':
+      responder.update({ stale: m.stale });
       break;
     case 'leases':
       expiry = new Map(m.expiry);

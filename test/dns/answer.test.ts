@@ -334,3 +334,18 @@ test('answerFor: a different domain moves the zone', () => {
   assert.equal(out.kind === 'answer' && out.answer.map(show).join(), 'db.sampleapp.local. 30 A 172.17.96.3');
   assert.equal(answerFor({ name: 'db.sampleapp.local.', type: TYPE.A, class: CLASS.IN }, INDEX, context('skydns.local')).kind, 'forward');
 });
+
+test('answerFor: maxTtl (the stale cap) lowers every TTL above it, SOA included, and keeps lower ones', () => {
+  const capped = (qname: string, qtype: number): string[] => {
+    const out = answerFor({ name: qname, type: qtype, class: CLASS.IN }, INDEX, { ...context('skydns.local'), maxTtl: 5 });
+    assert.equal(out.kind, 'answer');
+    if (out.kind !== 'answer') return [];
+    return [...out.answer, ...out.authority, ...out.additional].map(show);
+  };
+  assert.deepEqual(capped('a.app.skydns.local.', TYPE.A), ['a.app.skydns.local. 5 A 10.0.0.1']);
+  assert.deepEqual(capped('nope.skydns.local.', TYPE.A), [SOA('skydns.local.', 5)]);
+  assert.deepEqual(capped('skydns.local.', TYPE.SOA), [SOA('skydns.local.', 5)]);
+  assert.deepEqual(capped('ttly.skydns.local.', TYPE.A), ['ttly.skydns.local. 1 A 10.5.2.1']);
+  const srv = capped('a.app.skydns.local.', TYPE.SRV);
+  assert.ok(srv.length > 0 && srv.every((l) => l.split(' ')[1] === '5'), srv.join('\n'));
+});

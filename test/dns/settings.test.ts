@@ -10,7 +10,7 @@ import { encodeQuery, TYPE } from '../../dist/dns/wire.js';
 const RESOLV = [{ host: '10.255.255.53', port: 53 }];
 
 const CASES: { name: string; explicit: Record<string, unknown>; config: unknown; want: Record<string, unknown>; ignored?: string[] }[] = [
-  { name: 'defaults and resolv.conf', explicit: {}, config: undefined, want: { domain: 'skydns.local', ttl: 30, minTtl: 60, noRecursion: false, nameservers: RESOLV, forwardTimeoutMs: 2000 } },
+  { name: 'defaults and resolv.conf', explicit: {}, config: undefined, want: { domain: 'skydns.local', ttl: 30, minTtl: 60, noRecursion: false, nameservers: RESOLV, forwardTimeoutMs: 2000, staleTtl: 5, allowRecursion: ['127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '::1/128', 'fc00::/7'] } },
   {
     name: '/skydns/config applies when no flag is given',
     explicit: {},

@@ -1,0 +1,86 @@
+// The Responder without sockets: who may recurse (--allow-recursion) and the stale TTL cap.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Responder } from '../../dist/dns/responder.js';
+import { Stats } from '../../dist/dns/metrics.js';
+import { SkyIndex } from '../../dist/dns/records.js';
+import { resolveSettings } from '../../dist/dns/settings.js';
+import { decodeMessage, encodeQuery, RCODE, TYPE } from '../../dist/dns/wire.js';
+import { parseSkyRecord } from '../../dist/catalog/values.js';
+
+function responder(explicit: Record<string, unknown>): { r: Responder; stats: InstanceType<typeof Stats> } {
+  // a forwarder that is never reached in time: forwarding shows as SERVFAIL, refusing as REFUSED
+  const { settings } = resolveSettings({ domain: 'skydns.local', forward: ['127.0.0.1:9'], forwardTimeoutMs: 50, ...explicit }, undefined, []);
+  const stats = new Stats();
+  const r = new Responder(settings, stats, { error: () => undefined }, () => undefined);
+  const parsed = parseSkyRecord('{"host":"10.0.0.1","port":80}');
+  assert.ok(parsed.ok);
+  r.update({ index: new SkyIndex([{ key: '/skydns/local/skydns/app/a', record: parsed.value }], '/skydns'), synced: true });
+  return { r, stats };
+}
+
+async function ask(r: Responder, client: string, name: string, transport: 'udp' | 'tcp' = 'udp'): Promise<{ rcode: number; ttls: number[]; sync: boolean }> {
+  const out = r.handle(encodeQuery(7, name, TYPE.A), transport, client);
+  const sync = !(out instanceof Promise);
+  const reply = await out;
+  assert.ok(reply, 'a reply');
+  const m = decodeMessage(reply);
+  return { rcode: m.rcode, ttls: [...m.answer, ...m.authority].map((rr) => rr.ttl), sync };
+}
+
+const CLIENTS: { allow?: string[]; client: string; refused: boolean }[] = [
+  { client: '127.0.0.1', refused: false },
+  { client: '::1', refused: false },
+  { client: '::ffff:127.0.0.1', refused: false },
+  { client: '10.20.30.40', refused: false },
+  { client: '172.16.0.9', refused: false },
+  { client: '192.168.1.1', refused: false },
+  { client: 'fd00::5', refused: false },
+  { client: '8.8.8.8', refused: true },
+  { client: '::ffff:8.8.8.8', refused: true },
+  { client: '2001:db8::1', refused: true },
+  { client: '', refused: true },
+  { allow: ['10.0.0.0/8'], client: '127.0.0.1', refused: true },
+  { allow: ['10.0.0.0/8'], client: '::ffff:10.1.1.1', refused: false },
+  { allow: ['0.0.0.0/0', '::/0'], client: '8.8.8.8', refused: false },
+  { allow: ['0.0.0.0/0', '::/0'], client: '2001:db8::1', refused: false },
+];
+
+test('--allow-recursion: out-of-zone names are forwarded only for allowed clients', async () => {
+  for (const c of CLIENTS) {
+    const { r, stats } = responder(c.allow ? { allowRecursion: c.allow } : {});
+    for (const transport of ['udp', 'tcp'] as const) {
+      const got = await ask(r, c.client, 'www.example.org.', transport);
+      const label = `${c.client} with ${c.allow?.join(',') ?? 'the default'} over ${transport}`;
+      if (c.refused) {
+        assert.equal(got.rcode, RCODE.REFUSED, label);
+        assert.ok(got.sync, `refused at once: ${label}`);
+      } else {
+        // forwarded (to a nameserver that does not answer)
+        assert.equal(got.rcode, RCODE.SERVFAIL, label);
+        assert.ok(!got.sync, `forwarded: ${label}`);
+      }
+    }
+    assert.equal(stats.recursionRefused, c.refused ? 2 : 0);
+  }
+});
+
+test('--allow-recursion: names in the domain are answered for every client', async () => {
+  const { r } = responder({ allowRecursion: ['10.0.0.0/8'] });
+  for (const client of ['8.8.8.8', '2001:db8::1', '127.0.0.1', '']) {
+    assert.deepEqual(await ask(r, client, 'a.app.skydns.local.'), { rcode: RCODE.NOERROR, ttls: [30], sync: true }, client);
+    const missing = await ask(r, client, 'missing.skydns.local.');
+    assert.equal(missing.rcode, RCODE.NXDOMAIN);
+  }
+});
+
+test('stale: TTLs capped at staleTtl while the store is lost, normal again after (cached answers dropped both ways)', async () => {
+  const { r } = responder({ staleTtl: 5 });
+  assert.deepEqual((await ask(r, '8.8.8.8', 'a.app.skydns.local.')).ttls, [30]);
+  r.update({ stale: true });
+  assert.deepEqual((await ask(r, '8.8.8.8', 'a.app.skydns.local.')).ttls, [5]);
+  assert.deepEqual((await ask(r, '8.8.8.8', 'missing.skydns.local.')).ttls, [5], 'negative answers too');
+  r.update({ stale: false });
+  assert.deepEqual((await ask(r, '8.8.8.8', 'a.app.skydns.local.')).ttls, [30]);
+  assert.deepEqual((await ask(r, '8.8.8.8', 'missing.skydns.local.')).ttls, [60]);
+});
