@@ -109,15 +109,19 @@ test('Dockerfile: what it copies exists; its build steps succeed in a clean copy
   t.after(() => rmSync(work, { recursive: true, force: true }));
   const build = join(work, 'src');
   const app = join(work, 'app');
-  const tracked = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean);
-  for (const file of ['package.json', 'package-lock.json', 'tsconfig.json', ...tracked.filter((f) => f.startsWith('src/'))]) {
+  // What `docker build .` sends as context: the working tree (less .dockerignore), not git's index.
+  for (const file of ['package.json', 'package-lock.json', 'tsconfig.json', 'src']) {
     cpSync(join(ROOT, file), join(build, file), { recursive: true });
   }
   const npm = (cwd: string, ...args: string[]): void => {
     execFileSync('npm', args, { cwd, stdio: 'pipe', timeout: 240_000 });
   };
   npm(build, 'ci', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline');
-  execFileSync(process.execPath, [join(build, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: build, stdio: 'pipe' });
+  try {
+    execFileSync(process.execPath, [join(build, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: build, encoding: 'utf8' });
+  } catch (err) {
+    assert.fail(`tsc failed in the clean copy:\n${(err as { stdout?: string }).stdout}`);
+  }
   // The runtime stage: production dependencies only, plus the built dist.
   cpSync(join(build, 'package.json'), join(app, 'package.json'));
   cpSync(join(build, 'package-lock.json'), join(app, 'package-lock.json'));
