@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { request } from 'undici';
 import { UsageError } from '../errors.js';
+import { runShell } from '../shell.js';
 
 export type CheckSpec =
   | { kind: 'http'; url: string }
@@ -94,32 +94,9 @@ function tcpCheck(host: string, port: number, timeoutMs: number): Promise<CheckR
   });
 }
 
-function cmdCheck(command: string, timeoutMs: number): Promise<CheckResult> {
-  return new Promise((resolve) => {
-    // Its own process group, so a timeout kills the whole pipeline, not just the shell.
-    const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      if (stderr.length < 512) stderr += chunk.toString();
-    });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      resolve({ ok: false, detail: err.message });
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (timedOut) resolve({ ok: false, detail: `timed out after ${timeoutMs}ms` });
-      else if (code === 0) resolve({ ok: true, detail: 'exit 0' });
-      else resolve({ ok: false, detail: `exit ${code ?? signal}${stderr ? `: ${stderr.trim().slice(0, 200)}` : ''}` });
-    });
-  });
+async function cmdCheck(command: string, timeoutMs: number): Promise<CheckResult> {
+  const r = await runShell(command, timeoutMs);
+  if (r.ok) return { ok: true, detail: 'exit 0' };
+  if (r.timedOut) return { ok: false, detail: `timed out after ${timeoutMs}ms` };
+  return { ok: false, detail: `exit ${r.code ?? r.signal}${r.output ? `: ${r.output.slice(0, 200)}` : ''}` };
 }

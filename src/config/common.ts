@@ -1,3 +1,4 @@
+import type { StoreFlags } from '../store/open.js';
 import type { FlagSpec } from './flags.js';
 
 /** Flags every mode takes. */
@@ -33,13 +34,7 @@ export const ADMIN_FLAG: FlagSpec = {
   help: 'serve /healthz, /readyz, /metrics and /status on this address (e.g. 127.0.0.1:9100); off when unset',
 };
 
-export interface StoreConfig {
-  store: string;
-  etcdCa?: string;
-  etcdCert?: string;
-  etcdKey?: string;
-  etcdUser?: string;
-  etcdPassword?: string;
+export interface StoreConfig extends StoreFlags {
   servicesPrefix: string;
   skydnsPrefix: string;
 }

@@ -3,12 +3,12 @@
  * file, stage next to it, check, swap into place, reload, and restore the previous file when the
  * reload fails. Nothing here exits the process; every failure is a result.
  */
-import { spawn } from 'node:child_process';
 import { chmod, chown, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 import { lineDiff } from './diff.js';
 import { Template } from './template/exec.js';
+import { runShell, type ShellResult } from '../shell.js';
 
 export interface ApplyTarget {
   /** resource name for logs */
@@ -39,12 +39,7 @@ export type ApplyResult =
   | { readonly outcome: 'reload-failed'; readonly error: string; readonly restored: boolean }
   | { readonly outcome: 'write-failed'; readonly error: string };
 
-export interface CommandResult {
-  readonly ok: boolean;
-  readonly code: number | null;
-  readonly timedOut: boolean;
-  readonly output: string;
-}
+export type CommandResult = ShellResult;
 
 let stageCounter = 0;
 
@@ -73,7 +68,7 @@ export async function applyContent(target: ApplyTarget, content: string, options
   if (target.checkCmd) {
     const checkInPlace = !usesSrc(target.checkCmd);
     if (checkInPlace) await swapIntoPlace(staged, target.dest);
-    const check = await runCommand(expandCommand(target.checkCmd, checkInPlace ? target.dest : staged, target.dest), options.timeoutMs);
+    const check = await runShell(expandCommand(target.checkCmd, checkInPlace ? target.dest : staged, target.dest), options.timeoutMs);
     if (!check.ok) {
       if (checkInPlace) await restorePrevious(target, current);
       else await unlink(staged).catch(() => undefined);
@@ -88,7 +83,7 @@ export async function applyContent(target: ApplyTarget, content: string, options
   log.info({ resource: target.name, dest: target.dest }, 'wrote new configuration');
 
   if (!target.reloadCmd) return { outcome: 'written', reloaded: false };
-  const reload = await runCommand(expandCommand(target.reloadCmd, target.dest, target.dest), options.timeoutMs);
+  const reload = await runShell(expandCommand(target.reloadCmd, target.dest, target.dest), options.timeoutMs);
   if (reload.ok) {
     log.info({ resource: target.name }, 'reloaded');
     return { outcome: 'written', reloaded: true };
@@ -101,7 +96,7 @@ export async function applyContent(target: ApplyTarget, content: string, options
   }
   log.error({ resource: target.name, dest: target.dest, output: reload.output }, `${error}; restoring the previous file`);
   await restorePrevious(target, current);
-  const again = await runCommand(expandCommand(target.reloadCmd, target.dest, target.dest), options.timeoutMs);
+  const again = await runShell(expandCommand(target.reloadCmd, target.dest, target.dest), options.timeoutMs);
   const restored = again.ok;
   if (again.ok) log.warn({ resource: target.name }, 'previous file restored and reloaded');
   else log.error({ resource: target.name, output: again.output }, `${describeFailure('reload_cmd', again)} after restoring the previous file`);
@@ -176,36 +171,6 @@ export function usesSrc(cmd: string): boolean {
 /** check_cmd / reload_cmd are templates too: `{{.src}}` (staged or current file) and `{{.dest}}`. */
 export function expandCommand(cmd: string, src: string, dest: string): string {
   return new Template('command', cmd, {}).execute({ src, dest });
-}
-
-/** `sh -c CMD` in its own process group, killed as a group after timeoutMs. */
-export function runCommand(cmd: string, timeoutMs: number): Promise<CommandResult> {
-  return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', cmd], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const collect = (chunk: Buffer): void => {
-      if (output.length < 16_384) output += chunk.toString();
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      resolve({ ok: false, code: null, timedOut, output: err.message });
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ ok: code === 0 && !timedOut, code, timedOut, output: output.trim().slice(0, 4000) });
-    });
-  });
 }
 
 function describeFailure(what: string, r: CommandResult): string {

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyContent, runCommand } from '../../dist/render/apply.js';
+import { applyContent } from '../../dist/render/apply.js';
+import { runShell as runCommand } from '../../dist/shell.js';
 import { createLogger } from '../../dist/log.js';
 
 const log = createLogger('silent');
