@@ -15,10 +15,12 @@ test('admin endpoint: healthz, readyz, metrics, status', { timeout: 30_000 }, as
   const port = await freePort();
   const beacon = startBeacon([
     'announce', '--store', `file://${dir}`, '--service', 'app', '--port', String(app.port), '--host', '127.0.0.1',
-    '--interval', '100ms', '--timeout', '90ms', '--admin', `127.0.0.1:${port}`,
+    '--interval', '100ms', '--timeout', '90ms', '--admin', `:${port}`,
   ]);
   t.after(() => beacon.stop('SIGKILL'));
   await beacon.waitForLog('registered');
+  // A bare :PORT binds loopback: admin endpoints are not exposed unless an address says so.
+  assert.equal((await beacon.waitForLog('admin endpoint listening')).admin, `127.0.0.1:${port}`);
   const base = `http://127.0.0.1:${port}`;
   const healthz = await fetch(`${base}/healthz`);
   assert.equal(healthz.status, 200);
