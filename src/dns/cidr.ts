@@ -43,6 +43,12 @@ function parseV4(s: string, start: number, end: number): number {
   return value * 256 + octet;
 }
 
+/** group `n` (0..7, 16 bits each) of the four words in `out` */
+function setGroup(out: Uint32Array, n: number, v: number): void {
+  const w = n >> 1;
+  out[w] = (n & 1) === 0 ? (out[w]! & 0xffff) | (v << 16) : (out[w]! & 0xffff0000) | v;
+}
+
 function hex(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   if (c >= 97 && c <= 102) return c - 87;
@@ -63,10 +69,6 @@ function parseV6(s: string, out: Uint32Array): boolean {
   let gap = -1;
   let i = 0;
   out[0] = out[1] = out[2] = out[3] = 0;
-  const set = (n: number, v: number): void => {
-    const w = n >> 1;
-    out[w] = (n & 1) === 0 ? (out[w]! & 0xffff) | (v << 16) : (out[w]! & 0xffff0000) | v;
-  };
   if (end >= 2 && s.charCodeAt(0) === 58 && s.charCodeAt(1) === 58) {
     gap = 0;
     i = 2;
@@ -86,13 +88,13 @@ function parseV6(s: string, out: Uint32Array): boolean {
       if (groups > 6) return false;
       const v4 = parseV4(s, i, end);
       if (v4 < 0) return false;
-      set(groups++, v4 >>> 16);
-      set(groups++, v4 & 0xffff);
+      setGroup(out, groups++, v4 >>> 16);
+      setGroup(out, groups++, v4 & 0xffff);
       i = end;
       break;
     }
     if (n === 0 || n > 4 || groups === 8) return false;
-    set(groups++, v);
+    setGroup(out, groups++, v);
     if (j === end) {
       i = end;
       break;
@@ -115,8 +117,8 @@ function parseV6(s: string, out: Uint32Array): boolean {
     const from = gap + k;
     const w = from >> 1;
     const v = (from & 1) === 0 ? out[w]! >>> 16 : out[w]! & 0xffff;
-    set(from, 0);
-    set(8 - tail + k, v);
+    setGroup(out, from, 0);
+    setGroup(out, 8 - tail + k, v);
   }
   return true;
 }
