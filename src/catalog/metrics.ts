@@ -1,14 +1,17 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Catalog } from './catalog.js';
 
-/** The catalog's health as metrics, for every mode that reads the store. */
-export function registerCatalogMetrics(catalog: Catalog, registry: Registry): void {
+/**
+ * The catalog's health as metrics, for every mode that reads the store. `current` returns the
+ * catalog in use (a mode may replace it, as render does when its resources change).
+ */
+export function registerCatalogMetrics(registry: Registry, current: () => Catalog | undefined): void {
   new Gauge({
     name: 'beacon_catalog_malformed_values',
     help: 'stored values skipped because they could not be parsed (since start)',
     registers: [registry],
     collect() {
-      this.set(catalog.malformed);
+      this.set(current()?.malformed ?? 0);
     },
   });
   new Gauge({
@@ -16,7 +19,7 @@ export function registerCatalogMetrics(catalog: Catalog, registry: Registry): vo
     help: '1 while the view is synced and the watch connected',
     registers: [registry],
     collect() {
-      this.set(catalog.ready ? 1 : 0);
+      this.set(current()?.ready ? 1 : 0);
     },
   });
   new Gauge({
@@ -24,7 +27,7 @@ export function registerCatalogMetrics(catalog: Catalog, registry: Registry): vo
     help: 'store revision of the current view',
     registers: [registry],
     collect() {
-      this.set(catalog.revision);
+      this.set(current()?.revision ?? 0);
     },
   });
   new Gauge({
@@ -32,7 +35,7 @@ export function registerCatalogMetrics(catalog: Catalog, registry: Registry): vo
     help: 'full re-reads of the store (first sync and watch resets after compaction)',
     registers: [registry],
     collect() {
-      this.set(catalog.syncs);
+      this.set(current()?.syncs ?? 0);
     },
   });
 }

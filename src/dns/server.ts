@@ -23,6 +23,7 @@ import { SkyIndex } from './records.js';
 import { Responder, type Reply } from './responder.js';
 import { bindUdp } from './udp.js';
 import { resolveSettings, resolvConfNameservers, type DnsSettings, type ExplicitSettings, type Nameserver } from './settings.js';
+import { registerCatalogMetrics } from '../catalog/metrics.js';
 
 export interface DnsServerOptions {
   listen: { host: string; port: number };
@@ -102,6 +103,7 @@ export class DnsServer implements RunningMode {
       this.toWorkers({ type: 'leases', expiry: this.leases.entries() });
     });
     exportMetrics(options.metrics, () => this.totals(), () => this.index.size);
+    registerCatalogMetrics(options.metrics, () => this.catalog);
     this.catalog.on('change', (change) => {
       if (change.skydns) this.rebuild();
     });

@@ -10,6 +10,7 @@ import { ProxyMetrics } from './metrics.js';
 import { compileRoutes, HostRouter } from './routing.js';
 import { FrontDoor, type AccessLog } from './server.js';
 import { UpstreamTable } from './upstreams.js';
+import { registerCatalogMetrics } from '../catalog/metrics.js';
 
 /** How long start() waits for the first store snapshot before serving anyway (503s until then). */
 const FIRST_SYNC_WAIT_MS = 3000;
@@ -40,6 +41,7 @@ export class ProxyEngine implements RunningMode {
     this.config = config;
     this.log = deps.log;
     this.catalog = new Catalog({ store: deps.store, log: deps.log, services: { prefix: config.servicesPrefix } });
+    registerCatalogMetrics(deps.metrics, () => this.catalog);
     this.table = new UpstreamTable(
       {
         connectTimeoutMs: config.connectTimeout,

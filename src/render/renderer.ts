@@ -20,6 +20,7 @@ import { Template } from './template/exec.js';
 import { emptyUpstreams, renderUpstreams, servicesFromValues } from './upstreams.js';
 import { Debouncer, type Wait } from './wait.js';
 import type { Instance } from '../catalog/catalog.js';
+import { registerCatalogMetrics } from '../catalog/metrics.js';
 
 export interface RenderConfig {
   /** undefined: no template resources (only --nginx-upstreams) */
@@ -108,6 +109,7 @@ export class Renderer implements RunningMode {
       labelNames: ['resource'],
       registers: [deps.metrics],
     });
+    registerCatalogMetrics(deps.metrics, () => this.catalog);
   }
 
   async start(): Promise<void> {

@@ -1,9 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Catalog } from '../../dist/catalog/catalog.js';
 import { EtcdStore } from '../../dist/store/etcd.js';
+import { FileStore } from '../../dist/store/file.js';
+import { startBeacon } from '../harness/beacon.ts';
+import { freePort } from '../harness/ports.ts';
 import { EtcdCluster } from '../harness/etcd.ts';
 import { waitFor } from '../harness/wait.ts';
 
@@ -55,4 +61,32 @@ test('hostile store data: junk, huge values, odd keys and thousands of instances
   assert.ok(catalog.ready);
   assert.ok(took < 60_000);
   assert.ok(process.memoryUsage().heapUsed < 512 * 1024 * 1024);
+});
+
+test('every reading mode skips malformed values, logs each once and counts it in /metrics', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-hostile-modes-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new FileStore(dir);
+  await store.put('/services/web/good', '127.0.0.1:9');
+  await store.put('/services/web/bad', 'not an address');
+  await store.put('/skydns/local/skydns/web/good', '{"host":"10.0.0.1"}');
+  await store.put('/skydns/local/skydns/web/bad', '{"host":');
+  await store.close();
+  const runs: [string, string[]][] = [
+    ['proxy', ['--listen', `127.0.0.1:${await freePort()}`]],
+    ['dns', ['--listen', `127.0.0.1:${await freePort(true)}`, '--forward', '127.0.0.1:9']],
+    ['render', ['--nginx-upstreams', join(dir, 'upstreams.conf')]],
+  ];
+  for (const [mode, args] of runs) {
+    const admin = await freePort();
+    const beacon = startBeacon([mode, '--store', `file://${dir}`, ...args, '--admin', `127.0.0.1:${admin}`]);
+    t.after(() => beacon.stop('SIGKILL'));
+    await waitFor(`${mode} ready`, async () => (await fetch(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined))?.status === 200, 15_000, 100);
+    const metrics = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
+    assert.match(metrics, /^beacon_catalog_malformed_values 1$/m, `${mode} counts the malformed value it reads`);
+    assert.match(metrics, /^beacon_catalog_ready 1$/m);
+    const warned = beacon.logs().filter((l) => l.msg === 'skipping malformed value');
+    assert.equal(warned.length, 1, `${mode} logs it once`);
+    assert.equal((await beacon.stop('SIGTERM')).code, 0);
+  }
 });
