@@ -50,8 +50,8 @@ export const definition: ModeDefinition = {
       name: 'allow-recursion',
       type: 'list',
       placeholder: 'CIDR[,CIDR...]',
-      default: DEFAULT_ALLOW_RECURSION,
-      help: 'clients whose names outside the domain are forwarded; others get REFUSED for them (names in the domain are answered for everyone). IPv4-mapped IPv6 clients match IPv4 ranges; 0.0.0.0/0,::/0 allows all',
+      // no FlagSpec default: a commented list would not stay commented in config/dns.yaml
+      help: `clients (source address) whose names outside the domain are forwarded; others get REFUSED for them, names in the domain are answered for everyone. IPv4-mapped IPv6 clients match IPv4 ranges; 0.0.0.0/0,::/0 = anyone (default: loopback and private ranges, ${DEFAULT_ALLOW_RECURSION.join(',')})`,
       validate: (v: string[]) => (v.length === 0 ? 'expected at least one CIDR (0.0.0.0/0,::/0 allows every client)' : v.map((c) => cidrProblem(c)).find(Boolean)),
     },
     {
@@ -59,7 +59,7 @@ export const definition: ModeDefinition = {
       type: 'duration',
       placeholder: 'SECONDS',
       default: DEFAULTS.staleTtl * 1000,
-      help: 'while the store is unreachable, names in the domain are answered from the last known records with TTLs capped at this (and /readyz says 503)',
+      help: 'TTL cap while the store is unreachable: names in the domain are answered from the last known records with TTLs of at most this, and /readyz says 503 until the store is back',
     },
     {
       name: 'udp-workers',
