@@ -137,7 +137,8 @@ export class DnsServer implements RunningMode {
     this.index = new SkyIndex(entries, this.options.prefix);
     this.settings = this.resolve(this.catalog.skydnsConfig());
     this.synced = true;
-    const stale = !this.catalog.ready;
+    // lost once ready, not "not yet connected": the first snapshot comes a moment before the watch
+    const stale = this.responder.stale;
     this.responder.update({ index: this.index, settings: this.settings, synced: true, stale });
     this.toWorkers({ type: 'view', entries, settings: this.settings, synced: true, stale });
     if (this.leases.size > 0) this.toWorkers({ type: 'leases', expiry: this.leases.entries() });
