@@ -10,6 +10,8 @@ import { camelCase } from '../dist/config/flags.js';
 import { formatDuration } from '../dist/config/duration.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+// `node config/generate.mjs [DIR]`: DIR defaults to config/ (tests write elsewhere and compare).
+const out = process.argv[2] ?? here;
 
 const EXAMPLES = {
   announce: { service: 'web', port: 8080, check: 'http://127.0.0.1:8080/health' },
@@ -43,11 +45,12 @@ for (const mode of MODES.filter((m) => EXAMPLES[m.name])) {
       lines.push(`# ${spec.help}`);
       const example = EXAMPLES[mode.name][key] ?? COMMON_EXAMPLES[key];
       if (example !== undefined) lines.push(`${key}: ${yamlValue(spec, example)}`);
-      else if (spec.default !== undefined) lines.push(`#${key}: ${yamlValue(spec, spec.default)}`);
+      // Commented out whole, list items included, so the file stays valid YAML.
+      else if (spec.default !== undefined) lines.push(...`${key}: ${yamlValue(spec, spec.default)}`.split('\n').map((l) => `#${l}`));
       else lines.push(`#${key}:`);
       lines.push('');
     }
   }
-  writeFileSync(join(here, `${mode.name}.yaml`), lines.join('\n'));
+  writeFileSync(join(out, `${mode.name}.yaml`), lines.join('\n'));
   console.log(`wrote config/${mode.name}.yaml`);
 }

@@ -85,6 +85,16 @@ test('config/ examples document every flag of their mode and parse', () => {
     }
     assert.doesNotThrow(() => parseModeArgs(mode, ['--config', join(ROOT, 'config', file)], {}), file);
   }
+  // And they are what the generator makes of today's flags (run `npm run config` after a flag change).
+  const fresh = mkdtempSync(join(tmpdir(), 'beacon-config-'));
+  try {
+    execFileSync(process.execPath, [join(ROOT, 'config/generate.mjs'), fresh], { stdio: 'pipe' });
+    for (const file of files) {
+      assert.equal(readFileSync(join(ROOT, 'config', file), 'utf8'), readFileSync(join(fresh, file), 'utf8'), `config/${file} is current`);
+    }
+  } finally {
+    rmSync(fresh, { recursive: true, force: true });
+  }
 });
 
 test('Dockerfile: what it copies exists; its build steps succeed in a clean copy; the entry point starts', { timeout: 300_000 }, async (t) => {
