@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { startBeacon } from '../harness/beacon.ts';
 import { freePort } from '../harness/ports.ts';
 import { waitFor } from '../harness/wait.ts';
+import { EtcdCluster } from '../harness/etcd.ts';
 
 const run = promisify(execFile);
 
@@ -68,4 +69,16 @@ test('beacon demo: a taken port fails fast with a clear message', { timeout: 30_
   assert.equal(exit.code, 2);
   assert.match(demo.output(), new RegExp(`--proxy-listen: proxy address 127\\.0\\.0\\.1:${taken} is taken`));
   assert.deepEqual(children(demo.child.pid!), []);
+});
+
+test('beacon demo with BEACON_STORE=etcd://... registers in etcd', { timeout: 90_000 }, async (t) => {
+  const etcd = await EtcdCluster.start();
+  t.after(() => etcd.stop());
+  const demo = startBeacon(['demo', '--apps', '2', '--dns-listen', `127.0.0.1:${await freePort(true)}`, '--proxy-listen', `127.0.0.1:${await freePort()}`], { BEACON_STORE: etcd.url });
+  t.after(() => demo.stop('SIGKILL'));
+  await waitFor('demo ready', () => demo.output().includes('demo ready'), 60_000, 100);
+  assert.match(demo.output(), new RegExp(`store ${etcd.url.replace(/[.]/g, '\\.')}`));
+  assert.deepEqual([...(await etcd.getPrefix('/services/web/')).keys()].sort(), ['/services/web/web1', '/services/web/web2']);
+  assert.equal((await demo.stop('SIGINT', 20_000)).code, 0);
+  assert.equal((await etcd.getPrefix('/services/web/')).size, 0, 'sidecars deregistered on the way out');
 });
