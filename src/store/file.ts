@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { watch as watchFiles, type FSWatcher } from 'chokidar';
 import { StoreError } from '../errors.js';
 import type { ChangeEvent, KeyValue, Lease, Snapshot, Store, Watch, WatchHandlers } from './store.js';
@@ -23,6 +23,7 @@ interface LeaseFile {
 }
 
 const POLL_MS = 250;
+const RESYNC_MS = 5000;
 const ORPHAN_GRACE_MS = 60_000;
 
 export function keyFileName(key: string): string {
@@ -33,6 +34,8 @@ export function keyFileName(key: string): string {
 export class FileStore implements Store {
   readonly description: string;
   private revision = 0;
+  /** full directory scans so far (a cost the watch keeps low) */
+  scans = 0;
   private readonly keysDir: string;
   private readonly leasesDir: string;
   private readonly tmpDir: string;
@@ -85,6 +88,7 @@ export class FileStore implements Store {
   /** Every live key (as a map) under the prefixes; also returns the leases it judged by. */
   async readView(prefixes: readonly string[]): Promise<{ view: Map<string, KeyValue>; leases: Map<string, LeaseFile> }> {
     await this.init();
+    this.scans++;
     const now = Date.now();
     const leases = await this.readLeases();
     const view = new Map<string, KeyValue>();
@@ -124,7 +128,7 @@ export class FileStore implements Store {
     await this.init();
     const baseline = this.snapshots.get(afterRevision) ?? new Map<string, KeyValue>();
     this.snapshots.delete(afterRevision);
-    const watch = new FileWatch(this, prefixes, baseline, handlers, [this.keysDir, this.leasesDir], () =>
+    const watch = new FileWatch(this, prefixes, baseline, handlers, this.leasesDir, [this.keysDir, this.leasesDir], () =>
       this.openWatches.delete(watch),
     );
     this.openWatches.add(watch);
@@ -287,8 +291,10 @@ class FileLease implements Lease {
 }
 
 /**
- * Diffs the directory against the view it last reported: on every file event (chokidar),
- * when a lease it knows runs out, and on a periodic resync in case an event was missed.
+ * Diffs the directory against the view it last reported: on every key file event (chokidar), when
+ * a lease the view depends on runs out or disappears, and on a periodic full resync in case an
+ * event was missed. Lease renewals (a file rewritten every TTL/3 by each holder) only update the
+ * cached expiry: they cost one small read, not a directory scan.
  */
 class FileWatch implements Watch {
   private watcher: FSWatcher | undefined;
@@ -296,26 +302,55 @@ class FileWatch implements Watch {
   private running = false;
   private again = false;
   private cancelled = false;
+  private leases = new Map<string, LeaseFile>();
+  private lastFull = 0;
 
   constructor(
     private readonly store: FileStore,
     private readonly prefixes: readonly string[],
     private view: Map<string, KeyValue>,
     private readonly handlers: WatchHandlers,
+    private readonly leasesDir: string,
     private readonly dirs: string[],
     private readonly onCancel: () => void,
   ) {}
 
   async start(): Promise<void> {
     this.watcher = watchFiles(this.dirs, { ignoreInitial: true, depth: 0 });
-    this.watcher.on('all', () => this.schedule());
+    this.watcher.on('all', (event, path) => void this.onFileEvent(event, path));
     this.watcher.on('error', () => this.schedule());
     await new Promise<void>((resolve) => this.watcher!.once('ready', resolve));
-    // Lease expiry makes no file event; a short poll notices it (and any event inotify dropped).
-    this.timer = setInterval(() => this.schedule(), POLL_MS);
+    // Lease expiry makes no file event: a short timer compares cached expiries with the clock.
+    this.timer = setInterval(() => this.tick(), POLL_MS);
     this.timer.unref();
     this.handlers.onConnectionChange?.(true);
     await this.sync();
+  }
+
+  private async onFileEvent(event: string, path: string): Promise<void> {
+    if (this.cancelled) return;
+    if (dirname(path) !== this.leasesDir) return this.schedule();
+    const id = basename(path);
+    const known = this.leases.get(id);
+    const lease = event === 'unlink' ? undefined : await readJson<LeaseFile>(path);
+    if (lease && known) {
+      this.leases.set(id, lease);
+      return;
+    }
+    // A lease appeared or went away: which keys are live may have changed.
+    if (lease) this.leases.set(id, lease);
+    else this.leases.delete(id);
+    this.schedule();
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    if (now - this.lastFull >= RESYNC_MS) return this.schedule();
+    for (const kv of this.view.values()) {
+      if (kv.lease === undefined) continue;
+      const lease = this.leases.get(kv.lease);
+      if (!lease || lease.expiresAt <= now) return this.schedule();
+    }
   }
 
   /** Coalesces bursts of events into one diff at a time. */
@@ -344,7 +379,10 @@ class FileWatch implements Watch {
     if (this.cancelled) return;
     let next: Map<string, KeyValue>;
     try {
-      ({ view: next } = await this.store.readView(this.prefixes));
+      const read = await this.store.readView(this.prefixes);
+      next = read.view;
+      this.leases = read.leases;
+      this.lastFull = Date.now();
     } catch (err) {
       this.handlers.onConnectionChange?.(false, err as Error);
       return;

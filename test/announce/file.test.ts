@@ -103,3 +103,29 @@ test('file store: leases, prefix reads and watches across instances', { timeout:
   assert.equal((await watcher.read(['/services/x/'])).kvs.length, 0);
   assert.equal(await writer.leaseRemaining(lease2.id), undefined);
 });
+
+test('file store watch: lease renewals cost no directory scans; a revoked lease deletes at once', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-file-scan-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const holder = new FileStore(dir);
+  const reader = new FileStore(dir);
+  t.after(() => Promise.all([holder.close(), reader.close()]));
+  const lease = await holder.grantLease(600);
+  await lease.putAll([['/services/web/a', '10.0.0.1:80']]);
+  const snap = await reader.read(['/services/']);
+  const events: string[] = [];
+  const watch = await reader.watch(['/services/'], snap.revision, {
+    onChanges: (evs) => evs.forEach((e) => events.push(e.type)),
+    onReset: () => undefined,
+  });
+  t.after(() => watch.cancel());
+  const before = reader.scans;
+  // Renewed every 200 ms for 2 s: ten lease-file events, no change to the view.
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.equal(events.length, 0, 'no change reported');
+  assert.ok(reader.scans - before <= 2, `${reader.scans - before} scans while only the lease was renewed`);
+  const since = Date.now();
+  await lease.revoke();
+  await waitFor('revocation seen', () => events.includes('delete'), 2000, 10);
+  assert.ok(Date.now() - since < 1000);
+});
