@@ -73,6 +73,8 @@ export class Renderer implements RunningMode {
   private resourceErrors: string[] = [];
   private catalog: Catalog | undefined;
   private catalogPrefixes: string[] = [];
+  /** --onetime reads without a catalog; its skipped values are counted here */
+  private readonly onetimeStats = { malformed: 0 };
   private watcher: FSWatcher | undefined;
   private readonly debouncer: Debouncer;
   private running: Promise<void> | undefined;
@@ -268,7 +270,7 @@ export class Renderer implements RunningMode {
     // one read of every prefix at one revision; no watch
     const snapshot = await this.deps.store.read(prefixes);
     const values = new Map(snapshot.kvs.map((kv) => [kv.key, kv.value] as const));
-    const services = this.config.nginxUpstreams ? servicesFromValues(values, this.config.servicesPrefix, this.deps.log) : new Map();
+    const services = this.config.nginxUpstreams ? servicesFromValues(values, this.config.servicesPrefix, this.deps.log, this.onetimeStats) : new Map();
     const ok = await this.runAll({ revision: snapshot.revision, values, services });
     return ok && this.resourceErrors.length === 0 ? 0 : 1;
   }
@@ -321,6 +323,9 @@ export class Renderer implements RunningMode {
       ...(target.checkCmd ? { checkCmd: target.checkCmd } : {}),
       ...(target.reloadCmd ? { reloadCmd: target.reloadCmd } : {}),
     };
+    if (result.refused.length > 0) {
+      this.deps.log.warn({ resource: UPSTREAMS_NAME, refused: result.refused.map((r) => r.slice(0, 200)) }, 'left out service names or servers nginx could misread');
+    }
     if (result.kept.length > 0) {
       this.counters.guarded.inc({ resource: UPSTREAMS_NAME });
       this.deps.log.warn({ resource: UPSTREAMS_NAME, services: result.kept }, 'service has no instances left; keeping its last good upstream block');

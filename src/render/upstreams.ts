@@ -2,7 +2,9 @@
  * nginx upstream files: the `--nginx-upstreams` rendering from the catalog, and the guard that
  * refuses configurations with an empty `upstream` block (nginx rejects them).
  */
+import { isIP } from 'node:net';
 import type { Instance } from '../catalog/catalog.js';
+import { isDnsLabel } from '../catalog/names.js';
 import { parseServiceValue } from '../catalog/values.js';
 import type { Logger } from '../log.js';
 
@@ -44,6 +46,23 @@ export function emptyUpstreams(config: string): string[] {
     .map((b) => b.name);
 }
 
+/** What nginx may see as an upstream name: a DNS label (nothing that can close the block). */
+const UPSTREAM_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Instance ids the renderer accepts: what sidekicks and hand-written keys use, nothing else. */
+const INSTANCE_ID = /^[A-Za-z0-9_]([A-Za-z0-9_.:@-]{0,252})?$/;
+
+export function isUpstreamName(name: string): boolean {
+  return UPSTREAM_NAME.test(name);
+}
+
+/** A `server` address nginx reads as one token: an IP or a host name, and a port 1-65535. */
+export function isServerAddress(host: string, port: number): boolean {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return false;
+  if (isIP(host) !== 0) return /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/.test(host);
+  return /^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})?$/.test(host) && !host.includes('..');
+}
+
 export function serverLine(instance: Instance): string {
   const host = instance.host.includes(':') ? `[${instance.host}]` : instance.host;
   let line = `    server ${host}:${instance.port}`;
@@ -58,6 +77,8 @@ export interface UpstreamsResult {
   readonly content: string;
   /** services in the previous file that have no instance now; their last block was kept */
   readonly kept: readonly string[];
+  /** service names and `service/instance` servers left out because nginx could misread them */
+  readonly refused: readonly string[];
 }
 
 /**
@@ -67,37 +88,63 @@ export interface UpstreamsResult {
  */
 export function renderUpstreams(services: ReadonlyMap<string, readonly Instance[]>, previous: string | undefined): UpstreamsResult {
   const blocks = new Map<string, string>();
-  for (const [name, instances] of services) {
+  const refused: string[] = [];
+  for (const [name, all] of services) {
+    // Second guard behind the catalog's: a name or address that is not one plain token could
+    // close the block and add directives (a listener) to nginx.
+    if (!isUpstreamName(name)) {
+      refused.push(name);
+      continue;
+    }
+    const instances = all.filter((i) => {
+      if (isServerAddress(i.host, i.port)) return true;
+      refused.push(`${name}/${i.id}`);
+      return false;
+    });
     if (instances.length === 0) continue;
     blocks.set(name, [`upstream ${name} {`, ...instances.map(serverLine), '}'].join('\n'));
   }
   const kept: string[] = [];
   if (previous) {
     for (const block of upstreamBlocks(previous)) {
-      if (!blocks.has(block.name) && block.servers > 0) {
+      if (!blocks.has(block.name) && block.servers > 0 && isUpstreamName(block.name)) {
         blocks.set(block.name, block.text);
         kept.push(block.name);
       }
     }
   }
   const names = [...blocks.keys()].sort();
-  return { content: UPSTREAMS_HEADER + names.map((n) => `${blocks.get(n)}\n`).join('\n'), kept };
+  return { content: UPSTREAMS_HEADER + names.map((n) => `${blocks.get(n)}\n`).join('\n'), kept, refused };
 }
 
 /**
  * Services from raw `/services/<service>/<instance>` values of one read (for --onetime, which
- * reads once instead of keeping a catalog). Same rules as the catalog: malformed values skipped.
+ * reads once instead of keeping a catalog). Same rules as the catalog: service names that are not
+ * DNS labels, instance ids outside a safe charset and malformed values are skipped, logged and
+ * counted in `stats.malformed`.
  */
-export function servicesFromValues(values: ReadonlyMap<string, string>, prefix: string, log: Logger): Map<string, Instance[]> {
+export function servicesFromValues(values: ReadonlyMap<string, string>, prefix: string, log: Logger, stats?: { malformed: number }): Map<string, Instance[]> {
   const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
   const out = new Map<string, Instance[]>();
+  const skip = (key: string, value: string, reason: string): void => {
+    if (stats) stats.malformed++;
+    log.warn({ key: key.slice(0, 300), value: value.slice(0, 200), reason }, 'skipping malformed value');
+  };
   for (const [key, value] of values) {
     if (!key.startsWith(base)) continue;
     const parts = key.slice(base.length).split('/');
     if (parts.length !== 2 || !parts[0] || !parts[1]) continue;
+    if (!isDnsLabel(parts[0])) {
+      skip(key, value, 'service name is not a DNS label');
+      continue;
+    }
+    if (!INSTANCE_ID.test(parts[1])) {
+      skip(key, value, 'instance id has characters outside A-Z a-z 0-9 _ . : @ -');
+      continue;
+    }
     const parsed = parseServiceValue(value);
     if (!parsed.ok) {
-      log.warn({ key, value: value.slice(0, 200), reason: parsed.error }, 'skipping malformed value');
+      skip(key, value, parsed.error);
       continue;
     }
     const list = out.get(parts[0]) ?? [];
