@@ -122,6 +122,19 @@ export function confdFuncs(kv: KeyValues, options: FuncOptions): FuncMap {
 
 const LOOKUP_TIMEOUT_MS = 5000;
 
+/** A DNS name as resolvers take it: labels of letters, digits, `_` and `-`, 253 characters in all. */
+const LOOKUP_LABEL = /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+export function isLookupName(name: string): boolean {
+  const bare = name.endsWith('.') ? name.slice(0, -1) : name;
+  return bare.length > 0 && bare.length <= 253 && bare.split('.').every((label) => LOOKUP_LABEL.test(label));
+}
+
+/** Names from store values reach a child process: anything but a DNS name is a template error. */
+function checkLookupName(func: string, name: string): void {
+  if (!isLookupName(name)) throw new Error(`${func}: ${JSON.stringify(name.slice(0, 100))} is not a DNS name`);
+}
+
 /**
  * net.LookupIP through the system resolver (getent, as Go's cgo resolver), sorted so that DNS
  * round robin does not cause rewrites; nil (no addresses) on failure, as confd returns.
@@ -129,8 +142,10 @@ const LOOKUP_TIMEOUT_MS = 5000;
  */
 export function lookupIP(name: string): string[] | null {
   if (isIP(name)) return [name];
+  checkLookupName('lookupIP', name);
   try {
-    const out = execFileSync('getent', ['ahosts', name], { timeout: LOOKUP_TIMEOUT_MS, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    // `--`: a name is never an option to getent
+    const out = execFileSync('getent', ['ahosts', '--', name], { timeout: LOOKUP_TIMEOUT_MS, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const ips = new Set(out.split('\n').map((l) => l.split(/\s+/)[0]!).filter((ip) => isIP(ip)));
     return ips.size === 0 ? null : [...ips].sort(compareStrings);
   } catch {
@@ -160,8 +175,10 @@ const SRV_SCRIPT = `require('node:dns').promises.resolveSrv(process.argv[1]).the
 /** net.LookupSRV (`_service._proto.name`), sorted as confd does; empty on failure. */
 export function lookupSRV(service: string, proto: string, name: string): SRV[] {
   const query = service === '' && proto === '' ? name : `_${service}._${proto}.${name}`;
+  checkLookupName('lookupSRV', query);
   try {
-    const out = execFileSync(process.execPath, ['-e', SRV_SCRIPT, query], { timeout: LOOKUP_TIMEOUT_MS, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    // `--`: the query is an argument of the script, never an option to node
+    const out = execFileSync(process.execPath, ['-e', SRV_SCRIPT, '--', query], { timeout: LOOKUP_TIMEOUT_MS, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     const records = JSON.parse(out) as { name: string; port: number; priority: number; weight: number }[];
     const srvs = records.map((r) => new SRV(r.name.endsWith('.') ? r.name : `${r.name}.`, r.port, r.priority, r.weight));
     const key = (s: SRV): string => `${s.Target}${s.Port}${s.Priority}${s.Weight}`;
