@@ -66,6 +66,9 @@ export class EtcdStore implements Store {
       hosts: options.endpoints.map((e) => `${scheme}://${e}`),
       dialTimeout: timeout,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+      // One view is read in one range response: gRPC's default 4 MiB cap would make a large
+      // catalog unreadable (and the mode never ready).
+      grpcOptions: { 'grpc.max_receive_message_length': -1 },
       // etcd3's defaults keep a failed member's breaker open for 5 s and back watches off up to
       // 30 s: after an outage beacon would lag etcd by that much. Come back within a second or two.
       faultHandling: {
@@ -79,7 +82,8 @@ export class EtcdStore implements Store {
       const certChain = readPem('--etcd-cert', options.cert);
       const privateKey = readPem('--etcd-key', options.key);
       clientOptions.credentials = {
-        rootCertificate: rootCertificate ?? Buffer.alloc(0),
+        // No --etcd-ca: the system's roots (null), not an empty list that trusts nothing.
+        rootCertificate: (rootCertificate ?? null) as Buffer,
         ...(certChain ? { certChain } : {}),
         ...(privateKey ? { privateKey } : {}),
       };
@@ -198,14 +202,20 @@ class EtcdLeaseHandle implements Lease {
 }
 
 /**
- * One etcd watcher per prefix on the client's shared stream. etcd3 resumes each from its
- * last seen revision after a disconnect; when etcd cancels a watch (history compacted past
- * our revision), we re-read everything at one revision and start over from there.
+ * One etcd watcher per prefix on the client's shared stream. etcd3 resumes a watcher after a
+ * disconnect from the revision in the header of its last response, but that header carries the
+ * store's current revision, not the last event delivered: a stream that drops again before the
+ * catch-up events arrive would skip them for good. So beacon does not trust the resume: after any
+ * disconnect, the next connection re-reads every prefix at one revision (onReset) and starts new
+ * watchers from there. The same reset handles a watch etcd cancelled (history compacted).
  */
 class EtcdWatch implements Watch {
-  private watchers: Watcher[] = [];
+  /** the watchers whose events count; replaced as a whole on every reset */
+  private readonly live = new Set<Watcher>();
   private cancelled = false;
   private resetting = false;
+  private resetAgain = false;
+  private interrupted = false;
 
   constructor(
     private readonly store: EtcdStore,
@@ -215,13 +225,27 @@ class EtcdWatch implements Watch {
   ) {}
 
   async start(afterRevision: number): Promise<this> {
-    this.watchers = await Promise.all(this.prefixes.map((p) => this.watchOne(p, afterRevision)));
+    await this.openAll(afterRevision);
     return this;
+  }
+
+  /** Opens a watcher per prefix; if any fails, closes those that opened and throws. */
+  private async openAll(afterRevision: number): Promise<void> {
+    const results = await Promise.allSettled(this.prefixes.map((p) => this.watchOne(p, afterRevision)));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      const opened = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      for (const w of opened) this.live.delete(w);
+      await cancelQuietly(opened);
+      throw failed.reason;
+    }
   }
 
   private async watchOne(prefix: string, afterRevision: number): Promise<Watcher> {
     const watcher = this.client.watch().prefix(prefix).startRevision(String(afterRevision + 1)).watcher();
+    this.live.add(watcher);
     watcher.on('data', (res) => {
+      if (!this.live.has(watcher)) return;
       const events: ChangeEvent[] = res.events.map((ev) =>
         ev.type === 'Put'
           ? { type: 'put' as const, kv: toKeyValue(ev.kv as RawKv) }
@@ -229,39 +253,71 @@ class EtcdWatch implements Watch {
       );
       if (events.length > 0) this.handlers.onChanges(events, Number(res.header.revision));
     });
-    watcher.on('connected', () => this.handlers.onConnectionChange?.(true));
-    watcher.on('disconnected', (err: Error) => this.handlers.onConnectionChange?.(false, err));
-    await new Promise<void>((resolve, reject) => {
-      watcher.once('connected', () => resolve());
-      watcher.once('error', reject);
+    watcher.on('connected', () => {
+      if (!this.live.has(watcher)) return;
+      if (this.interrupted) void this.reset(new Error('watch stream reconnected'));
+      else this.handlers.onConnectionChange?.(true);
     });
-    watcher.on('error', (err: Error) => void this.reset(err));
+    watcher.on('disconnected', (err: Error) => {
+      if (!this.live.has(watcher)) return;
+      this.interrupted = true;
+      this.handlers.onConnectionChange?.(false, err);
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        watcher.once('connected', () => resolve());
+        watcher.once('error', reject);
+      });
+    } catch (err) {
+      this.live.delete(watcher);
+      throw err;
+    }
+    watcher.on('error', (err: Error) => {
+      if (this.live.has(watcher)) void this.reset(err);
+    });
     return watcher;
   }
 
-  /** Re-reads the prefixes and restarts every watcher after the snapshot's revision. */
+  /** Re-reads the prefixes at one revision and restarts every watcher after it. */
   private async reset(cause: Error): Promise<void> {
-    if (this.cancelled || this.resetting) return;
-    this.resetting = true;
-    this.handlers.onConnectionChange?.(false, cause);
-    // A watcher etcd already cancelled may never confirm our cancel: do not wait on it.
-    await Promise.race([Promise.allSettled(this.watchers.map((w) => w.cancel())), new Promise((r) => setTimeout(r, 500))]);
-    for (let attempt = 0; !this.cancelled; attempt++) {
-      try {
-        const snapshot = await this.store.read(this.prefixes);
-        this.handlers.onReset(snapshot);
-        this.watchers = await Promise.all(this.prefixes.map((p) => this.watchOne(p, snapshot.revision)));
-        this.handlers.onConnectionChange?.(true);
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
-      }
+    if (this.cancelled) return;
+    if (this.resetting) {
+      this.resetAgain = true;
+      return;
     }
+    this.resetting = true;
+    do {
+      this.resetAgain = false;
+      this.interrupted = false;
+      this.handlers.onConnectionChange?.(false, cause);
+      const old = [...this.live];
+      this.live.clear();
+      // A watcher etcd already cancelled may never confirm our cancel: do not wait on it.
+      await Promise.race([cancelQuietly(old), new Promise((r) => setTimeout(r, 500))]);
+      for (let attempt = 0; !this.cancelled; attempt++) {
+        try {
+          const snapshot = await this.store.read(this.prefixes);
+          if (this.cancelled) break;
+          this.handlers.onReset(snapshot);
+          await this.openAll(snapshot.revision);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** attempt)));
+        }
+      }
+    } while ((this.resetAgain || this.interrupted) && !this.cancelled);
     this.resetting = false;
+    if (!this.cancelled) this.handlers.onConnectionChange?.(true);
   }
 
   async cancel(): Promise<void> {
     this.cancelled = true;
-    await Promise.allSettled(this.watchers.map((w) => w.cancel()));
+    const all = [...this.live];
+    this.live.clear();
+    await cancelQuietly(all);
   }
+}
+
+async function cancelQuietly(watchers: readonly Watcher[]): Promise<void> {
+  await Promise.allSettled(watchers.map((w) => w.cancel()));
 }
