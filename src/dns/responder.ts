@@ -138,9 +138,10 @@ export class Responder {
 
   /**
    * Answers `msg` and hands the reply to `send` (now or once forwarding is done), recording the
-   * latency. `client` is the source address (recursion is allowed by it). Never throws.
+   * latency. `client` is the source address (recursion is allowed by it). `done` runs once the
+   * query is finished, whether a reply was sent or not. Never throws.
    */
-  serve(msg: Buffer, transport: Transport, client: string, send: (reply: Reply) => void): void {
+  serve(msg: Buffer, transport: Transport, client: string, send: (reply: Reply) => void, done?: () => void): void {
     const t0 = performance.now();
     const t = transport === 'tcp' ? 1 : 0;
     let result: Reply | Promise<Reply | undefined> | undefined;
@@ -150,10 +151,14 @@ export class Responder {
       this.log.error({ err: (err as Error).message }, 'error answering a query');
       result = this.errorReply(msg, RCODE.SERVFAIL);
     }
-    if (result === undefined) return;
+    if (result === undefined) {
+      done?.();
+      return;
+    }
     if (!(result instanceof Promise)) {
       send(result);
       this.stats.observe(t, (performance.now() - t0) / 1000);
+      done?.();
       return;
     }
     this.inflight++;
@@ -162,12 +167,14 @@ export class Responder {
         this.inflight--;
         if (reply) send(reply);
         this.stats.observe(t, (performance.now() - t0) / 1000);
+        done?.();
       },
       (err: unknown) => {
         this.inflight--;
         this.log.error({ err: (err as Error).message }, 'error answering a query');
         const fail = this.errorReply(msg, RCODE.SERVFAIL);
         if (fail) send(fail);
+        done?.();
       },
     );
   }

@@ -42,6 +42,10 @@ export interface DnsServerOptions {
 
 const TCP_IDLE_MS = 10_000;
 const TCP_MAX_CONNECTIONS = 1000;
+/** per TCP connection: queries being answered at once; reading pauses beyond */
+const TCP_MAX_INFLIGHT = 64;
+/** per TCP connection: reply bytes waiting for the client before reading pauses */
+const TCP_WRITE_BUFFER = 64 * 1024;
 
 /** What a UDP worker is started with. */
 export interface WorkerInit {
@@ -280,32 +284,63 @@ export class DnsServer implements RunningMode {
     };
   }
 
+  /**
+   * DNS over TCP (RFC 7766): pipelined queries, answered as they complete. Backpressure: reading
+   * stops while replies wait for the client (the socket's write buffer is full) or while
+   * TCP_MAX_INFLIGHT queries of this connection are unanswered, and resumes on 'drain' or as they
+   * complete. A client that stops reading thus costs a bounded buffer, and the idle timeout (no
+   * bytes either way) closes its connection.
+   */
   private onTcp(socket: Socket): void {
     this.connections.add(socket);
     const client = socket.remoteAddress ?? '';
     socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
-    let data: Reply = Buffer.alloc(0);
+    let data: Buffer = Buffer.alloc(0);
+    let inflight = 0;
+    let blocked = false;
+    let pumping = false;
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.connections.delete(socket));
     const send = (reply: Reply): void => {
       if (socket.destroyed) return;
-      const prefix = Buffer.allocUnsafe(2);
-      prefix.writeUInt16BE(reply.length);
-      socket.write(Buffer.concat([prefix, reply]));
+      const frame = Buffer.allocUnsafe(2 + reply.length);
+      frame.writeUInt16BE(reply.length);
+      frame.set(reply, 2);
+      if (!socket.write(frame) || socket.writableLength > TCP_WRITE_BUFFER) blocked = true;
     };
+    const done = (): void => {
+      inflight--;
+      if (!pumping) pump();
+    };
+    const pump = (): void => {
+      pumping = true;
+      try {
+        while (!blocked && inflight < TCP_MAX_INFLIGHT && data.length >= 2 && !socket.destroyed) {
+          const len = data.readUInt16BE(0);
+          if (len < 12) {
+            socket.destroy();
+            return;
+          }
+          if (data.length < 2 + len) break;
+          const msg = Buffer.from(data.subarray(2, 2 + len));
+          data = data.subarray(2 + len);
+          inflight++;
+          this.responder.serve(msg, 'tcp', client, send, done);
+        }
+      } finally {
+        pumping = false;
+      }
+      if (socket.destroyed) return;
+      if (blocked || inflight >= TCP_MAX_INFLIGHT) socket.pause();
+      else if (socket.isPaused()) socket.resume();
+    };
+    socket.on('drain', () => {
+      blocked = false;
+      pump();
+    });
     socket.on('data', (chunk: Buffer) => {
       data = data.length === 0 ? chunk : Buffer.concat([data, chunk]);
-      while (data.length >= 2) {
-        const len = data.readUInt16BE(0);
-        if (len < 12) {
-          socket.destroy();
-          return;
-        }
-        if (data.length < 2 + len) return;
-        const msg = Buffer.from(data.subarray(2, 2 + len));
-        data = data.subarray(2 + len);
-        this.responder.serve(msg, 'tcp', client, send);
-      }
+      pump();
     });
   }
 }
