@@ -304,6 +304,8 @@ class FileWatch implements Watch {
   private cancelled = false;
   private leases = new Map<string, LeaseFile>();
   private lastFull = 0;
+  /** the directory could not be read at the last try: the view is stale */
+  private unreadable = false;
 
   constructor(
     private readonly store: FileStore,
@@ -384,8 +386,13 @@ class FileWatch implements Watch {
       this.leases = read.leases;
       this.lastFull = Date.now();
     } catch (err) {
-      this.handlers.onConnectionChange?.(false, err as Error);
+      if (!this.unreadable) this.handlers.onConnectionChange?.(false, err as Error);
+      this.unreadable = true;
       return;
+    }
+    if (this.unreadable) {
+      this.unreadable = false;
+      this.handlers.onConnectionChange?.(true);
     }
     if (this.cancelled) return;
     const events: ChangeEvent[] = [];

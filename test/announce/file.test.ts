@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ToggleApp } from '../harness/app.ts';
@@ -128,4 +128,28 @@ test('file store watch: lease renewals cost no directory scans; a revoked lease 
   await lease.revoke();
   await waitFor('revocation seen', () => events.includes('delete'), 2000, 10);
   assert.ok(Date.now() - since < 1000);
+});
+
+test('file store watch: an unreadable directory is reported, and so is its recovery', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-file-recover-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new FileStore(join(dir, 'store'));
+  t.after(() => store.close());
+  await store.put('/services/web/a', '10.0.0.1:80');
+  const snap = await store.read(['/services/']);
+  const states: boolean[] = [];
+  const keys = new Set(snap.kvs.map((kv) => kv.key));
+  const watch = await store.watch(['/services/'], snap.revision, {
+    onChanges: (evs) => evs.forEach((e) => (e.type === 'put' ? keys.add(e.kv.key) : keys.delete(e.key))),
+    onReset: () => undefined,
+    onConnectionChange: (connected) => states.push(connected),
+  });
+  t.after(() => watch.cancel());
+  renameSync(join(dir, 'store', 'keys'), join(dir, 'keys-away'));
+  await waitFor('reported unreadable', () => states.at(-1) === false, 10_000);
+  assert.ok(keys.has('/services/web/a'), 'the last view is kept');
+  renameSync(join(dir, 'keys-away'), join(dir, 'store', 'keys'));
+  await waitFor('reported back', () => states.at(-1) === true, 10_000);
+  await store.put('/services/web/b', '10.0.0.2:80');
+  await waitFor('changes flow again', () => keys.has('/services/web/b'), 10_000);
 });
