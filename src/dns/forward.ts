@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { isIP, Socket } from 'node:net';
 import { decodeMessage, encodeQuery, RCODE, type RR } from './wire.js';
-import type { Nameserver } from './settings.js';
+import { clampForwardTimeout, type Nameserver } from './settings.js';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -113,7 +113,8 @@ export class Forwarder {
    * until one answers other than SERVFAIL/REFUSED. Undefined when all fail.
    */
   async relay(query: Uint8Array, transport: Transport): Promise<Buffer | undefined> {
-    const timeout = this.options.timeoutMs();
+    // never a timer Node cannot set (it would fire after 1 ms): 50 ms .. 60 s
+    const timeout = clampForwardTimeout(this.options.timeoutMs());
     for (const ns of this.options.nameservers()) {
       try {
         const reply = transport === 'tcp' ? await exchangeTcp(query, ns, timeout) : await exchangeUdp(query, ns, timeout);

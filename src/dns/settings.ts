@@ -78,6 +78,24 @@ export function resolvConfNameservers(path = '/etc/resolv.conf'): Nameserver[] {
   return out;
 }
 
+/** the forward timeout (per nameserver attempt) is kept within these bounds, in ms */
+export const FORWARD_TIMEOUT_BOUNDS = { min: 50, max: 60_000 } as const;
+
+export function clampForwardTimeout(ms: number): number {
+  return Math.min(FORWARD_TIMEOUT_BOUNDS.max, Math.max(FORWARD_TIMEOUT_BOUNDS.min, Math.round(ms)));
+}
+
+/**
+ * SkyDNS's `read_timeout` is a Go `time.Duration`, so a JSON number is nanoseconds
+ * (2000000000 = 2 s); a string is read as a duration (`2s`, `500ms`). Milliseconds, undefined if
+ * invalid; 0 means unset.
+ */
+export function skydnsDurationMs(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v / 1e6 : undefined;
+  if (typeof v === 'string') return parseDuration(v);
+  return undefined;
+}
+
 function seconds(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.floor(v);
   if (typeof v === 'string') {
@@ -90,6 +108,7 @@ function seconds(v: unknown): number | undefined {
 /**
  * Merges the layers. `skyConfig` is the parsed `/skydns/config` (SkyDNS field names: `domain`,
  * `ttl`, `min_ttl`, `nameservers`, `no_rec`, `read_timeout`); fields of the wrong type are ignored.
+ * As in SkyDNS, `ttl: 0` and `min_ttl: 0` mean unset; `read_timeout` is nanoseconds when a number.
  * Returns the settings and what in `/skydns/config` was ignored.
  */
 export function resolveSettings(explicit: ExplicitSettings, skyConfig: unknown, resolvConf: readonly Nameserver[]): { settings: DnsSettings; ignored: string[] } {
@@ -100,6 +119,7 @@ export function resolveSettings(explicit: ExplicitSettings, skyConfig: unknown, 
     if (isValidDomain(c.domain)) domain = normalizeDomain(c.domain);
     else ignored.push('domain');
   }
+  // SkyDNS treats 0 (Go's zero value) as unset: its defaults apply
   const ttl = c.ttl === undefined ? undefined : seconds(c.ttl);
   if (c.ttl !== undefined && ttl === undefined) ignored.push('ttl');
   const minTtl = c.min_ttl === undefined ? undefined : seconds(c.min_ttl);
@@ -114,17 +134,18 @@ export function resolveSettings(explicit: ExplicitSettings, skyConfig: unknown, 
   } else if (c.nameservers !== undefined) ignored.push('nameservers');
   const noRec = typeof c.no_rec === 'boolean' ? c.no_rec : undefined;
   if (c.no_rec !== undefined && noRec === undefined) ignored.push('no_rec');
-  const readTimeout = typeof c.read_timeout === 'string' || typeof c.read_timeout === 'number' ? parseDuration(c.read_timeout) : undefined;
+  const readTimeout = c.read_timeout === undefined ? undefined : skydnsDurationMs(c.read_timeout);
+  if (c.read_timeout !== undefined && readTimeout === undefined) ignored.push('read_timeout');
 
   const forward = explicit.forward && explicit.forward.length > 0 ? explicit.forward.map((f) => parseNameserver(f)!).filter(Boolean) : undefined;
   return {
     settings: {
       domain: explicit.domain !== undefined ? normalizeDomain(explicit.domain) : (domain ?? DEFAULTS.domain),
-      ttl: explicit.ttl ?? ttl ?? DEFAULTS.ttl,
-      minTtl: explicit.minTtl ?? minTtl ?? DEFAULTS.minTtl,
+      ttl: explicit.ttl ?? (ttl || undefined) ?? DEFAULTS.ttl,
+      minTtl: explicit.minTtl ?? (minTtl || undefined) ?? DEFAULTS.minTtl,
       noRecursion: explicit.noRecursion ?? noRec ?? false,
       nameservers: forward ?? (nameservers && nameservers.length > 0 ? nameservers : [...resolvConf]),
-      forwardTimeoutMs: explicit.forwardTimeoutMs ?? (readTimeout && readTimeout > 0 ? readTimeout : DEFAULTS.forwardTimeoutMs),
+      forwardTimeoutMs: clampForwardTimeout(explicit.forwardTimeoutMs ?? (readTimeout && readTimeout > 0 ? readTimeout : DEFAULTS.forwardTimeoutMs)),
       allowRecursion: explicit.allowRecursion ?? DEFAULT_ALLOW_RECURSION,
       staleTtl: explicit.staleTtl ?? DEFAULTS.staleTtl,
     },

@@ -4,6 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseNameserver, resolveSettings, resolvConfNameservers } from '../../dist/dns/settings.js';
+import { Forwarder } from '../../dist/dns/forward.js';
+import { createSocket } from 'node:dgram';
 import { cacheKey } from '../../dist/dns/responder.js';
 import { encodeQuery, TYPE } from '../../dist/dns/wire.js';
 
@@ -30,6 +32,26 @@ const CASES: { name: string; explicit: Record<string, unknown>; config: unknown;
     want: { domain: 'skydns.local', ttl: 30, noRecursion: false, nameservers: RESOLV },
     ignored: ['domain', 'ttl', 'nameservers "not-an-ip"', 'no_rec'],
   },
+  {
+    // SkyDNS's config struct: ReadTimeout time.Duration `json:"read_timeout"`, so JSON numbers are nanoseconds
+    name: 'read_timeout as a number is nanoseconds (SkyDNS time.Duration)',
+    explicit: {},
+    config: { read_timeout: 2000000000 },
+    want: { forwardTimeoutMs: 2000 },
+  },
+  { name: 'read_timeout of 250 ms in nanoseconds', explicit: {}, config: { read_timeout: 250_000_000 }, want: { forwardTimeoutMs: 250 } },
+  { name: 'read_timeout as a duration string', explicit: {}, config: { read_timeout: '2s' }, want: { forwardTimeoutMs: 2000 } },
+  { name: 'read_timeout 0 is unset', explicit: {}, config: { read_timeout: 0 }, want: { forwardTimeoutMs: 2000 } },
+  { name: 'read_timeout is clamped to 60 s', explicit: {}, config: { read_timeout: 3_600_000_000_000 }, want: { forwardTimeoutMs: 60_000 } },
+  { name: 'read_timeout is clamped to 50 ms', explicit: {}, config: { read_timeout: 1000 }, want: { forwardTimeoutMs: 50 } },
+  { name: 'read_timeout of the wrong type is ignored and reported', explicit: {}, config: { read_timeout: 'soon' }, want: { forwardTimeoutMs: 2000 }, ignored: ['read_timeout'] },
+  {
+    name: 'ttl 0 and min_ttl 0 are unset, as in SkyDNS: the defaults apply',
+    explicit: {},
+    config: { ttl: 0, min_ttl: 0 },
+    want: { ttl: 30, minTtl: 60 },
+  },
+  { name: 'ttl 0 in /skydns/config does not hide an explicit --ttl', explicit: { ttl: 12 }, config: { ttl: 0, min_ttl: 0 }, want: { ttl: 12, minTtl: 60 } },
 ];
 
 for (const c of CASES) {
@@ -74,4 +96,31 @@ test('cacheKey: question bytes (case included), budget and flags; odd messages a
   assert.equal(k(badVersion), undefined);
   assert.equal(k(Buffer.concat([a, Buffer.from([0])])), undefined, 'trailing bytes');
   assert.equal(k(a.subarray(0, 20)), undefined, 'truncated');
+});
+
+test('Forwarder: a timeout too large for a Node timer is clamped, not turned into 1 ms', async () => {
+  // a nameserver that answers after 100 ms
+  const server = createSocket('udp4');
+  server.on('message', (msg, rinfo) => {
+    const reply = Buffer.from(msg);
+    reply[2]! |= 0x80;
+    setTimeout(() => server.send(reply, rinfo.port, rinfo.address), 100);
+  });
+  await new Promise<void>((resolve) => server.bind(0, '127.0.0.1', () => resolve()));
+  const port = server.address().port;
+  const outcomes: string[] = [];
+  const forwarder = new Forwarder({ nameservers: () => [{ host: '127.0.0.1', port }], timeoutMs: () => 2e12, onAttempt: (_ns, o) => outcomes.push(o) });
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    const reply = await forwarder.relay(encodeQuery(7, 'www.example.test.', TYPE.A), 'udp');
+    assert.ok(reply, `answered (${outcomes})`);
+    assert.deepEqual(outcomes, ['ok']);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(warnings.map((w) => w.name).filter((n) => n === 'TimeoutOverflowWarning'), []);
+  } finally {
+    process.off('warning', onWarning);
+    server.close();
+  }
 });
