@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
@@ -46,6 +46,14 @@ class ClientGoneError extends Error {
 }
 
 const NO_TRIES: readonly Upstream[] = [];
+
+/** A WebSocket opening handshake: the only upgrade the proxy passes on (RFC 6455 4.1). */
+export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  return req.method === 'GET' && /^websocket$/i.test(req.headers.upgrade ?? '');
+}
+
+/** Node >= 24.9 / 22.21 choose per request which Upgrade requests reach 'upgrade'. */
+const UPGRADE_CALLBACK_SUPPORTED = typeof (createServer() as Server & { shouldUpgradeCallback?: unknown }).shouldUpgradeCallback === 'function';
 
 /** Every response's 'close' (one static listener, no closure per request). */
 function onResponseClose(this: TaggedResponse): void {
@@ -267,7 +275,10 @@ export class FrontDoor {
         keepAliveTimeout: l.idleTimeoutMs,
         connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(l.clientHeaderTimeoutMs / 2))),
         noDelay: true,
-      },
+        // Only WebSocket upgrades go to 'upgrade'; anything else with an Upgrade header (h2c,
+        // TLS/1.0) takes the normal request path instead of being dropped.
+        ...(UPGRADE_CALLBACK_SUPPORTED ? { shouldUpgradeCallback: isWebSocketUpgrade } : {}),
+      } as ServerOptions,
       (req, res) => this.handle(req, res),
     );
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
@@ -407,6 +418,9 @@ export class FrontDoor {
       socket.destroy();
     };
     if (this.stopping) return reject(503, 'Service Unavailable', 'shutting down\n');
+    // Node without shouldUpgradeCallback sends every Upgrade request here; http-proxy-3 would
+    // drop the connection of anything but a WebSocket, so answer it instead.
+    if (!isWebSocketUpgrade(req)) return reject(501, 'Not Implemented', `upgrade to "${printable(req.headers.upgrade)}" is not supported; send the request without Upgrade\n`);
     if (service === undefined) return reject(404, 'Not Found', `no route for host "${printable(req.headers.host)}"\n`);
     const peers = this.table.get(service)?.peers;
     const peer = peers ? (pickUpstream(peers, Date.now()) as Upstream | undefined) : undefined;
