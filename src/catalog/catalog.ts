@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { ChangeEvent, KeyValue, Snapshot, Store, Watch } from '../store/store.js';
+import { isDnsLabel, isInstanceId } from './names.js';
 import { parseServiceValue, parseSkyRecord, type Endpoint, type SkyRecord } from './values.js';
 
 export interface Instance extends Endpoint {
@@ -118,6 +119,7 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
   private replace(snapshot: Snapshot): void {
     const before = new Set(Array.from(this.instancesByKey.values(), (i) => i.service));
     this.rawKvs.clear();
+    this.warned.clear();
     this.instancesByKey.clear();
     this.skyByKey.clear();
     this.skyConfigValue = undefined;
@@ -141,7 +143,7 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
       if (old) services.add(old.service);
       if (this.skyByKey.has(key) || this.isSkyKey(key)) skydns = true;
       if (ev.type === 'put') {
-        this.remove(key);
+        this.remove(key, false);
         const added = this.put(ev.kv);
         if (added?.kind === 'instance') services.add(added.instance.service);
       } else {
@@ -157,7 +159,9 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
     return this.options.skydns !== undefined && key.startsWith(withSlash(this.options.skydns.prefix));
   }
 
-  private remove(key: string): void {
+  /** `forget`: also forget that a bad value under the key was logged (the key is gone). */
+  private remove(key: string, forget = true): void {
+    if (forget) this.warned.delete(key);
     this.rawKvs.delete(key);
     this.instancesByKey.delete(key);
     this.skyByKey.delete(key);
@@ -183,6 +187,10 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
       if (parts.length !== 2 || !parts[0] || !parts[1]) {
         return this.reject(kv, 'key is not <prefix>/<service>/<instance>');
       }
+      // Service names end up in DNS names, Host routing and nginx `upstream` blocks: only DNS
+      // labels are safe there. Instance ids may be what sidekicks wrote (`apache@1`), but no more.
+      if (!isDnsLabel(parts[0])) return this.reject(kv, 'service is not a DNS label (a-z, 0-9, -)');
+      if (!isInstanceId(parts[1])) return this.reject(kv, 'instance id has characters outside A-Z a-z 0-9 . _ @ : + = -');
       const endpoint = parseServiceValue(kv.value);
       if (!endpoint.ok) return this.reject(kv, endpoint.error);
       return { kind: 'instance', instance: { service: parts[0], id: parts[1], key: kv.key, ...endpoint.value, ...lease } };

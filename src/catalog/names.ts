@@ -5,6 +5,11 @@ export function isDnsLabel(text: string): boolean {
   return LABEL.test(text);
 }
 
+/** An instance id as readers accept it: DNS labels, and what sidekicks wrote (`apache@1`). */
+export function isInstanceId(text: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._@:+=-]{0,252}$/.test(text);
+}
+
 /** Lowercases and replaces anything outside `a-z0-9-` so that `Web_1:8080` becomes `web-1-8080`. */
 export function sanitizeLabel(text: string): string {
   const label = text

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultInstanceId, isDnsLabel, keyToName, nameToKey, sanitizeLabel, skydnsKey } from '../../dist/catalog/names.js';
+import { defaultInstanceId, isDnsLabel, isInstanceId, keyToName, nameToKey, sanitizeLabel, skydnsKey } from '../../dist/catalog/names.js';
 import { parseServiceValue, parseSkyRecord } from '../../dist/catalog/values.js';
 
 test('instance ids are sanitized DNS labels', () => {
@@ -11,6 +11,8 @@ test('instance ids are sanitized DNS labels', () => {
   assert.equal(sanitizeLabel('x'.repeat(80)).length, 63);
   assert.ok(isDnsLabel('web1-8080'));
   for (const bad of ['', '-a', 'a-', 'A', 'a_b', 'x'.repeat(64)]) assert.ok(!isDnsLabel(bad), bad);
+  for (const ok of ['web1-8080', 'apache@1', 'Web_1', '10.0.0.5:8080', 'a.b']) assert.ok(isInstanceId(ok), ok);
+  for (const bad of ['', ' a', 'a b', 'a{', 'a;b', 'ü', '@a', 'x'.repeat(254)]) assert.ok(!isInstanceId(bad), bad);
 });
 
 test('names map to keys by label reversal and back', () => {
