@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer, type ClientRequest, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
@@ -252,6 +252,8 @@ export class FrontDoor {
   private readonly server: Server;
   private readonly wsProxy: ProxyServer;
   private readonly upgraded = new Set<Duplex>();
+  /** client sockets whose upgrade the upstream accepted (101 sent or on its way) */
+  private readonly switched = new WeakSet<Duplex>();
   private inflight = 0;
   private stopping = false;
   private drained: (() => void) | undefined;
@@ -284,12 +286,17 @@ export class FrontDoor {
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
     this.wsProxy = createProxyServer({ xfwd: false, ws: true, changeOrigin: false, proxyTimeout: 0, connectTimeout: l.connectTimeoutMs } as never);
+    // The upstream accepted the upgrade: remember it before the 101 goes to the client.
+    this.wsProxy.on('proxyReqWs', (proxyReq: ClientRequest, _req: IncomingMessage, socket: Duplex) => {
+      proxyReq.once('upgrade', () => this.switched.add(socket));
+    });
     // Always handled: an unhandled 'error' on the proxy emitter would take the process down.
     this.wsProxy.on('error', (err: Error, req: IncomingMessage, target: unknown) => {
       this.log.debug({ err: err.message, url: req?.url }, 'websocket proxy error');
       const socket = target as Duplex | undefined;
       if (socket && typeof (socket as Socket).destroy === 'function' && !socket.destroyed) {
-        if (socket.writable && !(socket as Socket).writableEnded) {
+        // After the 101 the socket speaks WebSocket: an HTTP response there would be garbage frames.
+        if (!this.switched.has(socket) && socket.writable && !(socket as Socket).writableEnded) {
           socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: 12\r\n\r\nbad gateway\n');
         }
         socket.destroy();

@@ -65,3 +65,20 @@ test('a request with Upgrade: h2c (curl --http2) is proxied as a normal request'
   assert.equal(await ws.echo('hi'), 'web:hi');
   ws.close();
 });
+
+test('an upstream that resets an open WebSocket: the client sees the frame, then a close, never an HTTP 502', { timeout: 30_000 }, async () => {
+  const socket = connect(proxy.port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  let received = Buffer.alloc(0);
+  socket.on('data', (c: Buffer) => (received = Buffer.concat([received, c])));
+  socket.write(`GET /ws HTTP/1.1\r\nHost: resetter.svc.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  await new Promise<void>((resolve, reject) => {
+    socket.on('close', () => resolve());
+    setTimeout(() => reject(new Error(`socket not closed; got ${JSON.stringify(received.toString('latin1'))}`)), 10_000).unref();
+  });
+  const text = received.toString('latin1');
+  assert.match(text, /^HTTP\/1\.1 101/);
+  const afterHandshake = received.subarray(text.indexOf('\r\n\r\n') + 4);
+  assert.deepEqual(afterHandshake.subarray(0, 7), encodeFrame(Buffer.from('hello'), false));
+  assert.doesNotMatch(afterHandshake.toString('latin1'), /HTTP\/1\.1 502/);
+});
