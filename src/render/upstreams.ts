@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { Instance } from '../catalog/catalog.js';
-import { isDnsLabel } from '../catalog/names.js';
+import { isDnsLabel, isInstanceId } from '../catalog/names.js';
 import { parseServiceValue } from '../catalog/values.js';
 import type { Logger } from '../log.js';
 
@@ -48,9 +48,6 @@ export function emptyUpstreams(config: string): string[] {
 
 /** What nginx may see as an upstream name: a DNS label (nothing that can close the block). */
 const UPSTREAM_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-/** Instance ids the renderer accepts: what sidekicks and hand-written keys use, nothing else. */
-const INSTANCE_ID = /^[A-Za-z0-9_]([A-Za-z0-9_.:@-]{0,252})?$/;
 
 export function isUpstreamName(name: string): boolean {
   return UPSTREAM_NAME.test(name);
@@ -135,11 +132,11 @@ export function servicesFromValues(values: ReadonlyMap<string, string>, prefix: 
     const parts = key.slice(base.length).split('/');
     if (parts.length !== 2 || !parts[0] || !parts[1]) continue;
     if (!isDnsLabel(parts[0])) {
-      skip(key, value, 'service name is not a DNS label');
+      skip(key, value, 'service is not a DNS label (a-z, 0-9, -)');
       continue;
     }
-    if (!INSTANCE_ID.test(parts[1])) {
-      skip(key, value, 'instance id has characters outside A-Z a-z 0-9 _ . : @ -');
+    if (!isInstanceId(parts[1])) {
+      skip(key, value, 'instance id has characters outside A-Z a-z 0-9 . _ @ : + = -');
       continue;
     }
     const parsed = parseServiceValue(value);
