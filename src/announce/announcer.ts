@@ -87,6 +87,8 @@ export class Announcer implements RunningMode {
     while (this.running) {
       const started = Date.now();
       await this.tick();
+      // stop() during a check: no new wait of a whole interval before the keys are revoked.
+      if (!this.running) break;
       const wait = Math.max(0, this.options.intervalMs - (Date.now() - started));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);

@@ -153,3 +153,16 @@ test('file store watch: an unreadable directory is reported, and so is its recov
   await store.put('/services/web/b', '10.0.0.2:80');
   await waitFor('changes flow again', () => keys.has('/services/web/b'), 10_000);
 });
+
+test('announce: SIGTERM during a slow check exits without waiting out the interval', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-stop-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const beacon = startBeacon(['announce', '--store', `file://${dir}`, '--service', 'slow', '--port', '9', '--host', '127.0.0.1', '--check', 'cmd:sleep 0.8', '--interval', '10s', '--timeout', '2s']);
+  t.after(() => beacon.stop('SIGKILL'));
+  await beacon.waitForLog('announcing');
+  await new Promise((r) => setTimeout(r, 300));
+  const since = Date.now();
+  const exit = await beacon.stop('SIGTERM', 20_000);
+  assert.equal(exit.code, 0);
+  assert.ok(Date.now() - since < 3000, `took ${Date.now() - since}ms to stop`);
+});
