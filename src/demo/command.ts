@@ -9,6 +9,7 @@ import type { ModeContext, ModeDefinition, RunningMode } from '../cli/mode.js';
 import type { StoreConfig } from '../config/common.js';
 import { parseHostPort, type HostPort } from '../config/flags.js';
 import { UsageError } from '../errors.js';
+import { isDnsLabel } from '../catalog/names.js';
 import { startDemoApp } from './app.js';
 
 const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
@@ -80,7 +81,8 @@ class Demo implements RunningMode {
   private spawnChild(name: string, args: string[], env: Record<string, string> = {}): Child {
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...this.ctx.env, ...env, BEACON_ADMIN: '' } as NodeJS.ProcessEnv,
+      // The password travels in the environment, never on a command line `ps` shows.
+      env: { ...this.ctx.env, ...env, BEACON_ADMIN: '', ...(this.config.etcdPassword ? { BEACON_ETCD_PASSWORD: this.config.etcdPassword } : {}) } as NodeJS.ProcessEnv,
     });
     let tail = '';
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -110,7 +112,16 @@ class Demo implements RunningMode {
       }
     }
     const store = this.storeUrl();
-    const common = ['--store', store, '--log-level', 'warn'];
+    const c = this.config;
+    // Every child talks to the same store the same way (TLS, auth, prefixes).
+    const common = [
+      '--store', store, '--log-level', 'warn',
+      '--services-prefix', c.servicesPrefix, '--skydns-prefix', c.skydnsPrefix,
+      ...(c.etcdCa ? ['--etcd-ca', c.etcdCa] : []),
+      ...(c.etcdCert ? ['--etcd-cert', c.etcdCert] : []),
+      ...(c.etcdKey ? ['--etcd-key', c.etcdKey] : []),
+      ...(c.etcdUser ? ['--etcd-user', c.etcdUser] : []),
+    ];
     this.out(`beacon demo: store ${store}`);
 
     const apps: { name: string; port: number; pid: number }[] = [];
@@ -205,6 +216,9 @@ export const definition: ModeDefinition = {
   ],
   create(ctx) {
     const config = ctx.flags as unknown as DemoConfig;
+    if (!isDnsLabel(config.service) || !isDnsLabel(`${config.service}${config.apps}`)) {
+      throw new UsageError('--service', `must be a short DNS label (a-z, 0-9, '-'), got ${JSON.stringify(config.service)}`);
+    }
     return new Demo(config, ctx, parseHostPort(config.dnsListen, '127.0.0.1')!, parseHostPort(config.proxyListen, '127.0.0.1')!);
   },
 };

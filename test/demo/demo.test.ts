@@ -59,6 +59,12 @@ test('beacon demo: apps behind the proxy and in DNS; Ctrl-C stops every process'
   await waitFor('every child gone', () => kids.every((pid) => !alive(pid)), 5000);
 });
 
+test('beacon demo: a service name that is not a DNS label is refused at once', { timeout: 30_000 }, async () => {
+  const demo = startBeacon(['demo', '--service', 'Bad_Name']);
+  assert.equal((await demo.exited).code, 2);
+  assert.match(demo.output(), /--service: must be a short DNS label/);
+});
+
 test('beacon demo: a taken port fails fast with a clear message', { timeout: 30_000 }, async (t) => {
   const blocker = createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
@@ -74,11 +80,12 @@ test('beacon demo: a taken port fails fast with a clear message', { timeout: 30_
 test('beacon demo with BEACON_STORE=etcd://... registers in etcd', { timeout: 90_000 }, async (t) => {
   const etcd = await EtcdCluster.start();
   t.after(() => etcd.stop());
-  const demo = startBeacon(['demo', '--apps', '2', '--dns-listen', `127.0.0.1:${await freePort(true)}`, '--proxy-listen', `127.0.0.1:${await freePort()}`], { BEACON_STORE: etcd.url });
+  // Store settings reach every child: here a non-default prefix.
+  const demo = startBeacon(['demo', '--apps', '2', '--services-prefix', '/svc', '--dns-listen', `127.0.0.1:${await freePort(true)}`, '--proxy-listen', `127.0.0.1:${await freePort()}`], { BEACON_STORE: etcd.url });
   t.after(() => demo.stop('SIGKILL'));
   await waitFor('demo ready', () => demo.output().includes('demo ready'), 60_000, 100);
   assert.match(demo.output(), new RegExp(`store ${etcd.url.replace(/[.]/g, '\\.')}`));
-  assert.deepEqual([...(await etcd.getPrefix('/services/web/')).keys()].sort(), ['/services/web/web1', '/services/web/web2']);
+  assert.deepEqual([...(await etcd.getPrefix('/svc/web/')).keys()].sort(), ['/svc/web/web1', '/svc/web/web2']);
   assert.equal((await demo.stop('SIGINT', 20_000)).code, 0);
-  assert.equal((await etcd.getPrefix('/services/web/')).size, 0, 'sidecars deregistered on the way out');
+  assert.equal((await etcd.getPrefix('/svc/web/')).size, 0, 'sidecars deregistered on the way out');
 });
