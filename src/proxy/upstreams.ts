@@ -106,7 +106,8 @@ export class UpstreamTable {
         peer.fails = old.fails;
         peer.firstFailAt = old.firstFailAt;
         peer.ejectedUntil = old.ejectedUntil;
-        peer.probing = old.probing;
+        // Not `probing`: an in-flight probe reports on the old object, so a copied flag would
+        // never be cleared and this peer would stay excluded. The new peer may probe again.
         oldById.delete(id);
       }
       peers.push(peer);
