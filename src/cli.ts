@@ -4,8 +4,9 @@ import { main } from './cli/main.js';
 main({ argv: process.argv.slice(2), env: process.env, stdout: process.stdout, stderr: process.stderr }).then(
   (code) => {
     process.exitCode = code;
-    // Timers of libraries (grpc reconnects, keepalives) must not hold a finished process open.
-    setTimeout(() => process.exit(code), 200).unref();
+    // Timers of libraries (grpc reconnects, keepalives) must not hold a finished process open,
+    // but output piped to another program is flushed first.
+    process.stdout.write('', () => setTimeout(() => process.exit(code), 200).unref());
   },
   (err: unknown) => {
     process.stderr.write(`beacon: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
