@@ -133,9 +133,9 @@ class LatencyHistogram {
 
 /**
  * Registers the dns metrics; `read` returns the current totals (main thread plus workers).
- * `indexRecords` is the main thread's index size.
+ * `indexRecords` is the main thread's index size, `indexRebuilds` how often it was rebuilt.
  */
-export function exportMetrics(registry: Registry, read: () => StatsSnapshot, indexRecords: () => number): void {
+export function exportMetrics(registry: Registry, read: () => StatsSnapshot, indexRecords: () => number, indexRebuilds: () => number = () => 0): void {
   // counters only go up: each scrape adds what is new since the last one
   const reported = new Stats();
   const delta = (now: number, before: number): number => (now > before ? now - before : 0);
@@ -189,6 +189,17 @@ export function exportMetrics(registry: Registry, read: () => StatsSnapshot, ind
     registers: [registry],
     collect() {
       this.set(indexRecords());
+    },
+  });
+  let rebuildsReported = 0;
+  new Counter({
+    name: 'beacon_dns_index_rebuilds_total',
+    help: 'rebuilds of the in-memory index from the store view (watch events are coalesced)',
+    registers: [registry],
+    collect() {
+      const n = indexRebuilds();
+      if (n > rebuildsReported) this.inc(n - rebuildsReported);
+      rebuildsReported = Math.max(rebuildsReported, n);
     },
   });
   new Gauge({

@@ -42,6 +42,10 @@ export interface DnsServerOptions {
 
 const TCP_IDLE_MS = 10_000;
 const TCP_MAX_CONNECTIONS = 1000;
+/** least time between two index rebuilds from watch events (changes meanwhile wait for the next) */
+const REBUILD_GAP_MS = 15;
+/** ... stretched to the last rebuild's own cost, up to this */
+const REBUILD_GAP_MAX_MS = 50;
 /** per TCP connection: queries being answered at once; reading pauses beyond */
 const TCP_MAX_INFLIGHT = 64;
 /** per TCP connection: reply bytes waiting for the client before reading pauses */
@@ -106,10 +110,12 @@ export class DnsServer implements RunningMode {
       this.responder.invalidate();
       this.toWorkers({ type: 'leases', expiry: this.leases.entries() });
     });
-    exportMetrics(options.metrics, () => this.totals(), () => this.index.size);
+    exportMetrics(options.metrics, () => this.totals(), () => this.index.size, () => this.rebuilds);
     registerCatalogMetrics(options.metrics, () => this.catalog);
     this.catalog.on('change', (change) => {
-      if (change.skydns) this.rebuild();
+      // a whole new view (first sync, watch reset) at once; watch events coalesced
+      if (change.reset) this.rebuild();
+      else if (change.skydns) this.scheduleRebuild();
     });
     this.catalog.on('ready', (ready) => {
       this.log.info({ ready, staleTtl: this.settings.staleTtl }, ready ? 'dns store synced' : 'dns store lost; answering from the last known records with short TTLs');
@@ -134,8 +140,39 @@ export class DnsServer implements RunningMode {
     return { ...settings, nameservers };
   }
 
+  /**
+   * Watch events coalesced: the first change after a quiet spell is rebuilt at once, later ones
+   * wait until the gap since the last rebuild has passed (REBUILD_GAP_MS, longer when rebuilds
+   * themselves are slow, at most REBUILD_GAP_MAX_MS), then one rebuild takes all of them.
+   */
+  private scheduleRebuild(): void {
+    if (this.rebuildTimer || this.stopping) return;
+    const gap = Math.min(REBUILD_GAP_MAX_MS, Math.max(REBUILD_GAP_MS, this.rebuildCostMs));
+    const wait = this.lastRebuildAt + gap - performance.now();
+    if (wait <= 0) {
+      this.rebuild();
+      return;
+    }
+    this.rebuildTimer = setTimeout(() => {
+      this.rebuildTimer = undefined;
+      if (!this.stopping) this.rebuild();
+    }, Math.ceil(wait));
+  }
+
+  private rebuildTimer: NodeJS.Timeout | undefined;
+  private lastRebuildAt = -Infinity;
+  private rebuildCostMs = 0;
+  /** index rebuilds so far (status, metrics) */
+  private rebuilds = 0;
+
   /** the catalog changed: rebuild the index and settings everywhere */
   private rebuild(): void {
+    if (this.rebuildTimer) {
+      clearTimeout(this.rebuildTimer);
+      this.rebuildTimer = undefined;
+    }
+    const t0 = performance.now();
+    this.rebuilds++;
     const before = this.settings;
     const entries = [...this.catalog.skydnsEntries().values()];
     this.index = new SkyIndex(entries, this.options.prefix);
@@ -152,6 +189,8 @@ export class DnsServer implements RunningMode {
       this.loggedReady = true;
       this.log.info({ records: this.index.size, revision: this.catalog.revision, udpWorkers: this.workerCount }, 'dns index ready');
     }
+    this.lastRebuildAt = performance.now();
+    this.rebuildCostMs = this.lastRebuildAt - t0;
   }
 
   /** store lost or back: TTLs capped at settings.staleTtl while lost (every cached answer is dropped) */
@@ -231,6 +270,8 @@ export class DnsServer implements RunningMode {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    if (this.rebuildTimer) clearTimeout(this.rebuildTimer);
+    this.rebuildTimer = undefined;
     this.leases.stop();
     await this.catalog.stop().catch(() => undefined);
     const tcp = this.tcp;
@@ -260,6 +301,7 @@ export class DnsServer implements RunningMode {
       ready: this.catalog.ready,
       revision: this.catalog.revision,
       records: this.index.size,
+      indexRebuilds: this.rebuilds,
       leases: this.leases.size,
       malformedValues: this.catalog.malformed,
       udpWorkers: this.workers.length,
