@@ -1,4 +1,5 @@
 import type { ModeDefinition } from '../cli/mode.js';
+import { UsageError } from '../errors.js';
 import { ProxyPrimary } from './cluster.js';
 import { PROXY_FLAGS, type ProxyConfig } from './config.js';
 import { ProxyEngine } from './engine.js';
@@ -12,7 +13,18 @@ export const definition: ModeDefinition = {
   flags: PROXY_FLAGS,
   create(ctx) {
     const config = ctx.flags as unknown as ProxyConfig;
+    checkTimeouts(config);
     if (config.workers > 1) return new ProxyPrimary(config, ctx.log, ctx.metrics);
     return new ProxyEngine({ config, store: ctx.store(), log: ctx.log, metrics: ctx.metrics });
   },
 };
+
+/** Flag combinations a single flag's check cannot see (node:http would throw a RangeError). */
+export function checkTimeouts(config: Pick<ProxyConfig, 'clientHeaderTimeout' | 'clientRequestTimeout'>): void {
+  if (config.clientRequestTimeout !== 0 && config.clientRequestTimeout < config.clientHeaderTimeout) {
+    throw new UsageError(
+      '--client-request-timeout',
+      `must be 0 (none) or at least --client-header-timeout (${config.clientHeaderTimeout} ms), got ${config.clientRequestTimeout} ms`,
+    );
+  }
+}
