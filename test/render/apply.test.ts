@@ -99,7 +99,7 @@ test('apply: --noop prints a diff and touches nothing', async (t) => {
   const ran = join(dir, 'ran');
   const r = await applyContent({ name: 'r', dest, checkCmd: `touch ${ran}`, reloadCmd: `touch ${ran}` }, 'a\nB\nc\nd\n', { ...opts, noop: true });
   assert.equal(r.outcome, 'diff');
-  assert.equal(out.join(''), `--- ${dest}\n+++ ${dest} (rendered)\n a\n-b\n+B\n c\n+d\n`);
+  assert.equal(out.join(''), `--- ${dest}\n+++ ${dest} (rendered)\n@@ -1,3 +1,4 @@\n a\n-b\n+B\n c\n+d\n`);
   assert.equal(readFileSync(dest, 'utf8'), 'a\nb\nc\n');
   assert.equal(existsSync(ran), false);
   assert.deepEqual(leftovers(dir), []);
