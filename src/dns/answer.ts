@@ -5,7 +5,7 @@
  * SRV/MX targets) are listed in `needs` and the caller asks again with them in `external`.
  */
 import { rdataText, RCODE, TYPE, CLASS, type RR } from './wire.js';
-import type { Service, SkyIndex } from './records.js';
+import type { Lookup, Service, SkyIndex } from './records.js';
 
 export interface Question {
   /** as sent, with the trailing dot */
@@ -62,6 +62,14 @@ export const UNKNOWN_LEASE_TTL = 1;
 /** The CNAME chain limit: SkyDNS stops after 8 links. */
 const MAX_CHAIN = 8;
 
+/**
+ * In-zone CNAME targets followed per answer, over all branches. Loop detection only sees the
+ * current chain, so names with CNAMEs to each other would otherwise be walked in every order
+ * (n^8 look-ups); past the budget further CNAMEs are left out, as SkyDNS leaves out links past
+ * its chain limit, and the answer carries what was found.
+ */
+export const MAX_FOLLOWS = 64;
+
 function lower(name: string): string {
   const n = name.toLowerCase();
   return n.endsWith('.') ? n : `${n}.`;
@@ -94,6 +102,10 @@ function targetStrip(name: string, n: number): string {
 class Builder {
   readonly needs: ExternalNeed[] = [];
   private readonly needSeen = new Set<string>();
+  /** in-zone CNAME targets followed so far (MAX_FOLLOWS) */
+  follows = 0;
+  /** index look-ups of this answer, by name: the same name is often reached by several paths */
+  private readonly lookups = new Map<string, Lookup>();
 
   constructor(
     readonly q: Question,
@@ -111,6 +123,23 @@ class Builder {
     if (lease === undefined) return s.ttl;
     if (!s.ttl) return lease;
     return Math.min(s.ttl, lease);
+  }
+
+  /** the index's records for a lowercase name (not exact), memoized for this answer */
+  lookup(lname: string): Lookup {
+    let found = this.lookups.get(lname);
+    if (found === undefined) {
+      found = this.index.lookup(keyLabels(lname));
+      this.lookups.set(lname, found);
+    }
+    return found;
+  }
+
+  /** whether one more in-zone CNAME target may be followed (and counts it) */
+  follow(): boolean {
+    if (this.follows >= MAX_FOLLOWS) return false;
+    this.follows++;
+    return true;
   }
 
   inZone(lname: string): boolean {
@@ -134,8 +163,7 @@ class Builder {
    * in the zone and out of it; a CNAME whose chain ends nowhere is left out.
    */
   address(owner: string, qtype: number, chain: readonly RR[], both: boolean): { exists: boolean; records: RR[] } {
-    const lname = lower(owner);
-    const found = this.index.lookup(keyLabels(lname));
+    const found = this.lookup(lower(owner));
     if (!found.exists) return { exists: false, records: [] };
     const records: RR[] = [];
     let cname = false;
@@ -155,6 +183,7 @@ class Builder {
       const target = fqdn(s.host);
       const ltarget = lower(target);
       if (this.inZone(ltarget)) {
+        if (!this.follow()) continue;
         const next = this.address(target, qtype, [...chain, link], both);
         if (next.records.length > 0) {
           records.push(link, ...next.records);
@@ -190,8 +219,7 @@ class Builder {
 
   /** TXT: `text` records; a record whose host is a name is a CNAME, and the chain is followed. */
   txt(owner: string, chain: readonly RR[]): { exists: boolean; records: RR[] } {
-    const lname = lower(owner);
-    const found = this.index.lookup(keyLabels(lname));
+    const found = this.lookup(lower(owner));
     if (!found.exists) return { exists: false, records: [] };
     const records: RR[] = [];
     let cname = false;
@@ -205,6 +233,7 @@ class Builder {
       if (!link) continue;
       const target = fqdn(s.host);
       if (this.inZone(lower(target))) {
+        if (!this.follow()) continue;
         const next = this.txt(target, [...chain, link]);
         if (next.records.length > 0) {
           records.push(link, ...next.records);

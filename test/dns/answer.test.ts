@@ -349,3 +349,55 @@ test('answerFor: maxTtl (the stale cap) lowers every TTL above it, SOA included,
   const srv = capped('a.app.skydns.local.', TYPE.SRV);
   assert.ok(srv.length > 0 && srv.every((l) => l.split(' ')[1] === '5'), srv.join('\n'));
 });
+
+/** n names, each with a CNAME to every other one (n·(n-1) records); `sink`: each also points at an address */
+function cnameMesh(n: number, sink: boolean): Record<string, string> {
+  const stored: Record<string, string> = {};
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) if (i !== j) stored[`/skydns/local/skydns/n${i}/t${j}`] = JSON.stringify({ host: `n${j}.skydns.local` });
+    if (sink) stored[`/skydns/local/skydns/n${i}/tz`] = '{"host":"zz.skydns.local"}';
+  }
+  if (sink) {
+    stored['/skydns/local/skydns/zz'] = '{"host":"10.11.0.1"}';
+    stored['/skydns/local/skydns/zt'] = '{"text":"at the end"}';
+  }
+  return stored;
+}
+
+const MESH_CASES: { name: string; n: number; sink: boolean; qtype: number; last?: string }[] = [
+  { name: '10 names (90 records), A', n: 10, sink: false, qtype: TYPE.A },
+  { name: '10 names, AAAA', n: 10, sink: false, qtype: TYPE.AAAA },
+  { name: '10 names, TXT', n: 10, sink: false, qtype: TYPE.TXT },
+  { name: '30 names (870 records), A', n: 30, sink: false, qtype: TYPE.A },
+  { name: '30 names, TXT', n: 30, sink: false, qtype: TYPE.TXT },
+  { name: '20 names and an address at the end, A', n: 20, sink: true, qtype: TYPE.A, last: 'A 10.11.0.1' },
+];
+
+for (const c of MESH_CASES) {
+  test(`answerFor: CNAMEs between every pair of names take bounded time: ${c.name}`, () => {
+    const index = buildIndex(cnameMesh(c.n, c.sink));
+    const t0 = performance.now();
+    const out = answerFor({ name: 'n1.skydns.local.', type: c.qtype, class: CLASS.IN }, index, context('skydns.local'));
+    const ms = performance.now() - t0;
+    assert.ok(ms < 50, `answered in ${ms.toFixed(1)} ms`);
+    assert.equal(out.kind, 'answer');
+    if (out.kind !== 'answer') return;
+    assert.equal(out.rcode, RCODE.NOERROR);
+    const lines = out.answer.map(show);
+    if (c.last === undefined) {
+      assert.deepEqual(lines, []);
+      assert.deepEqual(out.authority.map(show), [SOA('skydns.local.', 60)]);
+    } else {
+      assert.match(lines.at(-1) ?? '', new RegExp(`^zz\\.skydns\\.local\\. 30 ${c.last}$`));
+      const cnames = out.answer.filter((rr) => rr.type === TYPE.CNAME);
+      assert.ok(cnames.length >= 1 && cnames.length <= 7, lines.join('\n'));
+      // an unbroken chain from the query name to the address
+      let at = 'n1.skydns.local.';
+      for (const rr of cnames) {
+        assert.equal(rr.name, at);
+        at = (rr.data as { target: string }).target;
+      }
+      assert.equal(at, 'zz.skydns.local.');
+    }
+  });
+}
