@@ -7,8 +7,11 @@ import { KVPair } from './template/values.js';
 
 export class KeyValues {
   private readonly map: ReadonlyMap<string, string>;
+  /** every key, sorted once: the view never changes, and lookups narrow it by literal prefix */
+  private readonly sorted: readonly string[];
   constructor(entries: Iterable<readonly [string, string]>) {
     this.map = new Map(entries);
+    this.sorted = [...this.map.keys()].sort();
   }
 
   get size(): number {
@@ -16,7 +19,7 @@ export class KeyValues {
   }
 
   keys(): string[] {
-    return [...this.map.keys()].sort();
+    return [...this.sorted];
   }
 
   exists(key: string): boolean {
@@ -32,9 +35,13 @@ export class KeyValues {
   /** every pair whose key matches the glob, sorted by key */
   getAll(pattern: string): KVPair[] {
     const re = globToRegExp(pattern);
-    return this.keys()
-      .filter((k) => re.test(k))
-      .map((k) => new KVPair(k, this.map.get(k)!));
+    const out: KVPair[] = [];
+    const [from, to] = this.range(literalPrefix(pattern));
+    for (let i = from; i < to; i++) {
+      const k = this.sorted[i]!;
+      if (re.test(k)) out.push(new KVPair(k, this.map.get(k)!));
+    }
+    return out;
   }
 
   /** the values of every key matching the glob, sorted by value (as confd does) */
@@ -47,12 +54,10 @@ export class KeyValues {
   /** names of the direct children of `dir` (leaves and subdirectories), sorted */
   list(dir: string): string[] {
     const names = new Set<string>();
-    for (const key of this.map.keys()) {
-      if (key === dir) {
-        names.add(pathBase(key));
-        continue;
-      }
-      const rest = under(key, dir);
+    if (this.map.has(dir)) names.add(pathBase(dir));
+    const [from, to] = this.range(dir.endsWith('/') ? dir : `${dir}/`);
+    for (let i = from; i < to; i++) {
+      const rest = under(this.sorted[i]!, dir);
       if (rest !== undefined) names.add(rest.split('/')[0]!);
     }
     return [...names].sort(compareStrings);
@@ -61,14 +66,42 @@ export class KeyValues {
   /** names of the direct children of `dir` that have children themselves, sorted */
   listDir(dir: string): string[] {
     const names = new Set<string>();
-    for (const key of this.map.keys()) {
-      const rest = under(key, dir);
+    const [from, to] = this.range(dir.endsWith('/') ? dir : `${dir}/`);
+    for (let i = from; i < to; i++) {
+      const rest = under(this.sorted[i]!, dir);
       if (rest === undefined) continue;
       const parts = rest.split('/');
       if (parts.length >= 2) names.add(parts[0]!);
     }
     return [...names].sort(compareStrings);
   }
+
+  /** [from, to) of the sorted keys that start with `prefix` (contiguous in sorted order) */
+  private range(prefix: string): [number, number] {
+    if (prefix === '') return [0, this.sorted.length];
+    const from = lowerBound(this.sorted, prefix);
+    let to = from;
+    while (to < this.sorted.length && this.sorted[to]!.startsWith(prefix)) to++;
+    return [from, to];
+  }
+}
+
+/** first index whose key is >= `key` (same order as Array.prototype.sort) */
+function lowerBound(keys: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The part of a glob before its first `*`, `?`, `[` or `\`: every match starts with it. */
+function literalPrefix(pattern: string): string {
+  const i = pattern.search(/[*?[\\]/);
+  return i === -1 ? pattern : pattern.slice(0, i);
 }
 
 /** The part of `key` below `dir` (a whole path element boundary: `/a` never matches `/ab/c`). */
