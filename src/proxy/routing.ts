@@ -91,6 +91,8 @@ export function serviceFor(table: RouteTable, host: string): string | undefined 
  * serviceFor with a bounded memo: the hot path resolves a host once. The cache is dropped when
  * full, so a client sending random Host headers costs memory only up to the bound.
  */
+const MAX_CACHED_HOST = 255;
+
 export class HostRouter {
   private readonly cache = new Map<string, string | null>();
   private readonly table: RouteTable;
@@ -106,12 +108,20 @@ export class HostRouter {
     return this.table.named.has(service);
   }
 
+  /** memoized Host headers (for tests and status) */
+  get cached(): number {
+    return this.cache.size;
+  }
+
   /** service for a raw Host header, or undefined */
   route(hostHeader: string | undefined): string | undefined {
     const key = hostHeader ?? '';
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit ?? undefined;
     const service = serviceFor(this.table, normalizeHost(hostHeader));
+    // No host name is longer than 255 (with a port, 261): longer Host headers (up to
+    // --max-header-size each) are answered but never kept.
+    if (key.length > MAX_CACHED_HOST) return service;
     if (this.cache.size >= this.limit) this.cache.clear();
     this.cache.set(key, service ?? null);
     return service;

@@ -71,3 +71,14 @@ test('HostRouter memoizes and stays bounded', () => {
   assert.equal(router.route('A.TEST:1'), 'a');
   assert.equal(router.route('a.test'), 'a');
 });
+
+test('HostRouter does not memoize Host headers longer than 255 characters', () => {
+  const router = new HostRouter(compileRoutes({ routes: ['a.test=a'], domain: 'svc.test' }), 4096);
+  for (let i = 0; i < 100; i++) assert.equal(router.route(`${'x'.repeat(60_000)}${i}.test`), undefined);
+  const long = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.test`;
+  assert.equal(router.route(long), undefined);
+  assert.equal(router.cached, 0);
+  assert.equal(router.route('web.svc.test'), 'web');
+  assert.equal(router.route('a.test'), 'a');
+  assert.equal(router.cached, 2);
+});
