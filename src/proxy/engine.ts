@@ -6,6 +6,7 @@ import { parseHostPort } from '../config/flags.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { ProxyConfig } from './config.js';
+import { accessLogDestination, type AccessLogDestination } from './access-log.js';
 import { ProxyMetrics } from './metrics.js';
 import { compileRoutes, HostRouter } from './routing.js';
 import { FrontDoor, type AccessLog } from './server.js';
@@ -32,7 +33,7 @@ export class ProxyEngine implements RunningMode {
   private readonly catalog: Catalog;
   private readonly table: UpstreamTable;
   private readonly front: FrontDoor;
-  private readonly accessDestination: ReturnType<typeof pino.destination> | undefined;
+  private readonly accessDestination: AccessLogDestination | undefined;
   private address: string | undefined;
   private stopped: Promise<void> | undefined;
 
@@ -52,10 +53,12 @@ export class ProxyEngine implements RunningMode {
       },
       deps.log,
     );
+    const metrics = new ProxyMetrics(deps.metrics);
     let accessLog: AccessLog;
     if (config.accessLog) {
-      // Its own asynchronous destination: a request never waits for a log write.
-      this.accessDestination = pino.destination({ fd: 1, sync: false });
+      // Its own asynchronous, bounded destination: a request never waits for a log write, and a
+      // slow stdout costs dropped (counted) lines, not unbounded memory.
+      this.accessDestination = accessLogDestination(1, (lines) => metrics.accessLogDropped(lines));
       accessLog = pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (l) => ({ level: l }) } }, this.accessDestination);
     }
     this.front = new FrontDoor({
@@ -70,7 +73,7 @@ export class ProxyEngine implements RunningMode {
         maxTries: config.maxTries,
         connectTimeoutMs: config.connectTimeout,
       },
-      metrics: new ProxyMetrics(deps.metrics),
+      metrics,
       log: deps.log,
       accessLog,
     });

@@ -34,6 +34,7 @@ export class ProxyMetrics {
   private readonly retries: Counter<'service'>;
   private readonly ejections: Counter<'service'>;
   private readonly clientErrors: Counter<'reason'>;
+  private readonly accessLogDrops: Counter;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -42,6 +43,7 @@ export class ProxyMetrics {
     this.upstreamErrors = new Counter({ name: 'beacon_proxy_upstream_errors_total', help: 'failed upstream attempts, by service and kind (connect, reset, timeout, other)', labelNames: ['service', 'kind'], registers });
     this.retries = new Counter({ name: 'beacon_proxy_retries_total', help: 'requests replayed on another instance, by service', labelNames: ['service'], registers });
     this.ejections = new Counter({ name: 'beacon_proxy_ejections_total', help: 'instances ejected after consecutive failures, by service', labelNames: ['service'], registers });
+    this.accessLogDrops = new Counter({ name: 'beacon_proxy_access_log_dropped_total', help: 'access log lines dropped because stdout could not keep up', registers });
     this.clientErrors = new Counter({ name: 'beacon_proxy_client_errors_total', help: 'client connections refused for bad requests, oversized headers or timeouts, by reason', labelNames: ['reason'], registers });
   }
 
@@ -93,6 +95,10 @@ export class ProxyMetrics {
       reset: () => this.perService.clear(),
     };
     registry.registerMetric(metric as never);
+  }
+
+  accessLogDropped(lines: number): void {
+    this.accessLogDrops.inc(lines);
   }
 
   upstreamError(service: string, kind: FailureKind): void {
