@@ -98,21 +98,48 @@ export function exchangeTcp(query: Uint8Array, ns: Nameserver, timeoutMs: number
   });
 }
 
+/** forwarded queries in flight at once (each holds a socket); more are not forwarded */
+export const MAX_FORWARDS = 1024;
+
 export interface ForwarderOptions {
   nameservers(): readonly Nameserver[];
   timeoutMs(): number;
   /** every attempt's outcome, for metrics */
   onAttempt?(ns: Nameserver, outcome: 'ok' | 'error' | 'timeout' | 'servfail'): void;
+  /** queries in flight at once; default MAX_FORWARDS */
+  maxInflight?: number;
+  /** a query not forwarded because `maxInflight` were in flight */
+  onShed?(): void;
 }
 
 export class Forwarder {
-  constructor(private readonly options: ForwarderOptions) {}
+  /** queries being forwarded now */
+  inflight = 0;
+  private readonly maxInflight: number;
+
+  constructor(private readonly options: ForwarderOptions) {
+    this.maxInflight = options.maxInflight ?? MAX_FORWARDS;
+  }
 
   /**
    * Sends the client's query as it is to each nameserver in turn (over the client's transport)
-   * until one answers other than SERVFAIL/REFUSED. Undefined when all fail.
+   * until one answers other than SERVFAIL/REFUSED. Undefined when all fail, and at once when
+   * `maxInflight` queries are being forwarded already.
    */
   async relay(query: Uint8Array, transport: Transport): Promise<Buffer | undefined> {
+    if (this.inflight >= this.maxInflight) {
+      this.options.onShed?.();
+      return undefined;
+    }
+    this.inflight++;
+    try {
+      return await this.attempt(query, transport);
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  private async attempt(query: Uint8Array, transport: Transport): Promise<Buffer | undefined> {
     // never a timer Node cannot set (it would fire after 1 ms): 50 ms .. 60 s
     const timeout = clampForwardTimeout(this.options.timeoutMs());
     for (const ns of this.options.nameservers()) {

@@ -27,6 +27,8 @@ export interface StatsSnapshot {
   truncated: number;
   /** out-of-zone queries refused because the client is outside --allow-recursion */
   recursionRefused: number;
+  /** queries (and out-of-zone look-ups) not forwarded: too many forwards in flight */
+  forwardsShed: number;
   cacheEntries: number;
 }
 
@@ -40,6 +42,7 @@ export class Stats implements StatsSnapshot {
   malformed = 0;
   truncated = 0;
   recursionRefused = 0;
+  forwardsShed = 0;
   cacheEntries = 0;
 
   query(qtype: number, rcode: number): void {
@@ -69,6 +72,7 @@ export class Stats implements StatsSnapshot {
       malformed: this.malformed,
       truncated: this.truncated,
       recursionRefused: this.recursionRefused,
+      forwardsShed: this.forwardsShed,
       cacheEntries: this.cacheEntries,
     };
   }
@@ -94,6 +98,7 @@ export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
     out.malformed += s.malformed;
     out.truncated += s.truncated;
     out.recursionRefused += s.recursionRefused ?? 0;
+    out.forwardsShed += s.forwardsShed ?? 0;
     out.cacheEntries += s.cacheEntries;
   }
   return out;
@@ -168,7 +173,7 @@ export function exportMetrics(registry: Registry, read: () => StatsSnapshot, ind
       });
     },
   });
-  const simple = (name: string, help: string, field: 'cacheHits' | 'malformed' | 'truncated' | 'recursionRefused') =>
+  const simple = (name: string, help: string, field: 'cacheHits' | 'malformed' | 'truncated' | 'recursionRefused' | 'forwardsShed') =>
     new Counter({
       name,
       help,
@@ -183,6 +188,7 @@ export function exportMetrics(registry: Registry, read: () => StatsSnapshot, ind
   simple('beacon_dns_malformed_total', 'packets that could not be parsed as a query', 'malformed');
   simple('beacon_dns_truncated_total', 'UDP answers sent with TC set', 'truncated');
   simple('beacon_dns_recursion_refused_total', 'out-of-zone queries refused: client outside --allow-recursion', 'recursionRefused');
+  simple('beacon_dns_forward_shed_total', 'queries answered SERVFAIL (out-of-zone look-ups left unresolved) without forwarding: too many forwards in flight', 'forwardsShed');
   new Gauge({
     name: 'beacon_dns_index_records',
     help: 'SkyDNS records in the in-memory index',

@@ -3,7 +3,7 @@
  * thread and every UDP worker run one each over the same index.
  */
 import { answerFor, externalKey, type AnswerContext, type Outcome } from './answer.js';
-import { Forwarder, type Transport } from './forward.js';
+import { Forwarder, MAX_FORWARDS, type Transport } from './forward.js';
 import type { Stats } from './metrics.js';
 import { SkyIndex } from './records.js';
 import { CidrSet } from './cidr.js';
@@ -98,6 +98,8 @@ export class Responder {
     private readonly log: ResponderLog,
     /** remaining lease seconds at `now` */
     private readonly leaseSeconds: (id: string, now: number) => number | undefined,
+    /** forwarded queries in flight at once in this thread (default MAX_FORWARDS); more get SERVFAIL */
+    maxForwards = MAX_FORWARDS,
   ) {
     this.settings = settings;
     this.allowedFrom = settings.allowRecursion;
@@ -106,6 +108,8 @@ export class Responder {
       nameservers: () => this.settings.nameservers,
       timeoutMs: () => this.settings.forwardTimeoutMs,
       onAttempt: (_ns, outcome) => this.stats.forward(outcome),
+      maxInflight: maxForwards,
+      onShed: () => this.stats.forwardsShed++,
     });
   }
 

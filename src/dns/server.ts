@@ -322,6 +322,7 @@ export class DnsServer implements RunningMode {
       },
       stale: this.responder.stale,
       recursionRefused: totals.recursionRefused,
+      forwardsShed: totals.forwardsShed,
       uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
     };
   }

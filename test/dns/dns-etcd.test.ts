@@ -269,6 +269,8 @@ test('beacon dns serves SkyDNS records from etcd to dig', { timeout: 180_000 }, 
     assert.match(metrics, /beacon_dns_queries_total\{type="A",rcode="NXDOMAIN"\} \d+/);
     assert.match(metrics, /beacon_dns_forwarded_total\{outcome="ok"\} \d+/);
     assert.match(metrics, /beacon_dns_index_records \d+/);
+    assert.match(metrics, /beacon_dns_index_rebuilds_total [1-9]\d*/);
+    assert.match(metrics, /beacon_dns_forward_shed_total 0/);
     assert.match(metrics, /beacon_dns_request_duration_seconds_bucket\{le="0.001",transport="udp"\} \d+/);
   });
 

@@ -84,3 +84,38 @@ test('stale: TTLs capped at staleTtl while the store is lost, normal again after
   assert.deepEqual((await ask(r, '8.8.8.8', 'a.app.skydns.local.')).ttls, [30]);
   assert.deepEqual((await ask(r, '8.8.8.8', 'missing.skydns.local.')).ttls, [60]);
 });
+
+test('forwarding is capped: beyond maxForwards in flight, SERVFAIL at once and counted', { timeout: 30_000 }, async () => {
+  const { createSocket } = await import('node:dgram');
+  const { MAX_FORWARDS } = await import('../../dist/dns/forward.js');
+  assert.equal(MAX_FORWARDS, 1024);
+  // a nameserver that never answers
+  const blackhole = createSocket('udp4');
+  await new Promise<void>((resolve) => blackhole.bind(0, '127.0.0.1', () => resolve()));
+  try {
+    const { settings } = resolveSettings({ domain: 'skydns.local', forward: [`127.0.0.1:${blackhole.address().port}`], forwardTimeoutMs: 1000 }, undefined, []);
+    const stats = new Stats();
+    const r = new Responder(settings, stats, { error: () => undefined }, () => undefined, 4);
+    r.update({ synced: true });
+    const t0 = performance.now();
+    const pending = Array.from({ length: 10 }, (_, i) => {
+      const out = r.handle(encodeQuery(i, `q${i}.example.test.`, TYPE.A), 'udp', '127.0.0.1');
+      assert.ok(out instanceof Promise, 'forwarded (or shed) asynchronously');
+      return out.then((reply) => ({ rcode: decodeMessage(reply!).rcode, ms: performance.now() - t0 }));
+    });
+    const results = await Promise.all(pending);
+    assert.ok(results.every((x) => x.rcode === RCODE.SERVFAIL));
+    const shed = results.filter((x) => x.ms < 500);
+    assert.equal(shed.length, 6, `answered at once: ${results.map((x) => x.ms.toFixed(0))}`);
+    assert.equal(stats.forwardsShed, 6);
+    assert.equal(stats.snapshot().forwardsShed, 6);
+    assert.equal(stats.forwarded[2], 4, 'four timed out at the nameserver');
+    // the slots are free again
+    const again = r.handle(encodeQuery(99, 'again.example.test.', TYPE.A), 'udp', '127.0.0.1');
+    await again;
+    assert.equal(stats.forwardsShed, 6);
+    assert.equal(stats.forwarded[2], 5);
+  } finally {
+    blackhole.close();
+  }
+});
