@@ -42,9 +42,9 @@ test('LeaseClock: a new lease is read at once; known ones every refresh period, 
   // 1 s of 20 ms ticks: every tick would be ~50 readings per lease; every 200 ms is ~5
   const long = calls.get('1')!;
   const short = calls.get('short')!;
-  assert.ok(long >= 3 && long <= 10, `15 s lease read ${long} times in 1 s`);
+  assert.ok(long >= 2 && long <= 12, `15 s lease read ${long} times in 1 s`);
   // a 300 ms lease is trusted for half of that
-  assert.ok(short > long && short <= 16, `300 ms lease read ${short} times in 1 s (the long one ${long})`);
+  assert.ok(short >= long && short <= 20, `300 ms lease read ${short} times in 1 s (the long one ${long})`);
   assert.equal(clock.entries().length, 3);
   // leases no longer in use are forgotten
   await clock.track(new Set(['2']));
