@@ -158,6 +158,7 @@ export class Renderer implements RunningMode {
       runs: this.runs,
       pending: this.debouncer.pending || this.running !== undefined,
       prefixes: this.catalogPrefixes,
+      malformed: this.catalog?.malformed ?? this.onetimeStats.malformed,
       resourceErrors: this.resourceErrors,
       resources: [...this.statuses.values()],
     };
