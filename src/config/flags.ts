@@ -103,8 +103,9 @@ function describeAccepted(spec: FlagSpec): string {
   if (spec.type === 'int' && (spec.min !== undefined || spec.max !== undefined)) {
     return `an integer in ${spec.min ?? '-inf'}..${spec.max ?? 'inf'}`;
   }
-  if (spec.type === 'duration' && spec.min !== undefined) {
-    return `${ACCEPTED.duration}, at least ${formatDuration(spec.min)}`;
+  if (spec.type === 'duration' && (spec.min !== undefined || spec.max !== undefined)) {
+    const bounds = [spec.min !== undefined ? `at least ${formatDuration(spec.min)}` : '', spec.max !== undefined ? `at most ${formatDuration(spec.max)}` : ''];
+    return `${ACCEPTED.duration}, ${bounds.filter(Boolean).join(' and ')}`;
   }
   return ACCEPTED[spec.type];
 }

@@ -69,7 +69,7 @@ export const definition: ModeDefinition = {
       max: 64,
       help: 'extra threads answering UDP on the same address (SO_REUSEPORT); 0 = main thread only (default: 0 on 1-2 CPUs, else CPUs - 1, at most 3)',
     },
-    { name: 'forward-timeout', type: 'duration', min: 50, help: `time to wait for one nameserver before trying the next (default ${DEFAULTS.forwardTimeoutMs / 1000}s, or /skydns/config "read_timeout")` },
+    { name: 'forward-timeout', type: 'duration', min: 50, max: 60_000, help: `time to wait for one nameserver before trying the next (default ${DEFAULTS.forwardTimeoutMs / 1000}s, or /skydns/config "read_timeout")` },
   ],
   create(ctx) {
     const flags = ctx.flags as unknown as DnsFlags;
