@@ -3,22 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { Catalog, type CatalogChange } from '../../dist/catalog/catalog.js';
 import { FileStore } from '../../dist/store/file.js';
+import { captureLog } from '../harness/log.ts';
 import { waitFor } from '../harness/wait.ts';
-
-function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
-      done();
-    },
-  });
-  return { log: pino({ level: 'debug' }, sink), lines };
-}
 
 test('catalog: snapshot + watch, malformed values skipped, logged once and counted', { timeout: 20_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'beacon-catalog-'));
@@ -31,7 +19,7 @@ test('catalog: snapshot + watch, malformed values skipped, logged once and count
   await store.put('/skydns/local/skydns/web/a', '{"host":"10.0.0.1","port":80}');
   await store.put('/skydns/local/skydns/web/bad', '{"host":');
   await store.put('/skydns/config', '{"domain":"skydns.local.","ttl":60}');
-  const { log, lines } = capture();
+  const { log, lines } = captureLog();
   const catalog = new Catalog({ store, log, services: { prefix: '/services' }, skydns: { prefix: '/skydns/' } });
   t.after(() => catalog.stop().then(() => store.close()));
   const changes: CatalogChange[] = [];

@@ -3,14 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { Catalog } from '../../dist/catalog/catalog.js';
 import { EtcdStore } from '../../dist/store/etcd.js';
 import { FileStore } from '../../dist/store/file.js';
 import { startBeacon } from '../harness/beacon.ts';
 import { freePort } from '../harness/ports.ts';
 import { EtcdCluster } from '../harness/etcd.ts';
+import { captureLog } from '../harness/log.ts';
 import { waitFor } from '../harness/wait.ts';
 
 test('hostile store data: junk, huge values, odd keys and thousands of instances at once', { timeout: 120_000 }, async (t) => {
@@ -18,14 +17,8 @@ test('hostile store data: junk, huge values, odd keys and thousands of instances
   t.after(() => etcd.stop());
   const writer = new EtcdStore({ endpoints: [etcd.endpoints] });
   t.after(() => writer.close());
-  const warnings: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _e, done) {
-      for (const l of chunk.toString().split('\n')) if (l) warnings.push(JSON.parse(l));
-      done();
-    },
-  });
-  const catalog = new Catalog({ store: new EtcdStore({ endpoints: [etcd.endpoints] }), log: pino({ level: 'warn' }, sink), services: { prefix: '/services' }, skydns: { prefix: '/skydns' } });
+  const { log, lines: warnings } = captureLog('warn');
+  const catalog = new Catalog({ store: new EtcdStore({ endpoints: [etcd.endpoints] }), log, services: { prefix: '/services' }, skydns: { prefix: '/skydns' } });
   t.after(() => catalog.stop());
   await catalog.start();
 

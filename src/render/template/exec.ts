@@ -4,7 +4,7 @@
  */
 import { TemplateError, positionOf } from './errors.js';
 import { sprint, sprintf, sprintln } from './format.js';
-import { parse, type Arg, type Command, type Node, type Pipe, type Tree } from './parser.js';
+import { argText, parse, type Arg, type Command, type Node, type Pipe, type Tree } from './parser.js';
 import { formatValue, GoStruct, isMap, isTrue, typeName } from './values.js';
 
 export interface FuncSpec {
@@ -304,26 +304,6 @@ class State {
       if (err instanceof ExecError) throw err;
       throw new ExecError(pos, `error calling ${name}: ${(err as Error).message}`);
     }
-  }
-}
-
-function argText(a: Arg): string {
-  switch (a.kind) {
-    case 'string':
-    case 'number':
-      return a.text;
-    case 'bool':
-      return String(a.value);
-    case 'dot':
-      return '.';
-    case 'field':
-      return '.' + a.idents.join('.');
-    case 'variable':
-      return a.idents.join('.');
-    case 'identifier':
-      return a.name;
-    default:
-      return `<${a.kind}>`;
   }
 }
 

@@ -334,7 +334,7 @@ class Parser {
     if (node.kind === 'field') return { kind: 'field', pos: node.pos, idents: [...node.idents, ...fields] };
     if (node.kind === 'variable') return { kind: 'variable', pos: node.pos, idents: [...node.idents, ...fields] };
     if (node.kind === 'bool' || node.kind === 'string' || node.kind === 'number' || node.kind === 'nil' || node.kind === 'dot') {
-      this.fail(node.pos, `unexpected . after term ${JSON.stringify(describeArg(node))}`);
+      this.fail(node.pos, `unexpected . after term ${JSON.stringify(argText(node))}`);
     }
     return { kind: 'chain', pos: node.pos, node, fields };
   }
@@ -390,7 +390,8 @@ function describe(t: Token): string {
   }
 }
 
-function describeArg(a: Arg): string {
+/** An argument as Go's text/template prints it in error messages. */
+export function argText(a: Arg): string {
   switch (a.kind) {
     case 'string':
     case 'number':
@@ -401,8 +402,14 @@ function describeArg(a: Arg): string {
       return 'nil';
     case 'dot':
       return '.';
+    case 'field':
+      return '.' + a.idents.join('.');
+    case 'variable':
+      return a.idents.join('.');
+    case 'identifier':
+      return a.name;
     default:
-      return a.kind;
+      return `<${a.kind}>`;
   }
 }
 
