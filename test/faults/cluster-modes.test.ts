@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Resolver } from 'node:dns/promises';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ToggleApp } from '../harness/app.ts';
 import { startBeacon } from '../harness/beacon.ts';
 import { EtcdCluster } from '../harness/etcd.ts';
@@ -54,7 +57,7 @@ class Load {
   }
 }
 
-test('announce, dns and proxy against a three-member etcd: leader loss and a full outage', { timeout: 180_000 }, async (t) => {
+test('announce, dns, proxy and render against a three-member etcd: leader loss and a 30 s full outage', { timeout: 180_000 }, async (t) => {
   const etcd = await EtcdCluster.start({ members: 3 });
   t.after(() => etcd.stop());
   const apps = await Promise.all([1, 2].map((i) => ToggleApp.start(`app${i}`)));
@@ -71,12 +74,25 @@ test('announce, dns and proxy against a three-member etcd: leader loss and a ful
   const proxyAdmin = await freePort();
   const dns = startBeacon(['dns', ...store, '--listen', `127.0.0.1:${dnsPort}`, '--domain', 'skydns.local', '--forward', '127.0.0.1:9', '--admin', `127.0.0.1:${dnsAdmin}`]);
   const proxy = startBeacon(['proxy', ...store, '--listen', `127.0.0.1:${proxyPort}`, '--domain', 'skydns.local', '--no-access-log', '--admin', `127.0.0.1:${proxyAdmin}`]);
-  t.after(() => Promise.all([dns.stop('SIGKILL'), proxy.stop('SIGKILL')]));
+  const renderDir = mkdtempSync(join(tmpdir(), 'beacon-cluster-render-'));
+  t.after(() => rmSync(renderDir, { recursive: true, force: true }));
+  const upstreams = join(renderDir, 'upstreams.conf');
+  const render = startBeacon(['render', ...store, '--nginx-upstreams', upstreams, '--reload-cmd', 'true', '--wait', '100ms:500ms']);
+  t.after(() => Promise.all([dns.stop('SIGKILL'), proxy.stop('SIGKILL'), render.stop('SIGKILL')]));
+  const rendered = (): string => {
+    try {
+      return readFileSync(upstreams, 'utf8');
+    } catch {
+      return '';
+    }
+  };
   const ready = async (port: number): Promise<boolean> => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200;
   await waitFor('both instances registered', async () => (await etcd.getPrefix('/services/web/')).size === 2, 15_000);
   await waitFor('dns and proxy ready', async () => (await ready(dnsAdmin)) && (await ready(proxyAdmin)), 15_000);
   await waitFor('proxy serving', async () => (await httpGet(proxyPort, 'web.skydns.local')).status === 200, 10_000);
 
+  await waitFor('render wrote both instances', () => (rendered().match(/server 127\.0\.0\.1:/g) ?? []).length === 2, 15_000);
+  const good = rendered();
   const load = new Load(proxyPort, dnsPort);
   t.after(() => load.stop());
   await sleep(1000);
@@ -90,12 +106,14 @@ test('announce, dns and proxy against a three-member etcd: leader loss and a ful
   assert.ok(load.proxyOk > 50 && load.dnsOk > 50, `load ran (${load.proxyOk} GETs, ${load.dnsOk} lookups)`);
   assert.equal((await etcd.getPrefix('/services/web/')).size, 2, 'no registration lost');
 
-  // Every member down for four lease TTLs: the data path keeps working from the last view.
+  // Every member down for 30 s (ten lease TTLs): the data path keeps working from the last view.
   await Promise.all(etcd.members.map((m) => etcd.stopMember(m, 'SIGKILL')));
   await waitFor('dns and proxy report not ready', async () => !(await ready(dnsAdmin)) && !(await ready(proxyAdmin)), 15_000);
-  await sleep(12_000);
+  await sleep(30_000);
   assert.deepEqual(load.proxyFailed, [], 'proxy kept routing to the last known instances');
   assert.deepEqual(load.dnsFailed, [], 'dns kept answering in-zone names');
+  assert.equal(rendered(), good, 'render kept the last good file');
+  assert.equal(render.child.exitCode, null);
   await Promise.all(etcd.members.map((m) => etcd.startMember(m)));
   await etcd.waitHealthy(30_000);
   await waitFor('everyone converges', async () => (await ready(dnsAdmin)) && (await ready(proxyAdmin)) && (await etcd.getPrefix('/services/web/')).size === 2, 20_000, 200);
