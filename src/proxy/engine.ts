@@ -109,11 +109,7 @@ export class ProxyEngine implements RunningMode {
       if (unfinished > 0) this.log.warn({ unfinished }, 'shutdown deadline passed; cut requests still in flight');
       await this.table.close(1000);
       await this.catalog.stop();
-      try {
-        this.accessDestination?.flushSync();
-      } catch {
-        /* not opened yet: nothing buffered */
-      }
+      await flushWithin(this.accessDestination, 2000);
       this.log.info({ requests: this.front.requests }, 'proxy stopped');
     })();
     return this.stopped;
@@ -143,4 +139,26 @@ export interface ProxyStatus {
   inflight: number;
   requests: number;
   services: ReturnType<UpstreamTable['status']>;
+}
+
+/**
+ * Hands buffered access-log lines to stdout, but gives up after `ms`: a reader that stopped
+ * reading (a stuck pipe) must not keep the proxy from exiting on SIGTERM.
+ */
+function flushWithin(destination: { flush(cb: (err?: Error) => void): void } | undefined, ms: number): Promise<void> {
+  if (!destination) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    try {
+      destination.flush(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      // not opened yet: nothing buffered
+      clearTimeout(timer);
+      resolve();
+    }
+  });
 }
