@@ -113,20 +113,3 @@ export function reportFailure(peer: Peer, now: number, policy: EjectionPolicy): 
 export function reportNeutral(peer: Peer): void {
   peer.probing = false;
 }
-
-/**
- * Carries balancing state from an old peer list to a new one (same ids keep their state).
- * `probing` stays behind: the probe in flight reports on the old peer and would never clear it.
- */
-export function carryState(previous: readonly Peer[], next: Peer[]): void {
-  if (previous.length === 0) return;
-  const byId = new Map(previous.map((p) => [p.id, p]));
-  for (const peer of next) {
-    const old = byId.get(peer.id);
-    if (!old) continue;
-    peer.current = old.current;
-    peer.fails = old.fails;
-    peer.firstFailAt = old.firstFailAt;
-    peer.ejectedUntil = old.ejectedUntil;
-  }
-}
