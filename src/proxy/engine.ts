@@ -16,6 +16,9 @@ import { registerCatalogMetrics } from '../catalog/metrics.js';
 /** How long start() waits for the first store snapshot before serving anyway (503s until then). */
 const FIRST_SYNC_WAIT_MS = 3000;
 
+/** Upstream response heads may be larger than what clients may send (cookies, CSP). */
+const UPSTREAM_MAX_HEADER_SIZE = 64 * 1024;
+
 export interface EngineDeps {
   config: ProxyConfig;
   store: Store;
@@ -46,10 +49,9 @@ export class ProxyEngine implements RunningMode {
     this.table = new UpstreamTable(
       {
         connectTimeoutMs: config.connectTimeout,
-        headersTimeoutMs: config.upstreamHeaderTimeout,
-        bodyTimeoutMs: config.upstreamBodyTimeout,
         keepAliveTimeoutMs: config.upstreamKeepalive,
         connections: config.upstreamConnections,
+        maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
       },
       deps.log,
     );
@@ -72,6 +74,8 @@ export class ProxyEngine implements RunningMode {
         maxHeaderSize: config.maxHeaderSize,
         maxTries: config.maxTries,
         connectTimeoutMs: config.connectTimeout,
+        upstreamHeaderTimeoutMs: config.upstreamHeaderTimeout,
+        upstreamBodyTimeoutMs: config.upstreamBodyTimeout,
       },
       metrics,
       log: deps.log,

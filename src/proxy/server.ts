@@ -1,14 +1,15 @@
-import { createServer, type ClientRequest, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
-import type { Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import { pickUpstream, reportFailure, reportNeutral, reportSuccess, type EjectionPolicy } from './balancer.js';
-import { clientResponseHeaders, setForwardedOnObject, upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { bodilessStatus, HeadAction, headerCount, headerLines, headerValue, Http1Parser, STATUS_TEXT, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
 import type { ProxyMetrics } from './metrics.js';
-import { classifyFailure, shouldRetry } from './retry.js';
+import { UpstreamError, type ConnUser, type UpstreamConn } from './pool.js';
+import { shouldRetry, type FailureKind } from './retry.js';
 import type { HostRouter } from './routing.js';
 import type { Upstream, UpstreamTable } from './upstreams.js';
 
@@ -22,6 +23,10 @@ export interface ServerLimits {
   maxHeaderSize: number;
   maxTries: number;
   connectTimeoutMs: number;
+  /** upstream: time from the request to the response head */
+  upstreamHeaderTimeoutMs: number;
+  /** upstream: longest silence inside a response body; 0 = none */
+  upstreamBodyTimeoutMs: number;
 }
 
 /** The access log: a pino logger or nothing. */
@@ -37,182 +42,309 @@ interface Deps {
   accessLog: AccessLog;
 }
 
-const kExchange = Symbol('beacon.exchange');
-const kFront = Symbol('beacon.front');
-type TaggedResponse = ServerResponse & { [kExchange]?: Exchange; [kFront]?: FrontDoor };
-
-class ClientGoneError extends Error {
-  override readonly name = 'ClientGoneError';
-}
+/** Request body bytes held while no upstream connection takes them yet. */
+const MAX_QUEUED_BODY = 64 * 1024;
 
 const NO_TRIES: readonly Upstream[] = [];
+const EMPTY = Buffer.alloc(0);
+
+/** Response bodies up to this size are gathered with their head into one write. */
+const GATHER_MAX = 16 * 1024;
+
+/** The request fields an upgrade (and http-proxy-3) needs: the shape of an IncomingMessage. */
+interface UpgradeRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  rawHeaders: string[];
+  httpVersion: string;
+  httpVersionMajor: number;
+  httpVersionMinor: number;
+  socket: Socket;
+  connection: Socket;
+}
 
 /** A WebSocket opening handshake: the only upgrade the proxy passes on (RFC 6455 4.1). */
-export function isWebSocketUpgrade(req: IncomingMessage): boolean {
-  return req.method === 'GET' && /^websocket$/i.test(req.headers.upgrade ?? '');
-}
-
-/** Node >= 24.9 / 22.21 choose per request which Upgrade requests reach 'upgrade'. */
-const UPGRADE_CALLBACK_SUPPORTED = typeof (createServer() as Server & { shouldUpgradeCallback?: unknown }).shouldUpgradeCallback === 'function';
-
-/** Every response's 'close' (one static listener, no closure per request). */
-function onResponseClose(this: TaggedResponse): void {
-  this[kExchange]?.clientClosed();
-  this[kFront]?.settle();
-}
-
-function onResponseDrain(this: TaggedResponse): void {
-  this[kExchange]?.controller?.resume();
+export function isWebSocketUpgrade(method: string, upgrade: string | undefined): boolean {
+  return method === 'GET' && upgrade !== undefined && /^websocket$/i.test(upgrade.trim());
 }
 
 /**
- * One client request through its upstream attempts. It is its own undici dispatch handler, so a
- * request costs one object (plus the header array) rather than a set of closures.
+ * One client request through its upstream attempts; it borrows one upstream connection at a
+ * time and is that connection's user.
  */
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements ConnUser {
+  readonly client: ClientConn;
   readonly front: FrontDoor;
-  readonly req: IncomingMessage;
-  readonly res: TaggedResponse;
+  readonly method: string;
+  readonly url: string;
+  readonly host: string;
   readonly service: string;
   readonly startedAt: number;
   readonly hasBody: boolean;
-  readonly options: Dispatcher.DispatchOptions;
+  /** the request body is chunked: re-framed to the upstream as chunks */
+  readonly chunked: boolean;
+  /** request head for the upstream */
+  readonly head: string;
+  /** the client speaks HTTP/1.0: no chunked responses to it */
+  readonly http10: boolean;
+  readonly skipBody: boolean;
   peer: Upstream | undefined;
   tried: Upstream[] | undefined;
   tries = 0;
-  controller: Dispatcher.DispatchController | undefined;
+  conn: UpstreamConn | undefined;
+  /** body chunks read from the client and not written upstream yet */
+  queued: Buffer[] | undefined;
+  queuedBytes = 0;
+  /** the client's body has ended */
+  requestEnded: boolean;
+  bodyConsumed = false;
   requestSent = false;
+  /** when the request went upstream (ms, Date.now), for the header timeout */
+  sentAt = 0;
+  /** last upstream activity during the body (ms), for the body timeout */
+  lastActivity = 0;
   responseStarted = false;
+  /** the response is re-framed as chunks (upstream chunked or close-delimited, client 1.1) */
+  responseChunked = false;
+  /** an interim (1xx) response is being skipped */
+  interim = false;
   done = false;
-  clientGone = false;
   status = 0;
-  /** undefined: no body chunk yet; a Buffer: the first chunk, not written yet; null: streaming */
-  held: Buffer | null | undefined = undefined;
-  /** the upstream's content-length, or -1 */
-  bodyLength = -1;
+  /** response text gathered during one upstream read (see cork) */
+  private out = '';
+  private batching = false;
+  private waitingDrain = false;
 
-  constructor(front: FrontDoor, req: IncomingMessage, res: ServerResponse, service: string, startedAt: number, hasBody: boolean) {
-    this.front = front;
-    this.req = req;
-    this.res = res as TaggedResponse;
+  constructor(client: ClientConn, head: MessageHead, host: string, service: string, startedAt: number) {
+    this.client = client;
+    this.front = client.front;
+    this.method = head.method;
+    this.url = head.url;
+    this.host = host;
     this.service = service;
     this.startedAt = startedAt;
-    this.hasBody = hasBody;
-    const socket = req.socket;
-    this.options = {
-      path: req.url!,
-      method: req.method as Dispatcher.HttpMethod,
-      headers: upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { clientAddress: socket.remoteAddress ?? '', proto: 'http' }),
-      body: hasBody ? req : null,
-      // Retries are decided here, not inside undici.
-      idempotent: false,
-      reset: false,
-    };
-    this.res[kExchange] = this;
+    const te = headerValue(head.headers, 'transfer-encoding');
+    const cl = headerValue(head.headers, 'content-length');
+    this.chunked = te !== undefined;
+    this.hasBody = this.chunked || (cl !== undefined && cl !== '0');
+    this.requestEnded = !this.hasBody;
+    this.http10 = head.versionMajor === 1 && head.versionMinor === 0;
+    this.skipBody = head.method === 'HEAD';
+    const headers = upstreamRequestHeaders(head.headers, headerValue(head.headers, 'connection'), { clientAddress: client.address, proto: 'http' });
+    // upstreamRequestHeaders drops the hop-by-hop framing; a chunked body is re-chunked
+    this.head = `${head.method} ${head.url} HTTP/1.1\r\n${headerLines(headers)}${this.chunked ? 'transfer-encoding: chunked\r\n' : ''}\r\n`;
   }
 
-  /** Picks the next peer and dispatches; false when none is left. */
+  /** Picks the next peer and asks its pool for a connection; false when none is left. */
   attempt(now: number): boolean {
     const service = this.front.table.get(this.service);
-    const peer = service ? pickUpstream(service.peers, now, this.tried ?? NO_TRIES) as Upstream | undefined : undefined;
+    const peer = service ? (pickUpstream(service.peers, now, this.tried ?? NO_TRIES) as Upstream | undefined) : undefined;
     if (peer === undefined) return false;
     this.peer = peer;
     this.tries++;
     this.requestSent = false;
-    this.controller = undefined;
-    peer.pool.dispatch(this.options, this);
+    peer.pool.acquire(this);
     return true;
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.clientGone) controller.abort(new ClientGoneError('client went away'));
-  }
-
-  onRequestSent(): void {
-    this.requestSent = true;
-  }
-
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
-    const peer = this.peer!;
-    if (reportSuccess(peer)) this.front.log.info({ service: this.service, upstream: peer.id }, 'upstream back in rotation');
-    if (this.clientGone) return controller.abort(new ClientGoneError('client went away'));
-    const raw = (controller.rawHeaders ?? []) as Buffer[];
-    try {
-      if (statusMessage) this.res.writeHead(statusCode, statusMessage, clientResponseHeaders(raw));
-      else this.res.writeHead(statusCode, clientResponseHeaders(raw));
-    } catch (err) {
-      // The upstream sent something Node refuses to repeat (bad header characters).
-      this.front.log.warn({ service: this.service, upstream: peer.id, err: (err as Error).message }, 'upstream response head rejected');
-      controller.abort(err as Error);
+  attached(conn: UpstreamConn): void {
+    if (this.done) {
+      conn.pool.release(conn, true);
       return;
     }
-    this.status = statusCode;
-    this.responseStarted = true;
-    const length = headers['content-length'];
-    this.bodyLength = typeof length === 'string' ? Number(length) : -1;
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    // A body that arrives whole in one chunk waits for onResponseEnd, so head and body leave in
-    // one write instead of two or three. Anything else (streams, SSE) is written as it comes.
-    const held = this.held;
-    let ok = true;
-    if (held === undefined) {
-      if (chunk.length === this.bodyLength) {
-        this.held = chunk;
-        return;
+    this.conn = conn;
+    const queued = this.queued;
+    if (queued === undefined && !this.chunked) conn.write(this.head);
+    else {
+      conn.socket.cork();
+      conn.write(this.head);
+      if (queued !== undefined) {
+        this.queued = undefined;
+        this.queuedBytes = 0;
+        for (const chunk of queued) this.writeBody(conn, chunk);
+        this.client.resumeReading();
       }
-      this.held = null;
-    } else if (held !== null) {
-      this.held = null;
-      ok = this.res.write(held);
+      if (this.chunked && this.requestEnded) conn.write('0\r\n\r\n');
+      conn.socket.uncork();
     }
-    if (!this.res.write(chunk) || !ok) {
-      controller.pause();
-      this.res.once('drain', onResponseDrain);
+    this.requestSent = this.requestEnded;
+    this.sentAt = Date.now();
+  }
+
+  private writeBody(conn: UpstreamConn, chunk: Buffer): boolean {
+    this.bodyConsumed = true;
+    if (!this.chunked) return conn.write(chunk);
+    conn.write(`${chunk.length.toString(16)}\r\n`);
+    conn.write(chunk);
+    return conn.write('\r\n');
+  }
+
+  /** A piece of the client's request body. */
+  requestBody(chunk: Buffer): void {
+    if (this.done || chunk.length === 0) return;
+    const conn = this.conn;
+    if (conn === undefined) {
+      (this.queued ??= []).push(chunk);
+      this.queuedBytes += chunk.length;
+      if (this.queuedBytes > MAX_QUEUED_BODY) this.client.pauseReading();
+      return;
+    }
+    if (!this.writeBody(conn, chunk)) {
+      this.client.pauseReading();
+      conn.socket.once('drain', () => this.client.resumeReading());
     }
   }
 
-  onResponseEnd(): void {
+  /** The client's request body is complete. */
+  requestEnd(): void {
+    if (this.requestEnded) return;
+    this.requestEnded = true;
+    const conn = this.conn;
+    if (this.done || conn === undefined) return;
+    if (this.chunked) conn.write('0\r\n\r\n');
+    this.requestSent = true;
+    this.sentAt = Date.now();
+  }
+
+  /** Upstream bytes are being parsed: small writes to the client are gathered until uncork. */
+  cork(): void {
+    this.batching = true;
+  }
+
+  uncork(): void {
+    this.batching = false;
+    this.flush();
+  }
+
+  private emit(text: string): void {
+    if (this.batching) this.out += text;
+    else this.send(text);
+  }
+
+  private emitChunk(chunk: Buffer): void {
+    if (this.batching && chunk.length <= GATHER_MAX) {
+      this.out += chunk.toString('latin1');
+      return;
+    }
+    this.flush();
+    this.send(chunk);
+  }
+
+  private flush(): void {
+    const out = this.out;
+    if (out === '') return;
+    this.out = '';
+    this.send(out);
+  }
+
+  private send(data: string | Buffer): void {
+    if (this.client.gone) return;
+    if (this.client.write(data) || this.waitingDrain) return;
+    // the client reads slower than the upstream sends: stop reading the upstream until it drains
+    const conn = this.conn;
+    if (conn === undefined) return;
+    this.waitingDrain = true;
+    conn.socket.pause();
+    this.client.socket.once('drain', () => {
+      this.waitingDrain = false;
+      conn.socket.resume();
+    });
+  }
+
+  onHead(head: MessageHead): boolean {
+    const status = head.status;
+    if (status < 200) {
+      if (status === 101) {
+        this.failed(new UpstreamError('upstream switched protocols on a plain request', 'UPSTREAM_UPGRADE'), 'other');
+        return true;
+      }
+      // 100 Continue and 103 Early Hints: the client got its own 100 already
+      this.interim = true;
+      return false;
+    }
+    const peer = this.peer!;
+    if (reportSuccess(peer)) this.front.log.info({ service: this.service, upstream: peer.id }, 'upstream back in rotation');
+    if (this.client.gone) return true;
+    const headers = clientResponseHeaders(head.headers);
+    let framing = '';
+    const bodiless = this.skipBody || bodilessStatus(status);
+    const client = this.client;
+    if (!bodiless && headerValue(head.headers, 'content-length') === undefined) {
+      // upstream chunked or close-delimited
+      if (this.http10) client.keepAlive = false;
+      else {
+        this.responseChunked = true;
+        framing = 'transfer-encoding: chunked\r\n';
+      }
+    }
+    if (!this.requestEnded || this.front.stopping) client.keepAlive = false;
+    if (!client.keepAlive) framing += 'connection: close\r\n';
+    else if (this.http10) framing += 'connection: keep-alive\r\n';
+    this.status = status;
+    this.responseStarted = true;
+    this.lastActivity = Date.now();
+    this.emit(`HTTP/1.1 ${status} ${sanitizeReason(head.statusMessage)}\r\n${headerLines(headers)}${framing}\r\n`);
+    return this.skipBody;
+  }
+
+  onBody(chunk: Buffer): void {
+    if (this.client.gone || this.done) return;
+    this.lastActivity = Date.now();
+    if (this.responseChunked) this.emit(`${chunk.length.toString(16)}\r\n`);
+    this.emitChunk(chunk);
+    if (this.responseChunked) this.emit('\r\n');
+  }
+
+  onMessageEnd(): void {
+    if (this.interim) {
+      this.interim = false;
+      return;
+    }
+    if (this.done) return;
     this.done = true;
-    const held = this.held;
-    if (held) this.res.end(held);
-    else this.res.end();
-    this.front.finished(this, this.status);
+    if (this.responseChunked) this.emit('0\r\n\r\n');
+    // before the connection may be ended or handed to the next request
+    this.flush();
+    const conn = this.conn!;
+    this.conn = undefined;
+    // reusable only when the whole request went out (an early response leaves a body unsent)
+    conn.pool.release(conn, this.requestSent && !this.client.gone && !this.waitingDrain);
+    this.front.finished(this, this.client.gone ? 499 : this.status);
+    this.client.exchangeDone(this);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+  failed(err: Error, kind: 'connect' | 'reset' | 'other' | 'timeout'): void {
     if (this.done) return;
     const front = this.front;
     const peer = this.peer!;
-    if (this.clientGone || err instanceof ClientGoneError) {
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn !== undefined) conn.destroy();
+    if (this.client.gone) {
       reportNeutral(peer);
-      this.done = true;
-      front.finished(this, 499);
+      this.finish(499);
       return;
     }
-    const kind = classifyFailure(err);
     const now = Date.now();
-    front.metrics.upstreamError(this.service, kind);
+    front.metrics.upstreamError(this.service, kind as FailureKind);
     if (reportFailure(peer, now, front.policy)) {
       front.metrics.ejection(this.service);
       front.log.warn({ service: this.service, upstream: peer.id, err: err.message, forMs: front.policy.failTimeoutMs }, 'upstream ejected after failures');
     }
     if (this.responseStarted) {
       // Too late for a clean error: cut the client connection so it sees a truncated response.
-      this.done = true;
       front.log.warn({ service: this.service, upstream: peer.id, err: err.message }, 'upstream failed mid-response');
-      this.res.destroy(err);
-      front.finished(this, this.status);
+      this.done = true;
+      this.client.destroy();
+      this.finish(this.status);
       return;
     }
-    const req = this.req;
     const retry = shouldRetry({
       kind,
-      method: req.method!,
+      method: this.method,
       hasBody: this.hasBody,
-      bodyConsumed: req.readableDidRead || req.destroyed,
+      bodyConsumed: this.bodyConsumed,
       requestSent: this.requestSent,
       responseStarted: false,
       tries: this.tries,
@@ -225,21 +357,387 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     front.log.debug({ service: this.service, upstream: peer.id, err: err.message, kind, tries: this.tries }, 'upstream request failed');
     this.done = true;
-    const status = front.sendError(this.res, 502, kind === 'timeout' ? `upstream of service "${this.service}" timed out\n` : `upstream of service "${this.service}" failed\n`);
-    front.finished(this, status);
+    this.client.sendError(502, kind === 'timeout' ? `upstream of service "${this.service}" timed out\n` : `upstream of service "${this.service}" failed\n`);
+    this.finish(502);
   }
 
+  /** The client went away: the upstream connection is cut (its response would have nowhere to go). */
   clientClosed(): void {
     if (this.done) return;
-    this.clientGone = true;
-    this.controller?.abort(new ClientGoneError('client went away'));
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn !== undefined) conn.destroy();
+    else this.peer?.pool.cancel(this);
+    if (this.peer !== undefined) reportNeutral(this.peer);
+    this.finish(499);
+  }
+
+  /** Periodic check of the upstream timeouts. */
+  checkTimeouts(now: number): void {
+    if (this.done || this.conn === undefined) return;
+    const l = this.front.limits;
+    if (!this.responseStarted) {
+      if (this.requestSent && now - this.sentAt > l.upstreamHeaderTimeoutMs) {
+        this.failed(new UpstreamError(`upstream ${this.peer!.id} sent no response head within ${l.upstreamHeaderTimeoutMs} ms`, 'UND_ERR_HEADERS_TIMEOUT'), 'timeout');
+      }
+    } else if (l.upstreamBodyTimeoutMs > 0 && now - this.lastActivity > l.upstreamBodyTimeoutMs) {
+      this.failed(new UpstreamError(`upstream ${this.peer!.id} went silent for ${l.upstreamBodyTimeoutMs} ms mid-body`, 'UND_ERR_BODY_TIMEOUT'), 'timeout');
+    }
+  }
+
+  private finish(status: number): void {
+    this.done = true;
+    this.front.finished(this, status);
+    this.client.exchangeDone(this);
+  }
+}
+
+/** One client connection: parses its requests one at a time and runs an Exchange for each. */
+class ClientConn implements ParserEvents {
+  readonly front: FrontDoor;
+  readonly socket: Socket;
+  readonly address: string;
+  private readonly parser: Http1Parser;
+  /** the exchange whose response is outstanding */
+  active: Exchange | undefined;
+  /** the exchange whose request body is being read (may be answered already) */
+  private reading: Exchange | null | undefined;
+  /** a pipelined request parsed while `active` was busy */
+  private pending: { head: MessageHead; rest: Buffer; upgrade: boolean } | undefined;
+  private head: MessageHead | undefined;
+  keepAlive = true;
+  gone = false;
+  /** the client half-closed: finish the response in progress, then close */
+  private ended = false;
+  /** ms (Date.now) when the current head began arriving; 0 when no head is in progress */
+  headSince = 0;
+  /** ms when the current request's head was complete; 0 when its body is done */
+  requestSince = 0;
+  /** ms since the connection has been idle (no request in progress) */
+  idleSince: number;
+  /** body bytes still to read by hand after a non-WebSocket Upgrade head (llhttp stops there) */
+  private manualBody = 0;
+  private readPaused = 0;
+
+  constructor(front: FrontDoor, socket: Socket) {
+    this.front = front;
+    this.socket = socket;
+    this.address = socket.remoteAddress ?? '';
+    this.parser = new Http1Parser('request', this, front.limits.maxHeaderSize);
+    this.idleSince = Date.now();
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.feed(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.onClose());
+  }
+
+  get idle(): boolean {
+    return this.active === undefined && this.reading === undefined && this.headSince === 0 && this.pending === undefined;
+  }
+
+  write(data: string | Buffer): boolean {
+    return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
+  }
+
+  onHead(head: MessageHead): HeadAction {
+    this.headSince = 0;
+    if (this.gone) return HeadAction.Stop;
+    if (head.upgrade || this.active !== undefined) {
+      // an Upgrade head stops llhttp anyway; a pipelined request waits for the current response
+      this.head = head;
+      return HeadAction.Stop;
+    }
+    this.begin(head, false, EMPTY);
+    return this.gone ? HeadAction.Stop : HeadAction.Continue;
+  }
+
+  onBody(chunk: Buffer): void {
+    this.reading?.requestBody(chunk);
+  }
+
+  onMessageEnd(): void {
+    const ex = this.reading;
+    this.reading = undefined;
+    this.requestSince = 0;
+    ex?.requestEnd();
+    if (this.active === undefined) this.becameIdle();
+  }
+
+  private feed(data: Buffer): void {
+    if (this.gone) return;
+    if (this.headSince === 0 && this.reading === undefined && this.manualBody === 0) this.headSince = Date.now();
+    let buf = data;
+    for (;;) {
+      if (this.manualBody > 0) {
+        const take = Math.min(this.manualBody, buf.length);
+        this.manualBody -= take;
+        this.onBody(buf.subarray(0, take));
+        buf = buf.subarray(take);
+        if (this.manualBody > 0) return;
+        this.parser.reset();
+        this.onMessageEnd();
+        if (buf.length === 0) return;
+        if (this.headSince === 0) this.headSince = Date.now();
+      }
+      const r = this.parser.execute(buf);
+      if (r.kind === 'done') return;
+      if (r.kind === 'error') return this.parseError(r.error);
+      const head = this.head;
+      this.head = undefined;
+      if (this.gone || head === undefined) return;
+      const upgrade = r.kind === 'upgrade';
+      if (this.active !== undefined) {
+        // pipelined: the next request waits for the current response
+        this.pending = { head, rest: r.rest, upgrade };
+        this.pauseReading();
+        return;
+      }
+      if (!this.begin(head, upgrade, r.rest)) return;
+      buf = r.rest;
+    }
+  }
+
+  /** Starts one request; false when the connection is no longer ours to parse. */
+  private begin(head: MessageHead, upgrade: boolean, rest: Buffer): boolean {
+    const front = this.front;
+    this.requestSince = Date.now();
+    if (!head.keepAlive || front.stopping) this.keepAlive = false;
+    if (upgrade) {
+      const upgradeHeader = headerValue(head.headers, 'upgrade');
+      if (head.method === 'CONNECT') {
+        this.reading = null;
+        this.sendError(501, 'CONNECT is not supported\n', false, true);
+        front.account(head.method, headerValue(head.headers, 'host'), head.url, this.address, '-', undefined, 501, performance.now(), 0);
+        return false;
+      }
+      if (isWebSocketUpgrade(head.method, upgradeHeader)) {
+        this.handOver(head, rest);
+        return false;
+      }
+      // Another protocol (h2c, TLS/1.0): answered as a plain request without the Upgrade.
+      // llhttp stops at an Upgrade head, so a body is counted out by hand.
+      if (headerValue(head.headers, 'transfer-encoding') !== undefined) {
+        this.reading = null;
+        this.sendError(501, `upgrade to "${printable(upgradeHeader)}" with a chunked body is not supported; send the request without Upgrade\n`, false, true);
+        return false;
+      }
+      const length = Number(headerValue(head.headers, 'content-length') ?? '0');
+      this.manualBody = Number.isSafeInteger(length) && length > 0 ? length : 0;
+      if (this.manualBody === 0) this.parser.reset();
+    }
+    const startedAt = performance.now();
+    front.requests++;
+    const ex = this.route(head, startedAt);
+    if (upgrade && this.manualBody === 0) {
+      // a bodiless request after which llhttp was reset: its message end is now
+      this.reading = ex ?? null;
+      this.onMessageEnd();
+    } else this.reading = ex ?? null;
+    return !this.gone;
+  }
+
+  /** Validates and routes one request; returns its exchange when it went upstream. */
+  private route(head: MessageHead, startedAt: number): Exchange | undefined {
+    const front = this.front;
+    const url = head.url;
+    const hostCount = headerCount(head.headers, 'host');
+    const host = headerValue(head.headers, 'host') ?? '';
+    const local = (status: number, body: string, service = '-', retryAfter = false): undefined => {
+      this.sendError(status, body, retryAfter);
+      front.account(head.method, host, url, this.address, service, undefined, status, startedAt, 0);
+      return undefined;
+    };
+    if (url.charCodeAt(0) !== 47 /* / */) return local(400, 'request target must be a path\n');
+    // RFC 9112 3.2: more than one Host, or one that is no authority, is a 400; passing such a
+    // header on invites cache poisoning and upstream confusion.
+    if (hostCount > 1 || !HOST_SYNTAX.test(host)) return local(400, 'invalid Host header\n');
+    if (head.versionMajor === 1 && head.versionMinor === 1 && hostCount === 0) return local(400, 'invalid Host header\n');
+    const service = front.router.route(host === '' ? undefined : host);
+    if (service === undefined) return local(404, `no route for host "${printable(host)}"\n`);
+    if (head.versionMinor === 1 && /^\s*100-continue\s*$/i.test(headerValue(head.headers, 'expect') ?? '')) this.write('HTTP/1.1 100 Continue\r\n\r\n');
+    const ex = new Exchange(this, head, host, service, startedAt);
+    this.active = ex;
+    front.inflight++;
+    if (!ex.attempt(Date.now())) {
+      this.active = undefined;
+      front.inflight--;
+      ex.done = true;
+      return local(503, `no live instance of service "${service}"\n`, front.label(service), true);
+    }
+    return ex;
+  }
+
+  /** An exchange is over (response ended, failed, or the client left). */
+  exchangeDone(ex: Exchange): void {
+    if (this.active !== ex) return;
+    this.active = undefined;
+    this.front.settle();
+    if (this.gone) return;
+    if (!this.keepAlive || this.ended) {
+      this.close();
+      return;
+    }
+    const pending = this.pending;
+    if (pending !== undefined) {
+      this.pending = undefined;
+      this.resumeReading();
+      // even when empty: llhttp ends a bodiless message on its next execute
+      if (this.begin(pending.head, pending.upgrade, pending.rest)) this.feed(pending.rest);
+      return;
+    }
+    if (this.reading === undefined) this.becameIdle();
+  }
+
+  private becameIdle(): void {
+    this.idleSince = Date.now();
+    if (this.front.stopping || this.ended) this.close();
+  }
+
+  /** Writes a short plain-text response (errors, 503s); closes after it when asked or needed. */
+  sendError(status: number, body: string, retryAfter = false, close = false): void {
+    if (this.gone) return;
+    if (close || this.front.stopping) this.keepAlive = false;
+    const extra = (retryAfter ? 'retry-after: 1\r\n' : '') + (this.keepAlive ? '' : 'connection: close\r\n');
+    this.write(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n${extra}\r\n${body}`);
+    if (!this.keepAlive) this.close();
+  }
+
+  private parseError(err: ParseError): void {
+    const code = err.code;
+    let status = 400;
+    let reason = 'bad-request';
+    if (code === 'HPE_HEADER_OVERFLOW') {
+      status = 431;
+      reason = 'header-too-large';
+    }
+    this.front.metrics.clientError(reason);
+    this.reading = null;
+    if (this.active !== undefined) {
+      // a response is in progress: it cannot be followed by an error, so the connection ends
+      this.destroy();
+      return;
+    }
+    this.keepAlive = false;
+    this.write(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    this.close();
+  }
+
+  /** The periodic timeout check. */
+  checkTimeouts(now: number): void {
+    const l = this.front.limits;
+    if (this.headSince !== 0 && this.active === undefined && now - this.headSince > l.clientHeaderTimeoutMs) {
+      this.headSince = 0;
+      this.timedOut();
+      return;
+    }
+    if (this.requestSince !== 0 && l.clientRequestTimeoutMs > 0 && now - this.requestSince > l.clientRequestTimeoutMs) {
+      this.requestSince = 0;
+      this.timedOut();
+      return;
+    }
+    if (this.idle && now - this.idleSince > l.idleTimeoutMs) {
+      this.destroy();
+      return;
+    }
+    this.active?.checkTimeouts(now);
+  }
+
+  private timedOut(): void {
+    this.front.metrics.clientError('timeout');
+    const ex = this.active;
+    if (ex !== undefined && ex.responseStarted) {
+      this.destroy();
+      return;
+    }
+    this.keepAlive = false;
+    this.write('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    this.close();
+  }
+
+  pauseReading(): void {
+    if (this.readPaused++ === 0) this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (this.readPaused === 0) return;
+    this.readPaused = 0;
+    this.socket.resume();
+  }
+
+  private onEnd(): void {
+    this.ended = true;
+    // A client that closes while its response is pending has given up (nginx's 499): the
+    // upstream request is cancelled rather than finished for nobody.
+    if (this.active === undefined) this.close();
+    else this.destroy();
+  }
+
+  /** Ends the connection after what was written. */
+  close(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.socket.end();
+    // a client that never reads its response must not hold the socket forever
+    this.socket.setTimeout(5000, () => this.socket.destroy());
+    this.cleanup();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    if (!this.gone) {
+      this.gone = true;
+      this.cleanup();
+    }
+    this.front.forget(this);
+  }
+
+  private cleanup(): void {
+    this.parser.close();
+    const ex = this.active;
+    if (ex !== undefined) ex.clientClosed();
+  }
+
+  /** A WebSocket handshake leaves the HTTP parser: the upgrade path owns the socket from here. */
+  private handOver(head: MessageHead, rest: Buffer): void {
+    const socket = this.socket;
+    socket.removeAllListeners('data');
+    socket.removeAllListeners('end');
+    socket.removeAllListeners('error');
+    socket.removeAllListeners('close');
+    this.gone = true;
+    this.parser.close();
+    this.front.forget(this);
+    const headers: Record<string, string> = {};
+    const raw = head.headers;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      const prior = headers[name];
+      headers[name] = prior === undefined ? raw[i + 1]! : `${prior}, ${raw[i + 1]!}`;
+    }
+    const req: UpgradeRequest = {
+      method: head.method,
+      url: head.url,
+      headers,
+      rawHeaders: raw,
+      httpVersion: `${head.versionMajor}.${head.versionMinor}`,
+      httpVersionMajor: head.versionMajor,
+      httpVersionMinor: head.versionMinor,
+      socket,
+      connection: socket,
+    };
+    this.front.upgrade(req, socket, rest);
   }
 }
 
 /**
- * The I/O shell: the listening HTTP server, one Exchange per request, WebSocket upgrades
- * through http-proxy-3, graceful drain on stop. Routing and balancing decisions are the pure
- * modules'; this file only moves bytes and reports outcomes.
+ * The I/O shell: the listening TCP server, one ClientConn per connection and one Exchange per
+ * request, WebSocket upgrades through http-proxy-3, graceful drain on stop. Routing and
+ * balancing decisions are the pure modules'; this file only moves bytes and reports outcomes.
  */
 export class FrontDoor {
   readonly table: UpstreamTable;
@@ -247,15 +745,17 @@ export class FrontDoor {
   readonly limits: ServerLimits;
   readonly metrics: ProxyMetrics;
   readonly log: Logger;
-  private readonly router: HostRouter;
+  readonly router: HostRouter;
   private readonly accessLog: AccessLog;
   private readonly server: Server;
+  private readonly conns = new Set<ClientConn>();
   private readonly wsProxy: ProxyServer;
   private readonly upgraded = new Set<Duplex>();
   /** client sockets whose upgrade the upstream accepted (101 sent or on its way) */
   private readonly switched = new WeakSet<Duplex>();
-  private inflight = 0;
-  private stopping = false;
+  private readonly sweeper: NodeJS.Timeout;
+  inflight = 0;
+  stopping = false;
   private drained: (() => void) | undefined;
   private listening = false;
   requests = 0;
@@ -269,22 +769,18 @@ export class FrontDoor {
     this.log = deps.log;
     this.accessLog = deps.accessLog;
     const l = deps.limits;
-    this.server = createServer(
-      {
-        maxHeaderSize: l.maxHeaderSize,
-        headersTimeout: l.clientHeaderTimeoutMs,
-        requestTimeout: l.clientRequestTimeoutMs,
-        keepAliveTimeout: l.idleTimeoutMs,
-        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(l.clientHeaderTimeoutMs / 2))),
-        noDelay: true,
-        // Only WebSocket upgrades go to 'upgrade'; anything else with an Upgrade header (h2c,
-        // TLS/1.0) takes the normal request path instead of being dropped.
-        ...(UPGRADE_CALLBACK_SUPPORTED ? { shouldUpgradeCallback: isWebSocketUpgrade } : {}),
-      } as ServerOptions,
-      (req, res) => this.handle(req, res),
-    );
-    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      if (this.stopping) {
+        socket.destroy();
+        return;
+      }
+      this.conns.add(new ClientConn(this, socket));
+    });
+    // Timeouts are checked by one timer for every connection, not a timer per request.
+    const smallest = Math.min(l.clientHeaderTimeoutMs, l.idleTimeoutMs, l.upstreamHeaderTimeoutMs, l.clientRequestTimeoutMs || Infinity, l.upstreamBodyTimeoutMs || Infinity);
+    const every = Math.max(20, Math.min(1000, Math.floor(smallest / 4)));
+    this.sweeper = setInterval(() => this.sweep(), every);
+    this.sweeper.unref();
     this.wsProxy = createProxyServer({ xfwd: false, ws: true, changeOrigin: false, proxyTimeout: 0, connectTimeout: l.connectTimeoutMs } as never);
     // The upstream accepted the upgrade: remember it before the 101 goes to the client.
     this.wsProxy.on('proxyReqWs', (proxyReq: ClientRequest, _req: IncomingMessage, socket: Duplex) => {
@@ -325,143 +821,72 @@ export class FrontDoor {
     return this.inflight;
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const startedAt = performance.now();
-    this.inflight++;
-    this.requests++;
-    (res as TaggedResponse)[kFront] = this;
-    res.on('close', onResponseClose);
-    if (this.stopping) res.shouldKeepAlive = false;
-    const url = req.url;
-    if (url === undefined || url.charCodeAt(0) !== 47 /* / */) {
-      const status = this.sendError(res, 400, 'request target must be a path\n');
-      this.account(req, res, '-', undefined, status, startedAt);
-      return;
-    }
-    if (hasSeveralHosts(req.rawHeaders) || !HOST_SYNTAX.test(req.headers.host ?? '')) {
-      // RFC 9112 3.2: more than one Host, or one that is no authority, is a 400; passing such
-      // a header on invites cache poisoning and upstream confusion.
-      const status = this.sendError(res, 400, 'invalid Host header\n');
-      this.account(req, res, '-', undefined, status, startedAt);
-      return;
-    }
-    const service = this.router.route(req.headers.host);
-    if (service === undefined) {
-      const status = this.sendError(res, 404, `no route for host "${printable(req.headers.host)}"\n`);
-      this.account(req, res, '-', undefined, status, startedAt);
-      return;
-    }
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
-    const exchange = new Exchange(this, req, res, service, startedAt, hasBody);
-    if (!exchange.attempt(Date.now())) {
-      exchange.done = true;
-      const status = this.sendError(res, 503, `no live instance of service "${service}"\n`, true);
-      this.finished(exchange, status);
-    }
+  private sweep(): void {
+    const now = Date.now();
+    for (const conn of this.conns) conn.checkTimeouts(now);
+    this.table.sweep(now);
+  }
+
+  forget(conn: ClientConn): void {
+    this.conns.delete(conn);
   }
 
   /** An exchange is over (response ended, failed, or the client left). */
-  finished(exchange: Exchange, status: number): void {
-    this.account(exchange.req, exchange.res, exchange.service, exchange.peer, status, exchange.startedAt, exchange.tries);
+  finished(ex: Exchange, status: number): void {
+    this.account(ex.method, ex.host, ex.url, ex.client.address, ex.service, ex.peer, status, ex.startedAt, ex.tries);
   }
 
   /**
    * The metrics label for a service without instances: its name when a flag names it, else "-".
    * `<anything>.<domain>` Host headers must not mint unbounded label values.
    */
-  private label(service: string | undefined): string {
+  label(service: string | undefined): string {
     return service !== undefined && (this.router.isNamed(service) || this.table.get(service) !== undefined) ? service : '-';
   }
 
-  private account(req: IncomingMessage, res: ServerResponse, service: string, peer: Upstream | undefined, status: number, startedAt: number, tries = 0): void {
+  account(method: string, host: string | undefined, path: string, client: string, service: string, peer: Upstream | undefined, status: number, startedAt: number, tries: number): void {
     const ms = performance.now() - startedAt;
-    this.metrics.request(peer !== undefined ? service : this.label(service), status, ms / 1000);
+    this.metrics.request(service, status, ms / 1000);
     if (this.accessLog !== undefined) {
-      this.accessLog.info({
-        method: req.method,
-        host: req.headers.host,
-        path: req.url,
-        status,
-        service,
-        upstream: peer?.id,
-        tries,
-        ms: Math.round(ms * 1000) / 1000,
-        client: req.socket.remoteAddress,
-      }, 'request');
+      this.accessLog.info({ method, host, path, status, service, upstream: peer?.id, tries, ms: Math.round(ms * 1000) / 1000, client }, 'request');
     }
   }
 
-  /** A response closed (finished or cut): one request fewer in flight. */
+  /** A response finished (or was cut): one request fewer in flight. */
   settle(): void {
     this.inflight--;
-    if (this.stopping) {
-      this.server.closeIdleConnections();
-      if (this.inflight === 0) this.drained?.();
-    }
+    if (this.stopping && this.inflight === 0) this.drained?.();
   }
 
-  /** Writes a short plain-text error response; returns the status. */
-  sendError(res: ServerResponse, status: number, body: string, retryAfter = false): number {
-    if (res.headersSent || res.destroyed) {
-      res.destroy();
-      return status;
-    }
-    const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store'];
-    if (retryAfter) headers.push('retry-after', '1');
-    if (this.stopping) headers.push('connection', 'close');
-    res.writeHead(status, headers);
-    res.end(body);
-    return status;
-  }
-
-  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  upgrade(req: UpgradeRequest, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const service = this.stopping ? undefined : this.router.route(req.headers.host);
-    const reject = (status: number, reason: string, body: string): void => {
+    const host = req.headers.host;
+    const service = this.stopping ? undefined : this.router.route(host);
+    const reject = (status: number, body: string): void => {
       this.metrics.request(this.label(service), status, 0);
       if (socket.writable) {
-        socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${status === 503 ? 'retry-after: 1\r\n' : ''}\r\n${body}`);
+        socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${status === 503 ? 'retry-after: 1\r\n' : ''}\r\n${body}`);
       }
       socket.destroy();
     };
-    if (this.stopping) return reject(503, 'Service Unavailable', 'shutting down\n');
-    // Node without shouldUpgradeCallback sends every Upgrade request here; http-proxy-3 would
-    // drop the connection of anything but a WebSocket, so answer it instead.
-    if (!isWebSocketUpgrade(req)) return reject(501, 'Not Implemented', `upgrade to "${printable(req.headers.upgrade)}" is not supported; send the request without Upgrade\n`);
-    if (service === undefined) return reject(404, 'Not Found', `no route for host "${printable(req.headers.host)}"\n`);
+    if (this.stopping) return reject(503, 'shutting down\n');
+    if (req.url.charCodeAt(0) !== 47 || !HOST_SYNTAX.test(host ?? '')) return reject(400, 'invalid upgrade request\n');
+    if (service === undefined) return reject(404, `no route for host "${printable(host)}"\n`);
     const peers = this.table.get(service)?.peers;
     const peer = peers ? (pickUpstream(peers, Date.now()) as Upstream | undefined) : undefined;
-    if (peer === undefined) return reject(503, 'Service Unavailable', `no live instance of service "${service}"\n`);
-    setForwardedOnObject(req.headers, { clientAddress: req.socket.remoteAddress ?? '', proto: 'http' });
+    if (peer === undefined) return reject(503, `no live instance of service "${service}"\n`);
+    const prior = req.headers['x-forwarded-for'];
+    req.headers['x-forwarded-for'] = prior ? `${prior}, ${socket.remoteAddress ?? ''}` : (socket.remoteAddress ?? '');
+    req.headers['x-forwarded-proto'] = 'http';
+    if (host !== undefined) req.headers['x-forwarded-host'] = host;
+    else delete req.headers['x-forwarded-host'];
     this.upgraded.add(socket);
     socket.once('close', () => this.upgraded.delete(socket));
+    this.requests++;
     this.metrics.request(service, 101, 0);
-    this.accessLog?.info({ method: req.method, host: req.headers.host, path: req.url, status: 101, service, upstream: peer.id, client: req.socket.remoteAddress }, 'upgrade');
+    this.accessLog?.info({ method: req.method, host, path: req.url, status: 101, service, upstream: peer.id, client: socket.remoteAddress }, 'upgrade');
     reportNeutral(peer);
-    this.wsProxy.ws(req, socket, head, { target: peer.origin });
-  }
-
-  private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    const code = err.code ?? 'unknown';
-    let response: string | undefined;
-    let reason = 'bad-request';
-    if (code === 'HPE_HEADER_OVERFLOW') {
-      reason = 'header-too-large';
-      response = 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
-    } else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      reason = 'timeout';
-      response = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
-    } else if (code === 'ECONNRESET' || code === 'EPIPE') {
-      reason = 'reset';
-    } else {
-      response = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
-    }
-    this.metrics.clientError(reason);
-    const s = socket as Socket;
-    if (response !== undefined && s.writable && !s.writableEnded && (s as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent !== true) {
-      s.end(response);
-    }
-    s.destroy();
+    this.wsProxy.ws(req as unknown as IncomingMessage, socket, head, { target: peer.origin });
   }
 
   /**
@@ -471,7 +896,7 @@ export class FrontDoor {
   async stop(deadlineMs: number): Promise<{ unfinished: number }> {
     this.stopping = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
+    for (const conn of [...this.conns]) if (conn.idle) conn.close();
     if (this.inflight > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -482,7 +907,8 @@ export class FrontDoor {
     }
     const unfinished = this.inflight;
     for (const socket of this.upgraded) socket.destroy();
-    this.server.closeAllConnections();
+    for (const conn of [...this.conns]) conn.destroy();
+    clearInterval(this.sweeper);
     this.wsProxy.close?.();
     await closed;
     this.listening = false;
@@ -495,14 +921,10 @@ function printable(host: string | undefined): string {
   return host.length > 200 ? `${host.slice(0, 200)}...` : host.replace(/[^\x20-\x7e]/g, '?').replace(/"/g, "'");
 }
 
+/** A reason phrase is echoed only when it is plain text (no CR/LF can reach the client). */
+function sanitizeReason(reason: string): string {
+  return /^[\t\x20-\x7e\x80-\xff]*$/.test(reason) ? reason : '';
+}
+
 /** RFC 3986 authority without userinfo: reg-name, IPv4 or [IPv6], then an optional port. */
 const HOST_SYNTAX = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::\d{0,5})?$/;
-
-function hasSeveralHosts(raw: readonly string[]): boolean {
-  let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return true;
-  }
-  return false;
-}

@@ -1,16 +1,7 @@
-import { Pool } from 'undici';
 import type { Logger } from '../log.js';
 import type { Instance } from '../catalog/catalog.js';
 import { newPeer, peerState, type Peer, type PeerState } from './balancer.js';
-
-export interface PoolOptions {
-  connectTimeoutMs: number;
-  headersTimeoutMs: number;
-  bodyTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-  /** max connections per upstream; 0 = unlimited */
-  connections: number;
-}
+import { UpstreamPool, type PoolOptions } from './pool.js';
 
 /** One instance of a service, as the balancer and the I/O shell see it. */
 export interface Upstream extends Peer {
@@ -19,7 +10,7 @@ export interface Upstream extends Peer {
   readonly port: number;
   /** `http://host:port` */
   readonly origin: string;
-  readonly pool: Pool;
+  readonly pool: UpstreamPool;
   /** instance ids registered at this address (usually one) */
   readonly instanceIds: readonly string[];
 }
@@ -30,7 +21,7 @@ export interface ServiceUpstreams {
 }
 
 interface PoolEntry {
-  pool: Pool;
+  pool: UpstreamPool;
   refs: number;
 }
 
@@ -44,7 +35,7 @@ export interface UpstreamStatus {
 }
 
 /**
- * The live routing table: service -> peers, each with a keep-alive undici Pool. Rebuilt per
+ * The live routing table: service -> peers, each with a keep-alive connection pool. Rebuilt per
  * service from the catalog's view on every change (no store I/O here); a peer whose address
  * stays keeps its balancing state and its pool, a removed one has its pool closed gracefully
  * (in-flight requests finish).
@@ -97,7 +88,7 @@ export class UpstreamTable {
         host: first.host,
         port: first.port,
         origin,
-        pool: old ? old.pool : this.acquire(origin),
+        pool: old ? old.pool : this.acquire(id, first.host, first.port),
         instanceIds: ids,
       });
       if (!old) added.push(id);
@@ -112,7 +103,7 @@ export class UpstreamTable {
       }
       peers.push(peer);
     }
-    for (const gone of oldById.values()) this.release(gone.origin);
+    for (const gone of oldById.values()) this.release(gone.id);
     if (added.length > 0 || oldById.size > 0) {
       this.log.info({ service, added, removed: [...oldById.keys()], upstreams: peers.length }, 'upstreams changed');
     }
@@ -143,50 +134,51 @@ export class UpstreamTable {
     return out;
   }
 
-  private acquire(origin: string): Pool {
-    const entry = this.pools.get(origin);
+  private acquire(id: string, host: string, port: number): UpstreamPool {
+    const entry = this.pools.get(id);
     if (entry) {
       entry.refs++;
       return entry.pool;
     }
-    const o = this.options;
-    const pool = new Pool(origin, {
-      connections: o.connections > 0 ? o.connections : null,
-      connectTimeout: o.connectTimeoutMs,
-      headersTimeout: o.headersTimeoutMs,
-      bodyTimeout: o.bodyTimeoutMs,
-      keepAliveTimeout: o.keepAliveTimeoutMs,
-      keepAliveMaxTimeout: Math.max(o.keepAliveTimeoutMs, 1000),
-      pipelining: 1,
-    });
-    // Connection errors reach the request handlers; this only keeps the emitter from throwing.
-    pool.on('connectionError', () => undefined);
-    this.pools.set(origin, { pool, refs: 1 });
+    const pool = new UpstreamPool(id, host, port, this.options);
+    this.pools.set(id, { pool, refs: 1 });
     return pool;
   }
 
-  private release(origin: string): void {
-    const entry = this.pools.get(origin);
+  private release(id: string): void {
+    const entry = this.pools.get(id);
     if (!entry) return;
     if (--entry.refs > 0) return;
-    this.pools.delete(origin);
-    entry.pool.close().catch((err: Error) => this.log.debug({ origin, err: err.message }, 'closing upstream pool'));
+    this.pools.delete(id);
+    // in-flight responses finish on their connections; idle ones close now
+    entry.pool.close();
   }
 
-  /** Closes every pool, waiting for in-flight requests up to `deadlineMs`, then destroys. */
+  /** Ages out idle upstream connections (called from the front door's timer). */
+  sweep(now: number): void {
+    for (const { pool } of this.pools.values()) pool.sweep(now);
+  }
+
+  /** Connections open to upstreams (busy and idle). */
+  connections(): { open: number; busy: number } {
+    let open = 0;
+    let busy = 0;
+    for (const { pool } of this.pools.values()) {
+      open += pool.size;
+      busy += pool.busy;
+    }
+    return { open, busy };
+  }
+
+  /** Closes every pool: idle connections now, busy ones after `deadlineMs`. */
   async close(deadlineMs: number): Promise<void> {
     const pools = [...this.pools.values()].map((e) => e.pool);
     this.pools.clear();
     this.byService.clear();
-    await Promise.all(
-      pools.map(async (pool) => {
-        let timer: NodeJS.Timeout | undefined;
-        const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)));
-        await Promise.race([pool.close().catch(() => undefined), deadline]);
-        clearTimeout(timer);
-        await pool.destroy().catch(() => undefined);
-      }),
-    );
+    for (const pool of pools) pool.close();
+    const end = Date.now() + deadlineMs;
+    while (pools.some((p) => p.size > 0) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    for (const pool of pools) pool.destroy();
   }
 }
 

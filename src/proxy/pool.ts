@@ -1,0 +1,245 @@
+/**
+ * Keep-alive connections to one upstream address, each with its own response parser. An
+ * exchange borrows a connection for one request/response and gives it back (or has it
+ * destroyed when it cannot be reused). No timers per request: idle connections are aged by
+ * `sweep`, called from the front door's periodic timer.
+ */
+import { connect, type Socket } from 'node:net';
+import { HeadAction, Http1Parser, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
+
+export interface PoolOptions {
+  connectTimeoutMs: number;
+  /** how long an idle connection is kept for reuse */
+  keepAliveTimeoutMs: number;
+  /** max connections (busy + idle); 0 = unlimited */
+  connections: number;
+  /** largest upstream response head */
+  maxHeaderSize: number;
+}
+
+/** What borrows a connection: receives the response and hears about failures. */
+export interface ConnUser {
+  /** the connection is this user's now (it may still be connecting) */
+  attached(conn: UpstreamConn): void;
+  onHead(head: MessageHead): boolean;
+  onBody(chunk: Buffer): void;
+  onMessageEnd(): void;
+  /**
+   * The connection failed before the response ended. `connect`: it never connected (nothing
+   * was sent); `reset`: it broke or closed; `other`: the response was malformed.
+   */
+  failed(err: Error, kind: 'connect' | 'reset' | 'other'): void;
+  /** around each batch of upstream bytes, so a whole batch leaves for the client in one write */
+  cork(): void;
+  uncork(): void;
+}
+
+export class UpstreamError extends Error {
+  readonly code: string;
+  constructor(message: string, code: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'UpstreamError';
+    this.code = code;
+  }
+}
+
+/** One TCP connection to the upstream. */
+export class UpstreamConn implements ParserEvents {
+  readonly socket: Socket;
+  readonly pool: UpstreamPool;
+  private readonly parser: Http1Parser;
+  user: ConnUser | undefined;
+  connected = false;
+  /** idle since (ms, Date.now) while in the pool */
+  idleSince = 0;
+  /** served at least one response: a failure on it may be a keep-alive race */
+  reused = false;
+  private dead = false;
+
+  constructor(pool: UpstreamPool, host: string, port: number, options: PoolOptions) {
+    this.pool = pool;
+    this.parser = new Http1Parser('response', this, options.maxHeaderSize);
+    const socket = connect({ host, port, noDelay: true });
+    this.socket = socket;
+    socket.setTimeout(options.connectTimeoutMs);
+    socket.once('connect', () => {
+      this.connected = true;
+      socket.setTimeout(0);
+    });
+    socket.on('timeout', () => this.fail(new UpstreamError(`connect to ${pool.id} timed out after ${options.connectTimeoutMs} ms`, 'ETIMEDOUT'), 'connect'));
+    socket.on('data', (chunk: Buffer) => this.data(chunk));
+    socket.on('end', () => this.end());
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err, this.connected ? 'reset' : 'connect'));
+    socket.on('close', () => this.fail(new UpstreamError(`connection to ${pool.id} closed`, 'ECONNRESET'), this.connected ? 'reset' : 'connect'));
+  }
+
+  onHead(head: MessageHead): HeadAction {
+    return this.user?.onHead(head) === true ? HeadAction.SkipBody : HeadAction.Continue;
+  }
+
+  onBody(chunk: Buffer): void {
+    this.user?.onBody(chunk);
+  }
+
+  onMessageEnd(): void {
+    this.user?.onMessageEnd();
+  }
+
+  write(data: string | Buffer): boolean {
+    return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
+  }
+
+  private data(chunk: Buffer): void {
+    const user = this.user;
+    if (user === undefined) {
+      // bytes from an idle connection: nothing asked for them, so it cannot be trusted again
+      this.destroy();
+      return;
+    }
+    user.cork();
+    const r = this.parser.execute(chunk);
+    user.uncork();
+    if (r.kind === 'error') this.fail(parseError(r.error, this.pool.id), 'other');
+    else if (r.kind !== 'done') this.fail(new UpstreamError(`upstream ${this.pool.id} switched protocols on a plain request`, 'UPSTREAM_UPGRADE'), 'other');
+  }
+
+  private end(): void {
+    // A close-delimited body ends here; anything else in progress is cut.
+    if (this.user !== undefined) {
+      const err = this.parser.finish();
+      if (err !== undefined) this.fail(parseError(err, this.pool.id), 'reset');
+    }
+    this.destroy();
+  }
+
+  private fail(err: Error, kind: 'connect' | 'reset' | 'other'): void {
+    const user = this.user;
+    this.user = undefined;
+    this.destroy();
+    user?.failed(err, kind);
+  }
+
+  /** Gone for good: out of the pool, socket and parser released. */
+  destroy(): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.pool.forget(this);
+    this.socket.destroy();
+    this.parser.close();
+  }
+
+  get isDead(): boolean {
+    return this.dead;
+  }
+}
+
+interface Waiter {
+  user: ConnUser;
+}
+
+export class UpstreamPool {
+  readonly id: string;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly options: PoolOptions;
+  /** most recently used last: reuse the warmest connection */
+  private readonly idle: UpstreamConn[] = [];
+  private readonly all = new Set<UpstreamConn>();
+  private readonly waiters: Waiter[] = [];
+  private closing = false;
+
+  constructor(id: string, host: string, port: number, options: PoolOptions) {
+    this.id = id;
+    this.host = host;
+    this.port = port;
+    this.options = options;
+  }
+
+  /** Gives `user` a connection now, or as soon as one is free (at the connection limit). */
+  acquire(user: ConnUser): void {
+    const conn = this.idle.pop();
+    if (conn !== undefined) {
+      conn.user = user;
+      user.attached(conn);
+      return;
+    }
+    const max = this.options.connections;
+    if (max > 0 && this.all.size >= max) {
+      this.waiters.push({ user });
+      return;
+    }
+    this.open(user);
+  }
+
+  /** A user that no longer wants the connection it waits for. */
+  cancel(user: ConnUser): void {
+    const i = this.waiters.findIndex((w) => w.user === user);
+    if (i >= 0) this.waiters.splice(i, 1);
+  }
+
+  /** The response is over: the connection goes back for reuse, or is destroyed. */
+  release(conn: UpstreamConn, reusable: boolean): void {
+    conn.user = undefined;
+    if (!reusable || this.closing || conn.isDead) {
+      conn.destroy();
+      return;
+    }
+    conn.reused = true;
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) {
+      conn.user = waiter.user;
+      waiter.user.attached(conn);
+      return;
+    }
+    conn.idleSince = Date.now();
+    this.idle.push(conn);
+  }
+
+  /** Called by a connection as it dies. */
+  forget(conn: UpstreamConn): void {
+    this.all.delete(conn);
+    const i = this.idle.indexOf(conn);
+    if (i >= 0) this.idle.splice(i, 1);
+    // a slot opened up for someone waiting
+    const waiter = this.closing ? undefined : this.waiters.shift();
+    if (waiter !== undefined) queueMicrotask(() => this.acquire(waiter.user));
+  }
+
+  /** Closes idle connections past the keep-alive time. */
+  sweep(now: number): void {
+    const limit = now - this.options.keepAliveTimeoutMs;
+    while (this.idle.length > 0 && this.idle[0]!.idleSince <= limit) this.idle[0]!.destroy();
+  }
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  get busy(): number {
+    return this.all.size - this.idle.length;
+  }
+
+  /** No new connections; idle ones close now, busy ones when their response ends. */
+  close(): void {
+    this.closing = true;
+    for (const conn of [...this.idle]) conn.destroy();
+    for (const w of this.waiters.splice(0)) w.user.failed(new UpstreamError(`upstream ${this.id} removed`, 'UND_ERR_CLOSED'), 'connect');
+  }
+
+  /** Cuts everything still open. */
+  destroy(): void {
+    this.close();
+    for (const conn of [...this.all]) conn.destroy();
+  }
+
+  private open(user: ConnUser): void {
+    const conn = new UpstreamConn(this, this.host, this.port, this.options);
+    this.all.add(conn);
+    conn.user = user;
+    user.attached(conn);
+  }
+}
+
+function parseError(err: ParseError, id: string): UpstreamError {
+  return new UpstreamError(`bad response from upstream ${id}: ${err.reason ?? err.code}`, err.code, err);
+}
