@@ -5,6 +5,7 @@
  * `sweep`, called from the front door's periodic timer.
  */
 import { connect, type Socket } from 'node:net';
+import { parseResponseHead } from './fastpath.js';
 import { HeadAction, Http1Parser, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
 
 export interface PoolOptions {
@@ -19,10 +20,13 @@ export interface PoolOptions {
 
 /** What borrows a connection: receives the response and hears about failures. */
 export interface ConnUser {
+  /** the request was HEAD: the response has no body whatever its headers say */
+  readonly skipBody: boolean;
   /** the connection is this user's now (it may still be connecting) */
   attached(conn: UpstreamConn): void;
   onHead(head: MessageHead): boolean;
-  onBody(chunk: Buffer): void;
+  /** body bytes `chunk[from, to)` */
+  onBody(chunk: Buffer, from: number, to: number): void;
   onMessageEnd(): void;
   /**
    * The connection failed before the response ended. `connect`: it never connected (nothing
@@ -54,10 +58,18 @@ export class UpstreamConn implements ParserEvents {
   idleSince = 0;
   /** served at least one response: a failure on it may be a keep-alive race */
   reused = false;
+  /** the upstream sent more than the response it owed: never reuse */
+  poisoned = false;
   private dead = false;
+  /** llhttp is inside a response */
+  private parserBusy = false;
+  /** body bytes of a fast-path response still to come */
+  private fastRemaining = 0;
+  private readonly maxHeaderSize: number;
 
   constructor(pool: UpstreamPool, host: string, port: number, options: PoolOptions) {
     this.pool = pool;
+    this.maxHeaderSize = options.maxHeaderSize;
     this.parser = new Http1Parser('response', this, options.maxHeaderSize);
     const socket = connect({ host, port, noDelay: true });
     this.socket = socket;
@@ -78,10 +90,11 @@ export class UpstreamConn implements ParserEvents {
   }
 
   onBody(chunk: Buffer): void {
-    this.user?.onBody(chunk);
+    this.user?.onBody(chunk, 0, chunk.length);
   }
 
   onMessageEnd(): void {
+    this.parserBusy = false;
     this.user?.onMessageEnd();
   }
 
@@ -97,10 +110,44 @@ export class UpstreamConn implements ParserEvents {
       return;
     }
     user.cork();
+    if (this.fastRemaining > 0) {
+      this.fastBody(user, chunk, 0);
+      user.uncork();
+      return;
+    }
+    if (!this.parserBusy && !user.skipBody && this.fast(user, chunk)) {
+      user.uncork();
+      return;
+    }
+    this.parserBusy = true;
     const r = this.parser.execute(chunk);
     user.uncork();
     if (r.kind === 'error') this.fail(parseError(r.error, this.pool.id), 'other');
     else if (r.kind !== 'done') this.fail(new UpstreamError(`upstream ${this.pool.id} switched protocols on a plain request`, 'UPSTREAM_UPGRADE'), 'other');
+  }
+
+  /** A whole response head in one read, framed by Content-Length: no llhttp round trip. */
+  private fast(user: ConnUser, chunk: Buffer): boolean {
+    const f = parseResponseHead(chunk, 0, this.maxHeaderSize);
+    if (f === undefined) return false;
+    user.onHead({ versionMajor: 1, versionMinor: f.minor, headers: f.headers, method: '', url: '', status: f.status, statusMessage: f.reason, upgrade: false, keepAlive: f.keepAlive });
+    if (this.user !== user) return true;
+    this.fastRemaining = f.contentLength;
+    this.fastBody(user, chunk, f.end);
+    return true;
+  }
+
+  private fastBody(user: ConnUser, chunk: Buffer, from: number): void {
+    const available = chunk.length - from;
+    const take = Math.min(this.fastRemaining, available);
+    if (take > 0) {
+      this.fastRemaining -= take;
+      user.onBody(chunk, from, from + take);
+    }
+    if (this.fastRemaining > 0 || this.user !== user) return;
+    // bytes beyond the response: nothing asked for them
+    if (available > take) this.poisoned = true;
+    user.onMessageEnd();
   }
 
   private end(): void {
@@ -180,7 +227,7 @@ export class UpstreamPool {
   /** The response is over: the connection goes back for reuse, or is destroyed. */
   release(conn: UpstreamConn, reusable: boolean): void {
     conn.user = undefined;
-    if (!reusable || this.closing || conn.isDead) {
+    if (!reusable || this.closing || conn.isDead || conn.poisoned) {
       conn.destroy();
       return;
     }

@@ -8,6 +8,7 @@ import { pickUpstream, reportFailure, reportNeutral, reportSuccess, type Ejectio
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { bodilessStatus, HeadAction, headerCount, headerLines, headerValue, Http1Parser, STATUS_TEXT, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
 import type { ProxyMetrics } from './metrics.js';
+import { parseRequestHead } from './fastpath.js';
 import { UpstreamError, type ConnUser, type UpstreamConn } from './pool.js';
 import { shouldRetry, type FailureKind } from './retry.js';
 import type { HostRouter } from './routing.js';
@@ -105,6 +106,8 @@ class Exchange implements ConnUser {
   /** last upstream activity during the body (ms), for the body timeout */
   lastActivity = 0;
   responseStarted = false;
+  /** the upstream keeps the connection open after this response */
+  upstreamKeepAlive = false;
   /** the response is re-framed as chunks (upstream chunked or close-delimited, client 1.1) */
   responseChunked = false;
   /** an interim (1xx) response is being skipped */
@@ -169,7 +172,7 @@ class Exchange implements ConnUser {
       conn.socket.uncork();
     }
     this.requestSent = this.requestEnded;
-    this.sentAt = Date.now();
+    this.sentAt = this.front.now;
   }
 
   private writeBody(conn: UpstreamConn, chunk: Buffer): boolean {
@@ -204,7 +207,7 @@ class Exchange implements ConnUser {
     if (this.done || conn === undefined) return;
     if (this.chunked) conn.write('0\r\n\r\n');
     this.requestSent = true;
-    this.sentAt = Date.now();
+    this.sentAt = this.front.now;
   }
 
   /** Upstream bytes are being parsed: small writes to the client are gathered until uncork. */
@@ -222,13 +225,13 @@ class Exchange implements ConnUser {
     else this.send(text);
   }
 
-  private emitChunk(chunk: Buffer): void {
-    if (this.batching && chunk.length <= GATHER_MAX) {
-      this.out += chunk.toString('latin1');
+  private emitChunk(chunk: Buffer, from: number, to: number): void {
+    if (this.batching && to - from <= GATHER_MAX) {
+      this.out += chunk.toString('latin1', from, to);
       return;
     }
     this.flush();
-    this.send(chunk);
+    this.send(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to));
   }
 
   private flush(): void {
@@ -283,16 +286,17 @@ class Exchange implements ConnUser {
     else if (this.http10) framing += 'connection: keep-alive\r\n';
     this.status = status;
     this.responseStarted = true;
-    this.lastActivity = Date.now();
-    this.emit(`HTTP/1.1 ${status} ${sanitizeReason(head.statusMessage)}\r\n${headerLines(headers)}${framing}\r\n`);
+    this.upstreamKeepAlive = head.keepAlive;
+    this.lastActivity = this.front.now;
+    this.emit(`HTTP/1.1 ${status} ${head.statusMessage === 'OK' ? 'OK' : sanitizeReason(head.statusMessage)}\r\n${headerLines(headers)}${framing}\r\n`);
     return this.skipBody;
   }
 
-  onBody(chunk: Buffer): void {
+  onBody(chunk: Buffer, from: number, to: number): void {
     if (this.client.gone || this.done) return;
-    this.lastActivity = Date.now();
-    if (this.responseChunked) this.emit(`${chunk.length.toString(16)}\r\n`);
-    this.emitChunk(chunk);
+    this.lastActivity = this.front.now;
+    if (this.responseChunked) this.emit(`${(to - from).toString(16)}\r\n`);
+    this.emitChunk(chunk, from, to);
     if (this.responseChunked) this.emit('\r\n');
   }
 
@@ -309,7 +313,7 @@ class Exchange implements ConnUser {
     const conn = this.conn!;
     this.conn = undefined;
     // reusable only when the whole request went out (an early response leaves a body unsent)
-    conn.pool.release(conn, this.requestSent && !this.client.gone && !this.waitingDrain);
+    conn.pool.release(conn, this.upstreamKeepAlive && this.requestSent && !this.client.gone && !this.waitingDrain);
     this.front.finished(this, this.client.gone ? 499 : this.status);
     this.client.exchangeDone(this);
   }
@@ -417,6 +421,13 @@ class ClientConn implements ParserEvents {
   idleSince: number;
   /** body bytes still to read by hand after a non-WebSocket Upgrade head (llhttp stops there) */
   private manualBody = 0;
+  /** the Host of the previous request on this connection, valid, and where it routes */
+  private lastHost: string | undefined;
+  private lastService: string | undefined;
+  /** after a hand-counted body, llhttp starts over (it stopped at an Upgrade head) */
+  private manualReset = false;
+  /** llhttp is inside a message: the next bytes are its, not the fast path's */
+  private llhttpBusy = false;
   private readPaused = 0;
 
   constructor(front: FrontDoor, socket: Socket) {
@@ -459,6 +470,7 @@ class ClientConn implements ParserEvents {
   onMessageEnd(): void {
     const ex = this.reading;
     this.reading = undefined;
+    this.llhttpBusy = false;
     this.requestSince = 0;
     ex?.requestEnd();
     if (this.active === undefined) this.becameIdle();
@@ -466,7 +478,8 @@ class ClientConn implements ParserEvents {
 
   private feed(data: Buffer): void {
     if (this.gone) return;
-    if (this.headSince === 0 && this.reading === undefined && this.manualBody === 0) this.headSince = Date.now();
+    const now = this.front.tick();
+    if (this.headSince === 0 && this.reading === undefined && this.manualBody === 0) this.headSince = now;
     let buf = data;
     for (;;) {
       if (this.manualBody > 0) {
@@ -475,11 +488,30 @@ class ClientConn implements ParserEvents {
         this.onBody(buf.subarray(0, take));
         buf = buf.subarray(take);
         if (this.manualBody > 0) return;
-        this.parser.reset();
+        if (this.manualReset) this.parser.reset();
         this.onMessageEnd();
         if (buf.length === 0) return;
-        if (this.headSince === 0) this.headSince = Date.now();
+        if (this.headSince === 0) this.headSince = now;
       }
+      if (!this.llhttpBusy && this.active === undefined && this.reading === undefined) {
+        const fast = parseRequestHead(buf, 0, this.front.limits.maxHeaderSize);
+        if (fast !== undefined) {
+          this.headSince = 0;
+          const head: MessageHead = { versionMajor: 1, versionMinor: fast.minor, headers: fast.headers, method: fast.method, url: fast.url, status: 0, statusMessage: '', upgrade: false, keepAlive: fast.keepAlive };
+          this.begin(head, false, EMPTY);
+          if (this.gone) return;
+          buf = buf.subarray(fast.end);
+          if (fast.contentLength > 0) {
+            // counted out below; llhttp never saw this message, so nothing to reset after it
+            this.manualBody = fast.contentLength;
+            this.manualReset = false;
+          } else this.onMessageEnd();
+          if (buf.length === 0) return;
+          if (this.manualBody === 0 && this.headSince === 0 && this.reading === undefined) this.headSince = now;
+          continue;
+        }
+      }
+      this.llhttpBusy = true;
       const r = this.parser.execute(buf);
       if (r.kind === 'done') return;
       if (r.kind === 'error') return this.parseError(r.error);
@@ -501,7 +533,7 @@ class ClientConn implements ParserEvents {
   /** Starts one request; false when the connection is no longer ours to parse. */
   private begin(head: MessageHead, upgrade: boolean, rest: Buffer): boolean {
     const front = this.front;
-    this.requestSince = Date.now();
+    this.requestSince = front.now;
     if (!head.keepAlive || front.stopping) this.keepAlive = false;
     if (upgrade) {
       const upgradeHeader = headerValue(head.headers, 'upgrade');
@@ -524,6 +556,7 @@ class ClientConn implements ParserEvents {
       }
       const length = Number(headerValue(head.headers, 'content-length') ?? '0');
       this.manualBody = Number.isSafeInteger(length) && length > 0 ? length : 0;
+      this.manualReset = true;
       if (this.manualBody === 0) this.parser.reset();
     }
     const startedAt = performance.now();
@@ -551,15 +584,22 @@ class ClientConn implements ParserEvents {
     if (url.charCodeAt(0) !== 47 /* / */) return local(400, 'request target must be a path\n');
     // RFC 9112 3.2: more than one Host, or one that is no authority, is a 400; passing such a
     // header on invites cache poisoning and upstream confusion.
-    if (hostCount > 1 || !HOST_SYNTAX.test(host)) return local(400, 'invalid Host header\n');
-    if (head.versionMajor === 1 && head.versionMinor === 1 && hostCount === 0) return local(400, 'invalid Host header\n');
-    const service = front.router.route(host === '' ? undefined : host);
+    if (hostCount > 1 || (hostCount === 0 && head.versionMinor === 1)) return local(400, 'invalid Host header\n');
+    let service: string | undefined;
+    if (host === this.lastHost) service = this.lastService;
+    else {
+      if (!HOST_SYNTAX.test(host)) return local(400, 'invalid Host header\n');
+      // routes come from flags and never change: a connection's usual Host is looked up once
+      service = front.router.route(host === '' ? undefined : host);
+      this.lastHost = host;
+      this.lastService = service;
+    }
     if (service === undefined) return local(404, `no route for host "${printable(host)}"\n`);
     if (head.versionMinor === 1 && /^\s*100-continue\s*$/i.test(headerValue(head.headers, 'expect') ?? '')) this.write('HTTP/1.1 100 Continue\r\n\r\n');
     const ex = new Exchange(this, head, host, service, startedAt);
     this.active = ex;
     front.inflight++;
-    if (!ex.attempt(Date.now())) {
+    if (!ex.attempt(front.now)) {
       this.active = undefined;
       front.inflight--;
       ex.done = true;
@@ -590,7 +630,7 @@ class ClientConn implements ParserEvents {
   }
 
   private becameIdle(): void {
-    this.idleSince = Date.now();
+    this.idleSince = this.front.now;
     if (this.front.stopping || this.ended) this.close();
   }
 
@@ -756,6 +796,11 @@ export class FrontDoor {
   private readonly sweeper: NodeJS.Timeout;
   inflight = 0;
   stopping = false;
+  /**
+   * Date.now() as of the latest client read or sweep: timestamps for timeouts and balancing
+   * need no more precision than the sweep interval, and one clock read per read is cheaper.
+   */
+  now = Date.now();
   private drained: (() => void) | undefined;
   private listening = false;
   requests = 0;
@@ -821,8 +866,12 @@ export class FrontDoor {
     return this.inflight;
   }
 
+  tick(): number {
+    return (this.now = Date.now());
+  }
+
   private sweep(): void {
-    const now = Date.now();
+    const now = this.tick();
     for (const conn of this.conns) conn.checkTimeouts(now);
     this.table.sweep(now);
   }
