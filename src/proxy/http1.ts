@@ -194,7 +194,16 @@ export class Http1Parser {
 
   /** End of input: completes a close-delimited response body; an error for a cut message. */
   finish(): ParseError | undefined {
-    return this.native.finish();
+    if (this.closed || this.closeLater) return undefined;
+    this.executing = true;
+    let err: ParseError | undefined;
+    try {
+      err = this.native.finish();
+    } finally {
+      this.executing = false;
+    }
+    if (this.closeLater) this.close();
+    return err;
   }
 
   close(): void {

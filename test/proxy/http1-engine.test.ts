@@ -1,0 +1,224 @@
+// The proxy's own HTTP/1.1 engine on the wire: pipelining, heads split across reads, every
+// response framing an upstream may use, interim responses, and connections that must not be
+// reused. A hand-written upstream answers exactly the bytes each case needs.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileStore } from '../../dist/store/file.js';
+import { startProxy, type ProxyUnderTest } from './fixtures.ts';
+
+let upstream: Server;
+let proxy: ProxyUnderTest;
+let storeDir: string;
+let connections = 0;
+
+/** Answers one request on an upstream connection; `id` numbers the connection. */
+function answer(socket: Socket, id: number, method: string, path: string, body: Buffer): void {
+  switch (path) {
+    case '/chunked':
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n');
+      return;
+    case '/close-delimited':
+      socket.end('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the upstream closes');
+      return;
+    case '/extra':
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokSMUGGLED');
+      return;
+    case '/conn-close':
+      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+      return;
+    case '/no-content':
+      socket.write('HTTP/1.1 204 No Content\r\nX-Id: 1\r\n\r\n');
+      return;
+    case '/early-hints':
+      socket.write('HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      return;
+    case '/split': {
+      const parts = ['HTTP/1.1 200 OK\r\nConte', 'nt-Length: 11\r\n', '\r\nhello', ' world'];
+      parts.forEach((p, i) => setTimeout(() => socket.write(p), i * 20));
+      return;
+    }
+    default: {
+      const text = `${method} ${path} ${body.length} conn=${id}`;
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+    }
+  }
+}
+
+/** A minimal upstream: Content-Length bodies only, which is all the proxy sends it here. */
+function startRawUpstream(): Promise<Server> {
+  const server = createServer((socket) => {
+    const id = ++connections;
+    let buf = Buffer.alloc(0);
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        const head = buf.subarray(0, end).toString('latin1');
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (buf.length < end + 4 + length) return;
+        const [method = '', path = ''] = head.split(' ');
+        const body = buf.subarray(end + 4, end + 4 + length);
+        buf = buf.subarray(end + 4 + length);
+        answer(socket, id, method, path, body);
+      }
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+/** Writes `pieces` (with `gapMs` between them) and collects everything until the proxy closes. */
+function converse(pieces: (string | Buffer)[], gapMs = 0, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(proxy.port, '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no close within ${timeoutMs} ms; got ${JSON.stringify(text)}`));
+    }, timeoutMs);
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(text);
+    });
+    socket.on('connect', async () => {
+      for (const piece of pieces) {
+        socket.write(piece);
+        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+      }
+    });
+  });
+}
+
+/** The bodies of the responses in `text`, in order (Content-Length and chunked framings). */
+function bodies(text: string): { status: number; body: string }[] {
+  const out: { status: number; body: string }[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end === -1) break;
+    const head = rest.slice(0, end);
+    const status = Number(head.slice(9, 12));
+    rest = rest.slice(end + 4);
+    const length = /\r\ncontent-length: *(\d+)/i.exec(head)?.[1];
+    if (status === 100 || status === 204 || status === 304) {
+      out.push({ status, body: '' });
+    } else if (length !== undefined) {
+      out.push({ status, body: rest.slice(0, Number(length)) });
+      rest = rest.slice(Number(length));
+    } else if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+      let body = '';
+      for (;;) {
+        const line = rest.indexOf('\r\n');
+        const size = parseInt(rest.slice(0, line), 16);
+        rest = rest.slice(line + 2);
+        if (size === 0) {
+          rest = rest.slice(2);
+          break;
+        }
+        body += rest.slice(0, size);
+        rest = rest.slice(size + 2);
+      }
+      out.push({ status, body });
+    } else {
+      out.push({ status, body: rest });
+      rest = '';
+    }
+  }
+  return out;
+}
+
+before(async () => {
+  upstream = await startRawUpstream();
+  storeDir = mkdtempSync(join(tmpdir(), 'beacon-http1-'));
+  const store = new FileStore(storeDir);
+  await store.put('/services/raw/r1', `127.0.0.1:${(upstream.address() as AddressInfo).port}`);
+  await store.close();
+  proxy = await startProxy(`file://${storeDir}`, ['--default-service', 'raw', '--no-access-log']);
+});
+
+after(async () => {
+  await proxy?.beacon.stop();
+  await new Promise<void>((resolve) => upstream.close(() => resolve()));
+  rmSync(storeDir, { recursive: true, force: true });
+});
+
+test('pipelined requests in one write are answered in order, bodies included', { timeout: 15_000 }, async () => {
+  const text = await converse(['GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyzGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
+  const got = bodies(text).map((r) => r.body.replace(/ conn=\d+/, ''));
+  assert.deepEqual(got, ['GET /a 0', 'POST /b 3', 'GET /c 0']);
+});
+
+test('a head and body dribbled a few bytes at a time still make one request', { timeout: 15_000 }, async () => {
+  const request = 'POST /slowly HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789';
+  const pieces: string[] = [];
+  for (let i = 0; i < request.length; i += 7) pieces.push(request.slice(i, i + 7));
+  const [reply] = bodies(await converse(pieces, 5));
+  assert.match(reply!.body, /^POST \/slowly 10 conn=\d+$/);
+});
+
+test('chunked, close-delimited, split, 204 and 103 upstream responses reach HTTP/1.1 and 1.0 clients intact', { timeout: 15_000 }, async () => {
+  const text = await converse([
+    'GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n',
+    'GET /split HTTP/1.1\r\nHost: x\r\n\r\n',
+    'GET /no-content HTTP/1.1\r\nHost: x\r\n\r\n',
+    'GET /early-hints HTTP/1.1\r\nHost: x\r\n\r\n',
+    'GET /close-delimited HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  ], 60);
+  assert.doesNotMatch(text, /^HTTP\/1\.1 103/m, 'interim responses are not passed on');
+  assert.deepEqual(bodies(text), [
+    { status: 200, body: 'hello world' },
+    { status: 200, body: 'hello world' },
+    { status: 204, body: '' },
+    { status: 200, body: 'ok' },
+    { status: 200, body: 'until the upstream closes' },
+  ]);
+  // a close-delimited body goes to an HTTP/1.0 client as-is, and the connection ends with it
+  const old = await converse(['GET /close-delimited HTTP/1.0\r\nHost: x\r\n\r\n']);
+  assert.match(old, /^HTTP\/1\.1 200/);
+  assert.doesNotMatch(old, /transfer-encoding/i);
+  assert.ok(old.endsWith('\r\n\r\nuntil the upstream closes'), JSON.stringify(old));
+});
+
+test('connections the upstream spoiled (extra bytes, Connection: close) are not reused', { timeout: 15_000 }, async () => {
+  const text = await converse([
+    'GET /first HTTP/1.1\r\nHost: x\r\n\r\n',
+    'GET /extra HTTP/1.1\r\nHost: x\r\n\r\n',
+    'GET /after-extra HTTP/1.1\r\nHost: x\r\n\r\n',
+    'GET /conn-close HTTP/1.1\r\nHost: x\r\n\r\n',
+    'POST /after-close HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi',
+  ], 80);
+  const replies = bodies(text);
+  assert.equal(replies.length, 5, text);
+  assert.equal(replies[1]!.body, 'ok');
+  assert.doesNotMatch(text, /SMUGGLED/);
+  const conn = (body: string) => Number(/conn=(\d+)/.exec(body)?.[1]);
+  assert.notEqual(conn(replies[2]!.body), conn(replies[0]!.body), 'the connection that sent extra bytes was dropped');
+  assert.match(replies[4]!.body, /^POST \/after-close 2 conn=\d+$/, 'the POST after Connection: close went out on a fresh connection');
+});
+
+test('Expect: 100-continue gets its 100 before the body is sent', { timeout: 15_000 }, async () => {
+  const text = await new Promise<string>((resolve, reject) => {
+    const socket = connect(proxy.port, '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`no reply; got ${JSON.stringify(text)}`)), 5000);
+    socket.on('error', reject);
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+      if (text === 'HTTP/1.1 100 Continue\r\n\r\n') socket.write('body!');
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(text);
+    });
+    socket.write('PUT /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n');
+  });
+  assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+  assert.match(bodies(text.slice(25))[0]!.body, /^PUT \/upload 5 conn=\d+$/);
+});
