@@ -3,7 +3,7 @@
  * (`[name, value, name, value, ...]`) so duplicates and order survive.
  */
 
-/** RFC 9110 7.6.1 connection-specific headers, plus what undici must not be handed. */
+/** RFC 9110 7.6.1 connection-specific headers, plus the framing the proxy sets itself. */
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -66,29 +66,21 @@ export function upstreamRequestHeaders(raw: readonly string[], connection: strin
   return out;
 }
 
-/**
- * Response headers for the client from undici's raw header buffers: hop-by-hop removed.
- * Returns a flat string array for `res.writeHead`.
- */
-export function clientResponseHeaders(raw: readonly (Buffer | string)[]): string[] {
+/** Response headers for the client (a flat list as parsed): hop-by-hop and Connection-listed removed. */
+export function clientResponseHeaders(raw: readonly string[]): string[] {
   const out: string[] = [];
   let listed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = latin1(raw[i]!);
+    const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (lower === 'connection') listed = connectionListed(latin1(raw[i + 1]!));
+    if (lower === 'connection') listed = connectionListed(raw[i + 1]!);
     if (HOP_BY_HOP.has(lower)) continue;
-    out.push(name, latin1(raw[i + 1]!));
+    out.push(name, raw[i + 1]!);
   }
   if (listed === undefined) return out;
   const kept: string[] = [];
   for (let i = 0; i < out.length; i += 2) if (!listed.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
   return kept;
-}
-
-/** Header bytes as Node writes them back (latin1 keeps every byte). */
-function latin1(value: Buffer | string): string {
-  return typeof value === 'string' ? value : value.toString('latin1');
 }
 
 /** Headers for a WebSocket upgrade (http-proxy-3 copies req.headers): the forwarded ones set. */

@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../log.js';
 import { pickUpstream, reportFailure, reportNeutral, reportSuccess, type EjectionPolicy } from './balancer.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeaders, setForwardedOnObject, upstreamRequestHeaders } from './headers.js';
 import { bodilessStatus, HeadAction, headerCount, headerLines, headerValue, Http1Parser, STATUS_TEXT, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
 import type { ProxyMetrics } from './metrics.js';
 import { parseRequestHead } from './fastpath.js';
@@ -56,7 +56,7 @@ const GATHER_MAX = 16 * 1024;
 interface UpgradeRequest {
   method: string;
   url: string;
-  headers: Record<string, string>;
+  headers: Record<string, string | string[] | undefined>;
   rawHeaders: string[];
   httpVersion: string;
   httpVersionMajor: number;
@@ -909,7 +909,7 @@ export class FrontDoor {
 
   upgrade(req: UpgradeRequest, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const host = req.headers.host;
+    const host = typeof req.headers.host === 'string' ? req.headers.host : undefined;
     const service = this.stopping ? undefined : this.router.route(host);
     const reject = (status: number, body: string): void => {
       this.metrics.request(this.label(service), status, 0);
@@ -924,11 +924,7 @@ export class FrontDoor {
     const peers = this.table.get(service)?.peers;
     const peer = peers ? (pickUpstream(peers, Date.now()) as Upstream | undefined) : undefined;
     if (peer === undefined) return reject(503, `no live instance of service "${service}"\n`);
-    const prior = req.headers['x-forwarded-for'];
-    req.headers['x-forwarded-for'] = prior ? `${prior}, ${socket.remoteAddress ?? ''}` : (socket.remoteAddress ?? '');
-    req.headers['x-forwarded-proto'] = 'http';
-    if (host !== undefined) req.headers['x-forwarded-host'] = host;
-    else delete req.headers['x-forwarded-host'];
+    setForwardedOnObject(req.headers, { clientAddress: socket.remoteAddress ?? '', proto: 'http' });
     this.upgraded.add(socket);
     socket.once('close', () => this.upgraded.delete(socket));
     this.requests++;
