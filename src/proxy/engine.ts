@@ -52,6 +52,7 @@ export class ProxyEngine implements RunningMode {
         keepAliveTimeoutMs: config.upstreamKeepalive,
         connections: config.upstreamConnections,
         maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
+        readBuffer: Buffer.allocUnsafe(64 * 1024),
       },
       deps.log,
     );

@@ -16,6 +16,11 @@ export interface PoolOptions {
   connections: number;
   /** largest upstream response head */
   maxHeaderSize: number;
+  /**
+   * Scratch space every upstream read lands in (net's `onread`): no Buffer per read. Whatever
+   * outlives the read callback must be copied out of it.
+   */
+  readBuffer: Buffer;
 }
 
 /** What borrows a connection: receives the response and hears about failures. */
@@ -25,7 +30,7 @@ export interface ConnUser {
   /** the connection is this user's now (it may still be connecting) */
   attached(conn: UpstreamConn): void;
   onHead(head: MessageHead): boolean;
-  /** body bytes `chunk[from, to)` */
+  /** body bytes `chunk[from, to)`; `chunk` is reused after the call: copy what you keep */
   onBody(chunk: Buffer, from: number, to: number): void;
   onMessageEnd(): void;
   /**
@@ -71,7 +76,18 @@ export class UpstreamConn implements ParserEvents {
     this.pool = pool;
     this.maxHeaderSize = options.maxHeaderSize;
     this.parser = new Http1Parser('response', this, options.maxHeaderSize);
-    const socket = connect({ host, port, noDelay: true });
+    const socket = connect({
+      host,
+      port,
+      noDelay: true,
+      onread: {
+        buffer: options.readBuffer,
+        callback: (n: number, buf: Uint8Array): boolean => {
+          this.data(buf as Buffer, n);
+          return true;
+        },
+      },
+    });
     this.socket = socket;
     socket.setTimeout(options.connectTimeoutMs);
     socket.once('connect', () => {
@@ -79,7 +95,6 @@ export class UpstreamConn implements ParserEvents {
       socket.setTimeout(0);
     });
     socket.on('timeout', () => this.fail(new UpstreamError(`connect to ${pool.id} timed out after ${options.connectTimeoutMs} ms`, 'ETIMEDOUT'), 'connect'));
-    socket.on('data', (chunk: Buffer) => this.data(chunk));
     socket.on('end', () => this.end());
     socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err, this.connected ? 'reset' : 'connect'));
     socket.on('close', () => this.fail(new UpstreamError(`connection to ${pool.id} closed`, 'ECONNRESET'), this.connected ? 'reset' : 'connect'));
@@ -102,7 +117,8 @@ export class UpstreamConn implements ParserEvents {
     return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
   }
 
-  private data(chunk: Buffer): void {
+  private data(buf: Buffer, length: number): void {
+    const chunk = length === buf.length ? buf : buf.subarray(0, length);
     const user = this.user;
     if (user === undefined) {
       // bytes from an idle connection: nothing asked for them, so it cannot be trusted again

@@ -231,7 +231,8 @@ class Exchange implements ConnUser {
       return;
     }
     this.flush();
-    this.send(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to));
+    // the upstream's read buffer is reused for the next read
+    this.send(Buffer.from(chunk.subarray(from, to)));
   }
 
   private flush(): void {

@@ -88,7 +88,11 @@ test('announce, dns, proxy and render against a three-member etcd: leader loss a
   };
   const ready = async (port: number): Promise<boolean> => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200;
   await waitFor('both instances registered', async () => (await etcd.getPrefix('/services/web/')).size === 2, 15_000);
-  await waitFor('dns and proxy ready', async () => (await ready(dnsAdmin)) && (await ready(proxyAdmin)), 15_000);
+  await waitFor('dns and proxy ready', async () => (await ready(dnsAdmin)) && (await ready(proxyAdmin)), 30_000).catch(async (err: Error) => {
+    // seen once under a loaded full run: say which one and why
+    const tail = (b: { output(): string }): string => b.output().split('\n').slice(-8).join('\n');
+    throw new Error(`${err.message}: dns ready ${await ready(dnsAdmin)}, proxy ready ${await ready(proxyAdmin)}\n--- dns ---\n${tail(dns)}\n--- proxy ---\n${tail(proxy)}`);
+  });
   await waitFor('proxy serving', async () => (await httpGet(proxyPort, 'web.skydns.local')).status === 200, 10_000);
 
   await waitFor('render wrote both instances', () => (rendered().match(/server 127\.0\.0\.1:/g) ?? []).length === 2, 15_000);

@@ -9,7 +9,7 @@ const policy = { maxFails: 1, failTimeoutMs: 1000 };
 const inst = (id: string, port: number, weight?: number) => ({ service: 'app', id, key: `/services/app/${id}`, host: '127.0.0.1', port, ...(weight === undefined ? {} : { weight }) });
 
 test('an update while a probe is in flight does not leave the peer stuck probing', async (t) => {
-  const table = new UpstreamTable({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connections: 0, maxHeaderSize: 16384 }, createLogger('silent'));
+  const table = new UpstreamTable({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connections: 0, maxHeaderSize: 16384, readBuffer: Buffer.alloc(1024) }, createLogger('silent'));
   t.after(() => table.close(100));
   table.update('app', [inst('a', 1), inst('b', 2)]);
   const a = table.get('app')!.peers.find((p) => p.host === '127.0.0.1' && p.port === 1)!;
