@@ -14,22 +14,11 @@ import { freePort } from '../harness/ports.ts';
 import { sleep, waitFor } from '../harness/wait.ts';
 import { dig, values } from './helpers.ts';
 import { encodeQuery, TYPE } from '../../dist/dns/wire.js';
+import { prng } from '../harness/prng.ts';
 
 const SEED = Number(process.env.BEACON_FUZZ_SEED ?? 20261122);
 const UDP_PACKETS = 6000;
 const TCP_CONNECTIONS = 300;
-
-/** mulberry32: small, fast, good enough, and the same sequence for the same seed */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Fuzzer {
   readonly rand: () => number;

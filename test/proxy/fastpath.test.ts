@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRequestHead, parseResponseHead, type FastHead } from '../../dist/proxy/fastpath.js';
 import { HeadAction, Http1Parser, type MessageHead } from '../../dist/proxy/http1.js';
+import { prng } from '../harness/prng.ts';
 
 interface LlhttpReading {
   head: MessageHead | undefined;
@@ -52,18 +53,6 @@ function agree(kind: 'request' | 'response', input: Buffer, fast: FastHead & { m
   const framed = Math.max(0, fast.contentLength);
   assert.equal(slow.body, Math.min(framed, available), `body length of ${shown}`);
   if (available >= framed) assert.equal(slow.ended, true, `message end of ${shown}`);
-}
-
-/** A small seeded PRNG (mulberry32), so a failure names an input that reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const REQUESTS = [
@@ -139,7 +128,7 @@ test('the fast path declines what it does not own: chunked, upgrades, Expect, bo
 });
 
 test('20,000 seeded mutations: everything the fast path accepts, llhttp accepts and reads the same', () => {
-  const random = rng(0xbeac0);
+  const random = prng(0xbeac0);
   let accepted = 0;
   for (let n = 0; n < 20_000; n++) {
     const request = n % 2 === 0;
@@ -152,5 +141,4 @@ test('20,000 seeded mutations: everything the fast path accepts, llhttp accepts 
   }
   // the mutations must leave plenty of accepted inputs, or this test checks nothing
   assert.ok(accepted > 2000, `only ${accepted} mutated inputs were accepted`);
-  if (process.env.FASTPATH_DEBUG) console.log({ accepted });
 });
