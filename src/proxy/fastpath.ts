@@ -1,9 +1,9 @@
 /**
  * A strict fast path for the common HTTP/1.1 message shapes, in plain JavaScript. It accepts a
  * narrow subset of what llhttp accepts (one complete head in one buffer, plain token names,
- * printable values, at most one numeric Content-Length, no Transfer-Encoding, Upgrade or
- * Expect) and reads it exactly as llhttp would; anything else returns undefined and the caller
- * hands the bytes to llhttp untouched. test/proxy/fastpath.test.ts checks the subset against
+ * printable values, at most one numeric Content-Length and one Connection, no
+ * Transfer-Encoding, Upgrade, Expect or Proxy-Connection) and reads it exactly as llhttp
+ * would; anything else returns undefined and the caller hands the bytes to llhttp untouched. test/proxy/fastpath.test.ts checks the subset against
  * llhttp input by input. Crossing into Node's parser binding costs more per request than
  * this whole function, which is why it exists.
  */
@@ -74,6 +74,9 @@ function special(name: string): Special {
       return name.toLowerCase() === 'connection' ? Special.Connection : Special.None;
     case 14:
       return name.toLowerCase() === 'content-length' ? Special.ContentLength : Special.None;
+    case 16:
+      // llhttp reads Proxy-Connection as Connection
+      return name.toLowerCase() === 'proxy-connection' ? Special.Refuse : Special.None;
     case 17:
       return name.toLowerCase() === 'transfer-encoding' ? Special.Refuse : Special.None;
     default:
@@ -133,6 +136,7 @@ function headerFields(buf: Buffer, text: string, base: number, i: number, end: n
         break;
       }
       case Special.Connection: {
+        if (close || keepAlive) return false;
         const v = value.toLowerCase();
         if (v === 'close') close = true;
         else if (v === 'keep-alive') keepAlive = true;

@@ -28,6 +28,7 @@ interface NativeParserClass {
   new (): NativeParser;
   REQUEST: number;
   RESPONSE: number;
+  kOnMessageBegin: number;
   kOnHeaders: number;
   kOnHeadersComplete: number;
   kOnBody: number;
@@ -76,6 +77,8 @@ export interface MessageHead {
 }
 
 export interface ParserEvents {
+  /** the first byte of a message arrived (optional) */
+  onMessageBegin?(): void;
   /** The head is complete (an Upgrade head always stops the parser). */
   onHead(head: MessageHead): HeadAction;
   onBody(chunk: Buffer): void;
@@ -109,6 +112,8 @@ export class Http1Parser {
   private closeLater = false;
   private executing = false;
   private upgradeHead = false;
+  /** llhttp has taken in bytes of a message it has not finished */
+  private inMessage = false;
 
   constructor(kind: 'request' | 'response', events: ParserEvents, maxHeaderSize: number) {
     this.kind = kind;
@@ -117,6 +122,10 @@ export class Http1Parser {
     const native = new HTTPParser();
     this.native = native;
     this.reset();
+    native[HTTPParser.kOnMessageBegin] = (): void => {
+      this.inMessage = true;
+      this.events.onMessageBegin?.();
+    };
     // Fragmented or very large heads (and trailers) arrive in pieces before the head callback.
     native[HTTPParser.kOnHeaders] = (headers: string[], url: string): void => {
       this.headers = this.headers.length === 0 ? headers : this.headers.concat(headers);
@@ -146,6 +155,7 @@ export class Http1Parser {
     };
     native[HTTPParser.kOnBody] = (chunk: Buffer): void => this.events.onBody(chunk);
     native[HTTPParser.kOnMessageComplete] = (): void => {
+      this.inMessage = false;
       // trailers (kOnHeaders after the body) are not passed on
       this.headers = [];
       this.url = '';
@@ -157,6 +167,7 @@ export class Http1Parser {
   reset(): void {
     if (this.closed || this.closeLater) return;
     this.native.initialize(this.kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, this.maxHeaderSize, HTTPParser.kLenientNone);
+    this.inMessage = false;
     this.headers = [];
     this.url = '';
   }
@@ -190,6 +201,11 @@ export class Http1Parser {
       return { kind: 'head', rest: data.subarray(r.bytesParsed) };
     }
     return { kind: 'error', error: r };
+  }
+
+  /** llhttp holds no bytes of an unfinished message: the next byte starts a new one. */
+  get atMessageStart(): boolean {
+    return !this.inMessage;
   }
 
   /** End of input: completes a close-delimited response body; an error for a cut message. */

@@ -29,6 +29,8 @@ export interface ConnUser {
   readonly skipBody: boolean;
   /** the connection is this user's now (it may still be connecting) */
   attached(conn: UpstreamConn): void;
+  /** the connection it was given while connecting is now established */
+  connected(): void;
   onHead(head: MessageHead): boolean;
   /** body bytes `chunk[from, to)`; `chunk` is reused after the call: copy what you keep */
   onBody(chunk: Buffer, from: number, to: number): void;
@@ -61,13 +63,13 @@ export class UpstreamConn implements ParserEvents {
   connected = false;
   /** idle since (ms, Date.now) while in the pool */
   idleSince = 0;
-  /** served at least one response: a failure on it may be a keep-alive race */
-  reused = false;
   /** the upstream sent more than the response it owed: never reuse */
   poisoned = false;
+  /** inside a read: a release waits until the whole read is parsed (see release) */
+  private parsing = false;
+  /** a release asked for during a read: whether the connection may be reused */
+  private pendingRelease: boolean | undefined;
   private dead = false;
-  /** llhttp is inside a response */
-  private parserBusy = false;
   /** body bytes of a fast-path response still to come */
   private fastRemaining = 0;
   private readonly maxHeaderSize: number;
@@ -93,6 +95,7 @@ export class UpstreamConn implements ParserEvents {
     socket.once('connect', () => {
       this.connected = true;
       socket.setTimeout(0);
+      this.user?.connected();
     });
     socket.on('timeout', () => this.fail(new UpstreamError(`connect to ${pool.id} timed out after ${options.connectTimeoutMs} ms`, 'ETIMEDOUT'), 'connect'));
     socket.on('end', () => this.end());
@@ -108,9 +111,27 @@ export class UpstreamConn implements ParserEvents {
     this.user?.onBody(chunk, 0, chunk.length);
   }
 
+  onMessageBegin(): void {
+    // a second response in the same read, or bytes after one: nothing asked for them
+    if (this.user === undefined || this.pendingRelease !== undefined) this.poisoned = true;
+  }
+
   onMessageEnd(): void {
-    this.parserBusy = false;
     this.user?.onMessageEnd();
+  }
+
+  /**
+   * The user is done with the connection. Inside a read the decision waits for the rest of the
+   * read: bytes after the response poison the connection, and no waiter may be handed a
+   * connection whose read buffer still holds someone else's bytes.
+   */
+  release(reusable: boolean): void {
+    if (this.parsing) {
+      this.user = undefined;
+      this.pendingRelease = reusable;
+      return;
+    }
+    this.pool.release(this, reusable);
   }
 
   write(data: string | Buffer): boolean {
@@ -126,20 +147,24 @@ export class UpstreamConn implements ParserEvents {
       return;
     }
     user.cork();
-    if (this.fastRemaining > 0) {
-      this.fastBody(user, chunk, 0);
-      user.uncork();
-      return;
+    this.parsing = true;
+    let failure: Error | undefined;
+    if (this.fastRemaining > 0) this.fastBody(user, chunk, 0);
+    else if (!this.parser.atMessageStart || user.skipBody || !this.fast(user, chunk)) {
+      const r = this.parser.execute(chunk);
+      if (r.kind === 'error') failure = parseError(r.error, this.pool.id);
+      else if (r.kind !== 'done') failure = new UpstreamError(`upstream ${this.pool.id} switched protocols on a plain request`, 'UPSTREAM_UPGRADE');
     }
-    if (!this.parserBusy && !user.skipBody && this.fast(user, chunk)) {
-      user.uncork();
-      return;
-    }
-    this.parserBusy = true;
-    const r = this.parser.execute(chunk);
+    this.parsing = false;
     user.uncork();
-    if (r.kind === 'error') this.fail(parseError(r.error, this.pool.id), 'other');
-    else if (r.kind !== 'done') this.fail(new UpstreamError(`upstream ${this.pool.id} switched protocols on a plain request`, 'UPSTREAM_UPGRADE'), 'other');
+    const release = this.pendingRelease;
+    if (release !== undefined) {
+      // the response ended in this read; whatever followed it decides reuse
+      this.pendingRelease = undefined;
+      this.pool.release(this, release && failure === undefined && !this.poisoned);
+      return;
+    }
+    if (failure !== undefined) this.fail(failure, 'other');
   }
 
   /** A whole response head in one read, framed by Content-Length: no llhttp round trip. */
@@ -247,7 +272,6 @@ export class UpstreamPool {
       conn.destroy();
       return;
     }
-    conn.reused = true;
     const waiter = this.waiters.shift();
     if (waiter !== undefined) {
       conn.user = waiter.user;

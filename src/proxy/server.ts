@@ -47,6 +47,11 @@ interface Deps {
 const MAX_QUEUED_BODY = 64 * 1024;
 
 const NO_TRIES: readonly Upstream[] = [];
+
+/** Why a client connection is not being read (several may hold at once). */
+const PAUSE_PENDING = 1;
+const PAUSE_QUEUE = 2;
+const PAUSE_UPSTREAM = 4;
 const EMPTY = Buffer.alloc(0);
 
 /** Response bodies up to this size are gathered with their head into one write. */
@@ -94,6 +99,10 @@ class Exchange implements ConnUser {
   tried: Upstream[] | undefined;
   tries = 0;
   conn: UpstreamConn | undefined;
+  /** the body goes straight to the upstream connection (it is connected) */
+  bodyFlowing = false;
+  /** removes the listener waiting for the upstream to drain */
+  upstreamDrain: (() => void) | undefined;
   /** body chunks read from the client and not written upstream yet */
   queued: Buffer[] | undefined;
   queuedBytes = 0;
@@ -147,32 +156,45 @@ class Exchange implements ConnUser {
     this.peer = peer;
     this.tries++;
     this.requestSent = false;
+    this.bodyFlowing = false;
+    this.sentAt = this.front.now;
     peer.pool.acquire(this);
     return true;
   }
 
   attached(conn: UpstreamConn): void {
     if (this.done) {
-      conn.pool.release(conn, true);
+      conn.release(true);
       return;
     }
     this.conn = conn;
+    // net holds the head until the connection exists; the body waits for connected(), so a
+    // refused connection leaves it unsent and the request can go to another instance whole
+    conn.write(this.head);
+    if (!this.hasBody) {
+      this.bodyFlowing = true;
+      this.requestSent = true;
+    } else if (conn.connected) this.connected();
+  }
+
+  connected(): void {
+    const conn = this.conn;
+    if (this.done || conn === undefined || this.bodyFlowing) return;
+    this.bodyFlowing = true;
     const queued = this.queued;
-    if (queued === undefined && !this.chunked) conn.write(this.head);
-    else {
-      conn.socket.cork();
-      conn.write(this.head);
-      if (queued !== undefined) {
-        this.queued = undefined;
-        this.queuedBytes = 0;
-        for (const chunk of queued) this.writeBody(conn, chunk);
-        this.client.resumeReading();
-      }
-      if (this.chunked && this.requestEnded) conn.write('0\r\n\r\n');
-      conn.socket.uncork();
+    conn.socket.cork();
+    if (queued !== undefined) {
+      this.queued = undefined;
+      this.queuedBytes = 0;
+      for (const chunk of queued) this.writeBody(conn, chunk);
     }
-    this.requestSent = this.requestEnded;
-    this.sentAt = this.front.now;
+    if (this.chunked && this.requestEnded) conn.write('0\r\n\r\n');
+    conn.socket.uncork();
+    this.client.resumeReading(PAUSE_QUEUE);
+    if (this.requestEnded) {
+      this.requestSent = true;
+      this.sentAt = this.front.now;
+    }
   }
 
   private writeBody(conn: UpstreamConn, chunk: Buffer): boolean {
@@ -187,16 +209,32 @@ class Exchange implements ConnUser {
   requestBody(chunk: Buffer): void {
     if (this.done || chunk.length === 0) return;
     const conn = this.conn;
-    if (conn === undefined) {
+    if (conn === undefined || !this.bodyFlowing) {
       (this.queued ??= []).push(chunk);
       this.queuedBytes += chunk.length;
-      if (this.queuedBytes > MAX_QUEUED_BODY) this.client.pauseReading();
+      if (this.queuedBytes > MAX_QUEUED_BODY) this.client.pauseReading(PAUSE_QUEUE);
       return;
     }
-    if (!this.writeBody(conn, chunk)) {
-      this.client.pauseReading();
-      conn.socket.once('drain', () => this.client.resumeReading());
+    if (!this.writeBody(conn, chunk) && this.upstreamDrain === undefined) {
+      // the upstream reads slower than the client sends: one listener until it drains
+      this.client.pauseReading(PAUSE_UPSTREAM);
+      const socket = conn.socket;
+      const onDrain = (): void => {
+        this.upstreamDrain = undefined;
+        this.client.resumeReading(PAUSE_UPSTREAM);
+      };
+      this.upstreamDrain = () => socket.off('drain', onDrain);
+      socket.once('drain', onDrain);
     }
+  }
+
+  /** Stops waiting for the upstream to drain (the exchange ended or moved on). */
+  private stopUpstreamDrain(): void {
+    const off = this.upstreamDrain;
+    if (off === undefined) return;
+    this.upstreamDrain = undefined;
+    off();
+    this.client.resumeReading(PAUSE_UPSTREAM);
   }
 
   /** The client's request body is complete. */
@@ -204,7 +242,7 @@ class Exchange implements ConnUser {
     if (this.requestEnded) return;
     this.requestEnded = true;
     const conn = this.conn;
-    if (this.done || conn === undefined) return;
+    if (this.done || conn === undefined || !this.bodyFlowing) return;
     if (this.chunked) conn.write('0\r\n\r\n');
     this.requestSent = true;
     this.sentAt = this.front.now;
@@ -252,6 +290,7 @@ class Exchange implements ConnUser {
     conn.socket.pause();
     this.client.socket.once('drain', () => {
       this.waitingDrain = false;
+      this.lastActivity = this.front.now;
       conn.socket.resume();
     });
   }
@@ -314,7 +353,8 @@ class Exchange implements ConnUser {
     const conn = this.conn!;
     this.conn = undefined;
     // reusable only when the whole request went out (an early response leaves a body unsent)
-    conn.pool.release(conn, this.upstreamKeepAlive && this.requestSent && !this.client.gone && !this.waitingDrain);
+    this.stopUpstreamDrain();
+    conn.release(this.upstreamKeepAlive && this.requestSent && !this.client.gone && !this.waitingDrain);
     this.front.finished(this, this.client.gone ? 499 : this.status);
     this.client.exchangeDone(this);
   }
@@ -325,6 +365,7 @@ class Exchange implements ConnUser {
     const peer = this.peer!;
     const conn = this.conn;
     this.conn = undefined;
+    this.stopUpstreamDrain();
     if (conn !== undefined) conn.destroy();
     if (this.client.gone) {
       reportNeutral(peer);
@@ -362,7 +403,8 @@ class Exchange implements ConnUser {
     }
     front.log.debug({ service: this.service, upstream: peer.id, err: err.message, kind, tries: this.tries }, 'upstream request failed');
     this.done = true;
-    this.client.sendError(502, kind === 'timeout' ? `upstream of service "${this.service}" timed out\n` : `upstream of service "${this.service}" failed\n`);
+    // a body still arriving has nowhere to go: the connection ends after the error
+    this.client.sendError(502, kind === 'timeout' ? `upstream of service "${this.service}" timed out\n` : `upstream of service "${this.service}" failed\n`, false, !this.requestEnded);
     this.finish(502);
   }
 
@@ -371,6 +413,7 @@ class Exchange implements ConnUser {
     if (this.done) return;
     const conn = this.conn;
     this.conn = undefined;
+    this.stopUpstreamDrain();
     if (conn !== undefined) conn.destroy();
     else this.peer?.pool.cancel(this);
     if (this.peer !== undefined) reportNeutral(this.peer);
@@ -379,19 +422,31 @@ class Exchange implements ConnUser {
 
   /** Periodic check of the upstream timeouts. */
   checkTimeouts(now: number): void {
-    if (this.done || this.conn === undefined) return;
+    if (this.done) return;
     const l = this.front.limits;
+    if (this.conn === undefined) {
+      // queued for a connection (--upstream-connections): the header timeout bounds the wait
+      if (this.peer !== undefined && now - this.sentAt > l.upstreamHeaderTimeoutMs) {
+        this.peer.pool.cancel(this);
+        this.done = true;
+        this.client.sendError(503, `no connection to service "${this.service}" came free within ${l.upstreamHeaderTimeoutMs} ms\n`, true, !this.requestEnded);
+        this.finish(503);
+      }
+      return;
+    }
     if (!this.responseStarted) {
       if (this.requestSent && now - this.sentAt > l.upstreamHeaderTimeoutMs) {
         this.failed(new UpstreamError(`upstream ${this.peer!.id} sent no response head within ${l.upstreamHeaderTimeoutMs} ms`, 'UND_ERR_HEADERS_TIMEOUT'), 'timeout');
       }
-    } else if (l.upstreamBodyTimeoutMs > 0 && now - this.lastActivity > l.upstreamBodyTimeoutMs) {
+    } else if (l.upstreamBodyTimeoutMs > 0 && !this.waitingDrain && now - this.lastActivity > l.upstreamBodyTimeoutMs) {
+      // (a client that reads slowly is not the upstream's silence)
       this.failed(new UpstreamError(`upstream ${this.peer!.id} went silent for ${l.upstreamBodyTimeoutMs} ms mid-body`, 'UND_ERR_BODY_TIMEOUT'), 'timeout');
     }
   }
 
   private finish(status: number): void {
     this.done = true;
+    this.stopUpstreamDrain();
     this.front.finished(this, status);
     this.client.exchangeDone(this);
   }
@@ -427,9 +482,10 @@ class ClientConn implements ParserEvents {
   private lastService: string | undefined;
   /** after a hand-counted body, llhttp starts over (it stopped at an Upgrade head) */
   private manualReset = false;
-  /** llhttp is inside a message: the next bytes are its, not the fast path's */
-  private llhttpBusy = false;
-  private readPaused = 0;
+  /** PAUSE_* reasons the socket is not being read for */
+  private paused = 0;
+  /** the last request asked to close: whatever the client sends after it is not read */
+  private ignoreInput = false;
 
   constructor(front: FrontDoor, socket: Socket) {
     this.front = front;
@@ -471,14 +527,21 @@ class ClientConn implements ParserEvents {
   onMessageEnd(): void {
     const ex = this.reading;
     this.reading = undefined;
-    this.llhttpBusy = false;
+    // RFC 9112 9.6: nothing after a request that closes the connection is a request
+    if (!this.keepAlive) this.ignoreInput = true;
     this.requestSince = 0;
     ex?.requestEnd();
     if (this.active === undefined) this.becameIdle();
   }
 
   private feed(data: Buffer): void {
-    if (this.gone) return;
+    if (this.gone || this.ignoreInput) return;
+    const pending = this.pending;
+    if (pending !== undefined) {
+      // read before the pause took hold: it waits behind the pipelined request
+      pending.rest = pending.rest.length === 0 ? data : Buffer.concat([pending.rest, data]);
+      return;
+    }
     const now = this.front.tick();
     if (this.headSince === 0 && this.reading === undefined && this.manualBody === 0) this.headSince = now;
     let buf = data;
@@ -494,7 +557,8 @@ class ClientConn implements ParserEvents {
         if (buf.length === 0) return;
         if (this.headSince === 0) this.headSince = now;
       }
-      if (!this.llhttpBusy && this.active === undefined && this.reading === undefined) {
+      if (this.ignoreInput) return;
+      if (this.parser.atMessageStart && this.active === undefined && this.reading === undefined) {
         const fast = parseRequestHead(buf, 0, this.front.limits.maxHeaderSize);
         if (fast !== undefined) {
           this.headSince = 0;
@@ -512,10 +576,10 @@ class ClientConn implements ParserEvents {
           continue;
         }
       }
-      this.llhttpBusy = true;
       const r = this.parser.execute(buf);
       if (r.kind === 'done') return;
-      if (r.kind === 'error') return this.parseError(r.error);
+      // (llhttp refuses bytes after a closing request: they are ignored, not an error)
+      if (r.kind === 'error') return this.ignoreInput ? undefined : this.parseError(r.error);
       const head = this.head;
       this.head = undefined;
       if (this.gone || head === undefined) return;
@@ -523,7 +587,7 @@ class ClientConn implements ParserEvents {
       if (this.active !== undefined) {
         // pipelined: the next request waits for the current response
         this.pending = { head, rest: r.rest, upgrade };
-        this.pauseReading();
+        this.pauseReading(PAUSE_PENDING);
         return;
       }
       if (!this.begin(head, upgrade, r.rest)) return;
@@ -556,7 +620,13 @@ class ClientConn implements ParserEvents {
         return false;
       }
       const length = Number(headerValue(head.headers, 'content-length') ?? '0');
-      this.manualBody = Number.isSafeInteger(length) && length > 0 ? length : 0;
+      if (!Number.isSafeInteger(length) || length < 0) {
+        // llhttp takes lengths up to 2^64; counting them out by hand needs exact integers
+        this.reading = null;
+        this.sendError(400, 'Content-Length too large for a request with Upgrade\n', false, true);
+        return false;
+      }
+      this.manualBody = length;
       this.manualReset = true;
       if (this.manualBody === 0) this.parser.reset();
     }
@@ -622,7 +692,7 @@ class ClientConn implements ParserEvents {
     const pending = this.pending;
     if (pending !== undefined) {
       this.pending = undefined;
-      this.resumeReading();
+      this.resumeReading(PAUSE_PENDING);
       // even when empty: llhttp ends a bodiless message on its next execute
       if (this.begin(pending.head, pending.upgrade, pending.rest)) this.feed(pending.rest);
       return;
@@ -687,7 +757,8 @@ class ClientConn implements ParserEvents {
   private timedOut(): void {
     this.front.metrics.clientError('timeout');
     const ex = this.active;
-    if (ex !== undefined && ex.responseStarted) {
+    // a response already went out (or is going out) for this request: no 408 after it
+    if ((ex !== undefined && ex.responseStarted) || (ex === undefined && this.reading !== undefined)) {
       this.destroy();
       return;
     }
@@ -696,14 +767,15 @@ class ClientConn implements ParserEvents {
     this.close();
   }
 
-  pauseReading(): void {
-    if (this.readPaused++ === 0) this.socket.pause();
+  pauseReading(reason: number): void {
+    if (this.paused === 0) this.socket.pause();
+    this.paused |= reason;
   }
 
-  resumeReading(): void {
-    if (this.readPaused === 0) return;
-    this.readPaused = 0;
-    this.socket.resume();
+  resumeReading(reason: number): void {
+    if ((this.paused & reason) === 0) return;
+    this.paused &= ~reason;
+    if (this.paused === 0 && !this.gone) this.socket.resume();
   }
 
   private onEnd(): void {

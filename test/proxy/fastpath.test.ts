@@ -74,7 +74,7 @@ const RESPONSES = [
 ];
 
 /** Bytes that sit on the edges of the grammar. */
-const NASTY = [' ', '\t', '\r', '\n', '\r\n', '\0', '\x7f', '\x80', '\xff', ':', ';', ',', '"', '\\', '{', '|', '^', '`', '<', '#', '%', '?', '/', 'a', 'Z', '0', '9', '-', ' \r\n', '\r\n ', '\r\n\t', 'Content-Length: 7\r\n', 'Transfer-Encoding: chunked\r\n', 'Content-Length: +5\r\n', 'Content-Length: 1,1\r\n', 'Connection: upgrade\r\nUpgrade: websocket\r\n', 'Connection: close, keep-alive\r\n', 'Expect: 100-continue\r\n', 'HTTP/1.1', 'HTTP/2.0', 'HTTP/1.10'];
+const NASTY = [' ', '\t', '\r', '\n', '\r\n', '\0', '\x7f', '\x80', '\xff', ':', ';', ',', '"', '\\', '{', '|', '^', '`', '<', '#', '%', '?', '/', 'a', 'Z', '0', '9', '-', ' \r\n', '\r\n ', '\r\n\t', 'Content-Length: 7\r\n', 'Transfer-Encoding: chunked\r\n', 'Content-Length: +5\r\n', 'Content-Length: 1,1\r\n', 'Connection: upgrade\r\nUpgrade: websocket\r\n', 'Connection: close, keep-alive\r\n', 'Expect: 100-continue\r\n', 'Proxy-Connection: close\r\n', 'Connection: close\r\n', 'Connection: keep-alive\r\n', 'HTTP/1.1', 'HTTP/2.0', 'HTTP/1.10'];
 
 function mutate(base: string, random: () => number): Buffer {
   let s = base;

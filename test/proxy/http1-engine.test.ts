@@ -27,6 +27,13 @@ function answer(socket: Socket, id: number, method: string, path: string, body: 
     case '/extra':
       socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokSMUGGLED');
       return;
+    case '/extra-chunked':
+      // a whole second response after the first: it must never reach anyone
+      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nEVIL!!');
+      return;
+    case '/delay':
+      setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\ndelayed'), 300);
+      return;
     case '/conn-close':
       socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
       return;
@@ -70,6 +77,15 @@ function startRawUpstream(): Promise<Server> {
     });
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
 }
 
 /** Writes `pieces` (with `gapMs` between them) and collects everything until the proxy closes. */
@@ -139,8 +155,11 @@ before(async () => {
   storeDir = mkdtempSync(join(tmpdir(), 'beacon-http1-'));
   const store = new FileStore(storeDir);
   await store.put('/services/raw/r1', `127.0.0.1:${(upstream.address() as AddressInfo).port}`);
+  // `mixed`: one instance that refuses connections, one that answers
+  await store.put('/services/mixed/dead', `127.0.0.1:${await closedPort()}`);
+  await store.put('/services/mixed/live', `127.0.0.1:${(upstream.address() as AddressInfo).port}`);
   await store.close();
-  proxy = await startProxy(`file://${storeDir}`, ['--default-service', 'raw', '--no-access-log']);
+  proxy = await startProxy(`file://${storeDir}`, ['--default-service', 'raw', '--route', 'mixed.test=mixed', '--max-fails', '0', '--no-access-log']);
 });
 
 after(async () => {
@@ -221,4 +240,51 @@ test('Expect: 100-continue gets its 100 before the body is sent', { timeout: 15_
   });
   assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
   assert.match(bodies(text.slice(25))[0]!.body, /^PUT \/upload 5 conn=\d+$/);
+});
+
+test('a head split across reads is joined as llhttp joins it, never re-read from its middle', { timeout: 15_000 }, async () => {
+  // the first read ends inside a second head; when the rest comes, it continues that head
+  const text = await converse([
+    'GET /first HTTP/1.1\r\nHost: x\r\nX-A: b \r\n\r\nGET /evil HTTP/1.1\r\nHost: x\r\nX-Pad: ',
+    'GET /admin HTTP/1.1\r\nHost: x\r\n\r\nGET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  ], 150);
+  const replies = bodies(text);
+  assert.match(replies[0]!.body, /^GET \/first 0/);
+  // /evil carries "X-Pad: GET /admin HTTP/1.1" and then a second Host: refused, /admin never sent
+  assert.equal(replies[1]?.status, 400, text);
+  assert.match(replies[2]?.body ?? '', /^GET \/last 0/);
+  assert.doesNotMatch(text, /\/admin/);
+});
+
+test('an Upgrade request whose Content-Length cannot be counted exactly is refused', { timeout: 15_000 }, async () => {
+  const text = await converse(['POST /a HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nContent-Length: 9007199254740993\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n']);
+  assert.match(text, /^HTTP\/1\.1 400 /);
+  assert.doesNotMatch(text, /smuggled/);
+});
+
+test('a second response behind a chunked one is never handed to the next request', { timeout: 15_000 }, async () => {
+  const text = await converse([
+    'GET /extra-chunked HTTP/1.1\r\nHost: x\r\n\r\n',
+    'GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  ], 80);
+  const replies = bodies(text);
+  assert.deepEqual(replies.map((r) => r.body.replace(/ conn=\d+/, '')), ['ok', 'GET /next 0']);
+  assert.doesNotMatch(text, /EVIL/);
+});
+
+test('a POST to an instance that refuses connections goes to another one, body intact', { timeout: 15_000 }, async () => {
+  for (let i = 0; i < 4; i++) {
+    const text = await converse([`POST /form HTTP/1.1\r\nHost: mixed.test\r\nContent-Length: 6\r\nConnection: close\r\n\r\n`, 'abcdef'], 20);
+    assert.match(bodies(text)[0]?.body ?? text, /^POST \/form 6 conn=\d+$/, `attempt ${i}`);
+  }
+});
+
+test('pipelined requests behind a slow response, bodies arriving later, stay in order', { timeout: 15_000 }, async () => {
+  const text = await converse([
+    'GET /delay HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n',
+    'hel',
+    'lo',
+    'GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  ], 40);
+  assert.deepEqual(bodies(text).map((r) => r.body.replace(/ conn=\d+/, '')), ['delayed', 'POST /b 5', 'GET /c 0']);
 });
