@@ -310,7 +310,7 @@ export class UpstreamPool {
   close(): void {
     this.closing = true;
     for (const conn of [...this.idle]) conn.destroy();
-    for (const w of this.waiters.splice(0)) w.user.failed(new UpstreamError(`upstream ${this.id} removed`, 'UND_ERR_CLOSED'), 'connect');
+    for (const w of this.waiters.splice(0)) w.user.failed(new UpstreamError(`upstream ${this.id} removed`, 'UPSTREAM_REMOVED'), 'connect');
   }
 
   /** Cuts everything still open. */

@@ -3,31 +3,13 @@
  */
 
 /**
+ * How an upstream attempt failed (the connection pool tells them apart where they happen):
  * - `connect`: no connection was made (refused, unreachable, connect timeout): nothing was sent.
  * - `reset`: the connection broke before a response started (reset, closed by the other side).
  * - `timeout`: the upstream accepted the request but did not answer in time.
  * - `other`: anything else (bad response, protocol error).
  */
 export type FailureKind = 'connect' | 'reset' | 'timeout' | 'other';
-
-const CONNECT_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
-const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'ECONNABORTED', 'UND_ERR_CLOSED', 'UND_ERR_DESTROYED']);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
-export function classifyFailure(err: unknown): FailureKind {
-  let e: unknown = err;
-  // undici wraps socket errors; the first code on the cause chain decides.
-  for (let depth = 0; depth < 4 && e && typeof e === 'object'; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') {
-      if (CONNECT_CODES.has(code)) return 'connect';
-      if (RESET_CODES.has(code)) return 'reset';
-      if (TIMEOUT_CODES.has(code)) return 'timeout';
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return 'other';
-}
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 

@@ -359,7 +359,7 @@ class Exchange implements ConnUser {
     this.client.exchangeDone(this);
   }
 
-  failed(err: Error, kind: 'connect' | 'reset' | 'other' | 'timeout'): void {
+  failed(err: Error, kind: FailureKind): void {
     if (this.done) return;
     const front = this.front;
     const peer = this.peer!;
@@ -373,7 +373,7 @@ class Exchange implements ConnUser {
       return;
     }
     const now = Date.now();
-    front.metrics.upstreamError(this.service, kind as FailureKind);
+    front.metrics.upstreamError(this.service, kind);
     if (reportFailure(peer, now, front.policy)) {
       front.metrics.ejection(this.service);
       front.log.warn({ service: this.service, upstream: peer.id, err: err.message, forMs: front.policy.failTimeoutMs }, 'upstream ejected after failures');
@@ -436,11 +436,11 @@ class Exchange implements ConnUser {
     }
     if (!this.responseStarted) {
       if (this.requestSent && now - this.sentAt > l.upstreamHeaderTimeoutMs) {
-        this.failed(new UpstreamError(`upstream ${this.peer!.id} sent no response head within ${l.upstreamHeaderTimeoutMs} ms`, 'UND_ERR_HEADERS_TIMEOUT'), 'timeout');
+        this.failed(new UpstreamError(`upstream ${this.peer!.id} sent no response head within ${l.upstreamHeaderTimeoutMs} ms`, 'UPSTREAM_HEADER_TIMEOUT'), 'timeout');
       }
     } else if (l.upstreamBodyTimeoutMs > 0 && !this.waitingDrain && now - this.lastActivity > l.upstreamBodyTimeoutMs) {
       // (a client that reads slowly is not the upstream's silence)
-      this.failed(new UpstreamError(`upstream ${this.peer!.id} went silent for ${l.upstreamBodyTimeoutMs} ms mid-body`, 'UND_ERR_BODY_TIMEOUT'), 'timeout');
+      this.failed(new UpstreamError(`upstream ${this.peer!.id} went silent for ${l.upstreamBodyTimeoutMs} ms mid-body`, 'UPSTREAM_BODY_TIMEOUT'), 'timeout');
     }
   }
 

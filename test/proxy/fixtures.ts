@@ -204,6 +204,34 @@ export async function startProxy(storeUrl: string, args: readonly string[] = [])
   };
 }
 
+/**
+ * Opens a connection to `port`, writes `pieces` (`gapMs` apart) and collects what comes back
+ * until the other side closes; rejects after `timeoutMs`.
+ */
+export function converse(port: number, pieces: readonly (string | Buffer)[], gapMs = 0, timeoutMs = 5000): Promise<{ text: string; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no close within ${timeoutMs} ms; got ${JSON.stringify(text)}`));
+    }, timeoutMs);
+    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text, ms: performance.now() - started });
+    });
+    socket.on('connect', async () => {
+      for (const piece of pieces) {
+        socket.write(piece);
+        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+      }
+    });
+  });
+}
+
 /** Sends requests until `probe(reply)` holds; returns the elapsed ms. */
 export async function untilReply(port: number, opts: RequestOptions, probe: (r: Reply) => boolean, timeoutMs: number): Promise<number> {
   const started = performance.now();

@@ -8,7 +8,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '../../dist/store/file.js';
-import { startProxy, type ProxyUnderTest } from './fixtures.ts';
+import { converse, startProxy, type ProxyUnderTest } from './fixtures.ts';
 
 let upstream: Server;
 let proxy: ProxyUnderTest;
@@ -88,28 +88,9 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-/** Writes `pieces` (with `gapMs` between them) and collects everything until the proxy closes. */
-function converse(pieces: (string | Buffer)[], gapMs = 0, timeoutMs = 5000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(proxy.port, '127.0.0.1');
-    let text = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no close within ${timeoutMs} ms; got ${JSON.stringify(text)}`));
-    }, timeoutMs);
-    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(text);
-    });
-    socket.on('connect', async () => {
-      for (const piece of pieces) {
-        socket.write(piece);
-        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
-      }
-    });
-  });
+/** What the proxy answers to `pieces` on one connection, until it closes it. */
+async function talk(pieces: (string | Buffer)[], gapMs = 0): Promise<string> {
+  return (await converse(proxy.port, pieces, gapMs)).text;
 }
 
 /** The bodies of the responses in `text`, in order (Content-Length and chunked framings). */
@@ -169,7 +150,7 @@ after(async () => {
 });
 
 test('pipelined requests in one write are answered in order, bodies included', { timeout: 15_000 }, async () => {
-  const text = await converse(['GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyzGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
+  const text = await talk(['GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyzGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
   const got = bodies(text).map((r) => r.body.replace(/ conn=\d+/, ''));
   assert.deepEqual(got, ['GET /a 0', 'POST /b 3', 'GET /c 0']);
 });
@@ -178,12 +159,12 @@ test('a head and body dribbled a few bytes at a time still make one request', { 
   const request = 'POST /slowly HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789';
   const pieces: string[] = [];
   for (let i = 0; i < request.length; i += 7) pieces.push(request.slice(i, i + 7));
-  const [reply] = bodies(await converse(pieces, 5));
+  const [reply] = bodies(await talk(pieces, 5));
   assert.match(reply!.body, /^POST \/slowly 10 conn=\d+$/);
 });
 
 test('chunked, close-delimited, split, 204 and 103 upstream responses reach HTTP/1.1 and 1.0 clients intact', { timeout: 15_000 }, async () => {
-  const text = await converse([
+  const text = await talk([
     'GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n',
     'GET /split HTTP/1.1\r\nHost: x\r\n\r\n',
     'GET /no-content HTTP/1.1\r\nHost: x\r\n\r\n',
@@ -199,14 +180,14 @@ test('chunked, close-delimited, split, 204 and 103 upstream responses reach HTTP
     { status: 200, body: 'until the upstream closes' },
   ]);
   // a close-delimited body goes to an HTTP/1.0 client as-is, and the connection ends with it
-  const old = await converse(['GET /close-delimited HTTP/1.0\r\nHost: x\r\n\r\n']);
+  const old = await talk(['GET /close-delimited HTTP/1.0\r\nHost: x\r\n\r\n']);
   assert.match(old, /^HTTP\/1\.1 200/);
   assert.doesNotMatch(old, /transfer-encoding/i);
   assert.ok(old.endsWith('\r\n\r\nuntil the upstream closes'), JSON.stringify(old));
 });
 
 test('connections the upstream spoiled (extra bytes, Connection: close) are not reused', { timeout: 15_000 }, async () => {
-  const text = await converse([
+  const text = await talk([
     'GET /first HTTP/1.1\r\nHost: x\r\n\r\n',
     'GET /extra HTTP/1.1\r\nHost: x\r\n\r\n',
     'GET /after-extra HTTP/1.1\r\nHost: x\r\n\r\n',
@@ -244,7 +225,7 @@ test('Expect: 100-continue gets its 100 before the body is sent', { timeout: 15_
 
 test('a head split across reads is joined as llhttp joins it, never re-read from its middle', { timeout: 15_000 }, async () => {
   // the first read ends inside a second head; when the rest comes, it continues that head
-  const text = await converse([
+  const text = await talk([
     'GET /first HTTP/1.1\r\nHost: x\r\nX-A: b \r\n\r\nGET /evil HTTP/1.1\r\nHost: x\r\nX-Pad: ',
     'GET /admin HTTP/1.1\r\nHost: x\r\n\r\nGET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
   ], 150);
@@ -257,13 +238,13 @@ test('a head split across reads is joined as llhttp joins it, never re-read from
 });
 
 test('an Upgrade request whose Content-Length cannot be counted exactly is refused', { timeout: 15_000 }, async () => {
-  const text = await converse(['POST /a HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nContent-Length: 9007199254740993\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n']);
+  const text = await talk(['POST /a HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nContent-Length: 9007199254740993\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n']);
   assert.match(text, /^HTTP\/1\.1 400 /);
   assert.doesNotMatch(text, /smuggled/);
 });
 
 test('a second response behind a chunked one is never handed to the next request', { timeout: 15_000 }, async () => {
-  const text = await converse([
+  const text = await talk([
     'GET /extra-chunked HTTP/1.1\r\nHost: x\r\n\r\n',
     'GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
   ], 80);
@@ -274,13 +255,13 @@ test('a second response behind a chunked one is never handed to the next request
 
 test('a POST to an instance that refuses connections goes to another one, body intact', { timeout: 15_000 }, async () => {
   for (let i = 0; i < 4; i++) {
-    const text = await converse([`POST /form HTTP/1.1\r\nHost: mixed.test\r\nContent-Length: 6\r\nConnection: close\r\n\r\n`, 'abcdef'], 20);
+    const text = await talk([`POST /form HTTP/1.1\r\nHost: mixed.test\r\nContent-Length: 6\r\nConnection: close\r\n\r\n`, 'abcdef'], 20);
     assert.match(bodies(text)[0]?.body ?? text, /^POST \/form 6 conn=\d+$/, `attempt ${i}`);
   }
 });
 
 test('pipelined requests behind a slow response, bodies arriving later, stay in order', { timeout: 15_000 }, async () => {
-  const text = await converse([
+  const text = await talk([
     'GET /delay HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n',
     'hel',
     'lo',

@@ -4,12 +4,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '../../dist/store/file.js';
 import { waitFor } from '../harness/wait.ts';
-import { send, startProxy, type ProxyUnderTest } from './fixtures.ts';
+import { converse, send, startProxy, type ProxyUnderTest } from './fixtures.ts';
 
 let upstream: Server;
 let proxy: ProxyUnderTest;
@@ -59,23 +59,7 @@ after(async () => {
 });
 
 /** Writes `data` on a fresh connection; resolves with what came back and when the proxy closed it. */
-function hold(data: string, timeoutMs = 5000): Promise<{ text: string; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const socket = connect(proxy.port, '127.0.0.1', () => socket.write(data));
-    let text = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`not closed within ${timeoutMs} ms; got ${JSON.stringify(text)}`));
-    }, timeoutMs);
-    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve({ text, ms: performance.now() - started });
-    });
-  });
-}
+const hold = (data: string): Promise<{ text: string; ms: number }> => converse(proxy.port, [data]);
 
 test('--upstream-body-timeout: a body that stalls is cut, and the client sees a short response, not a hang', { timeout: 15_000 }, async () => {
   const r = await hold('GET /stall HTTP/1.1\r\nHost: x\r\n\r\n');
