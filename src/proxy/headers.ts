@@ -33,6 +33,53 @@ function connectionListed(value: string | undefined): Set<string> | undefined {
   return names.size > 0 ? names : undefined;
 }
 
+/** What routing and framing need from a request's headers. */
+export interface RequestFacts {
+  /** the first Host value ('' when there is none) */
+  readonly host: string;
+  /** how many Host headers there were */
+  readonly hosts: number;
+  /** every Connection header, joined */
+  readonly connection: string | undefined;
+  readonly expectContinue: boolean;
+  /** Transfer-Encoding is present (llhttp accepted it, so the body is chunked) */
+  readonly chunked: boolean;
+  /** a body follows: chunked, or a Content-Length other than 0 */
+  readonly hasBody: boolean;
+}
+
+/** One pass over the request headers; names are lowercased only when their length could match. */
+export function requestFacts(raw: readonly string[]): RequestFacts {
+  let host = '';
+  let hosts = 0;
+  let connection: string | undefined;
+  let expectContinue = false;
+  let chunked = false;
+  let contentLength: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
+    switch (name.length) {
+      case 4:
+        if (name.toLowerCase() === 'host' && hosts++ === 0) host = value;
+        break;
+      case 6:
+        if (name.toLowerCase() === 'expect') expectContinue = /^\s*100-continue\s*$/i.test(value);
+        break;
+      case 10:
+        if (name.toLowerCase() === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length') contentLength ??= value;
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') chunked = true;
+        break;
+    }
+  }
+  return { host, hosts, connection, expectContinue, chunked, hasBody: chunked || (contentLength !== undefined && contentLength !== '0') };
+}
+
 export interface ForwardInfo {
   /** the client's address (appended to X-Forwarded-For) */
   readonly clientAddress: string;

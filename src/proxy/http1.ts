@@ -243,16 +243,6 @@ export function headerValue(headers: readonly string[], lowerName: string): stri
   return undefined;
 }
 
-/** How many times a header appears. */
-export function headerCount(headers: readonly string[], lowerName: string): number {
-  let n = 0;
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i]!;
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) n++;
-  }
-  return n;
-}
-
 /** A flat header list as head lines (`name: value\r\n` each). */
 export function headerLines(headers: readonly string[]): string {
   let out = '';
@@ -264,13 +254,10 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
   400: 'Bad Request',
   404: 'Not Found',
   408: 'Request Timeout',
-  413: 'Payload Too Large',
   431: 'Request Header Fields Too Large',
-  499: 'Client Closed Request',
   501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
-  504: 'Gateway Timeout',
 };
 
 /** Statuses whose responses never carry a body (RFC 9110 6.4.1). */

@@ -302,10 +302,6 @@ export class UpstreamPool {
     return this.all.size;
   }
 
-  get busy(): number {
-    return this.all.size - this.idle.length;
-  }
-
   /** No new connections; idle ones close now, busy ones when their response ends. */
   close(): void {
     this.closing = true;

@@ -5,8 +5,8 @@ import { performance } from 'node:perf_hooks';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../log.js';
 import { pickUpstream, reportFailure, reportNeutral, reportSuccess, type EjectionPolicy } from './balancer.js';
-import { clientResponseHeaders, setForwardedOnObject, upstreamRequestHeaders } from './headers.js';
-import { bodilessStatus, HeadAction, headerCount, headerLines, headerValue, Http1Parser, STATUS_TEXT, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
+import { clientResponseHeaders, requestFacts, setForwardedOnObject, upstreamRequestHeaders, type RequestFacts } from './headers.js';
+import { bodilessStatus, HeadAction, headerLines, headerValue, Http1Parser, STATUS_TEXT, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
 import type { ProxyMetrics } from './metrics.js';
 import { parseRequestHead } from './fastpath.js';
 import { UpstreamError, type ConnUser, type UpstreamConn } from './pool.js';
@@ -128,22 +128,20 @@ class Exchange implements ConnUser {
   private batching = false;
   private waitingDrain = false;
 
-  constructor(client: ClientConn, head: MessageHead, host: string, service: string, startedAt: number) {
+  constructor(client: ClientConn, head: MessageHead, facts: RequestFacts, service: string, startedAt: number) {
     this.client = client;
     this.front = client.front;
     this.method = head.method;
     this.url = head.url;
-    this.host = host;
+    this.host = facts.host;
     this.service = service;
     this.startedAt = startedAt;
-    const te = headerValue(head.headers, 'transfer-encoding');
-    const cl = headerValue(head.headers, 'content-length');
-    this.chunked = te !== undefined;
-    this.hasBody = this.chunked || (cl !== undefined && cl !== '0');
+    this.chunked = facts.chunked;
+    this.hasBody = facts.hasBody;
     this.requestEnded = !this.hasBody;
     this.http10 = head.versionMajor === 1 && head.versionMinor === 0;
     this.skipBody = head.method === 'HEAD';
-    const headers = upstreamRequestHeaders(head.headers, headerValue(head.headers, 'connection'), { clientAddress: client.address, proto: 'http' });
+    const headers = upstreamRequestHeaders(head.headers, facts.connection, { clientAddress: client.address, proto: 'http' });
     // upstreamRequestHeaders drops the hop-by-hop framing; a chunked body is re-chunked
     this.head = `${head.method} ${head.url} HTTP/1.1\r\n${headerLines(headers)}${this.chunked ? 'transfer-encoding: chunked\r\n' : ''}\r\n`;
   }
@@ -174,6 +172,8 @@ class Exchange implements ConnUser {
     if (!this.hasBody) {
       this.bodyFlowing = true;
       this.requestSent = true;
+      // the header timeout runs from here, not from a wait in the pool's queue
+      this.sentAt = this.front.now;
     } else if (conn.connected) this.connected();
   }
 
@@ -328,7 +328,7 @@ class Exchange implements ConnUser {
     this.responseStarted = true;
     this.upstreamKeepAlive = head.keepAlive;
     this.lastActivity = this.front.now;
-    this.emit(`HTTP/1.1 ${status} ${head.statusMessage === 'OK' ? 'OK' : sanitizeReason(head.statusMessage)}\r\n${headerLines(headers)}${framing}\r\n`);
+    this.emit(`HTTP/1.1 ${status} ${sanitizeReason(head.statusMessage)}\r\n${headerLines(headers)}${framing}\r\n`);
     return this.skipBody;
   }
 
@@ -645,8 +645,8 @@ class ClientConn implements ParserEvents {
   private route(head: MessageHead, startedAt: number): Exchange | undefined {
     const front = this.front;
     const url = head.url;
-    const hostCount = headerCount(head.headers, 'host');
-    const host = headerValue(head.headers, 'host') ?? '';
+    const facts = requestFacts(head.headers);
+    const host = facts.host;
     const local = (status: number, body: string, service = '-', retryAfter = false): undefined => {
       this.sendError(status, body, retryAfter);
       front.account(head.method, host, url, this.address, service, undefined, status, startedAt, 0);
@@ -655,7 +655,7 @@ class ClientConn implements ParserEvents {
     if (url.charCodeAt(0) !== 47 /* / */) return local(400, 'request target must be a path\n');
     // RFC 9112 3.2: more than one Host, or one that is no authority, is a 400; passing such a
     // header on invites cache poisoning and upstream confusion.
-    if (hostCount > 1 || (hostCount === 0 && head.versionMinor === 1)) return local(400, 'invalid Host header\n');
+    if (facts.hosts > 1 || (facts.hosts === 0 && head.versionMinor === 1)) return local(400, 'invalid Host header\n');
     let service: string | undefined;
     if (host === this.lastHost) service = this.lastService;
     else {
@@ -666,8 +666,8 @@ class ClientConn implements ParserEvents {
       this.lastService = service;
     }
     if (service === undefined) return local(404, `no route for host "${printable(host)}"\n`);
-    if (head.versionMinor === 1 && /^\s*100-continue\s*$/i.test(headerValue(head.headers, 'expect') ?? '')) this.write('HTTP/1.1 100 Continue\r\n\r\n');
-    const ex = new Exchange(this, head, host, service, startedAt);
+    if (head.versionMinor === 1 && facts.expectContinue) this.write('HTTP/1.1 100 Continue\r\n\r\n');
+    const ex = new Exchange(this, head, facts, service, startedAt);
     this.active = ex;
     front.inflight++;
     if (!ex.attempt(front.now)) {

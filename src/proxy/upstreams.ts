@@ -159,17 +159,6 @@ export class UpstreamTable {
     for (const { pool } of this.pools.values()) pool.sweep(now);
   }
 
-  /** Connections open to upstreams (busy and idle). */
-  connections(): { open: number; busy: number } {
-    let open = 0;
-    let busy = 0;
-    for (const { pool } of this.pools.values()) {
-      open += pool.size;
-      busy += pool.busy;
-    }
-    return { open, busy };
-  }
-
   /** Closes every pool: idle connections now, busy ones after `deadlineMs`. */
   async close(deadlineMs: number): Promise<void> {
     const pools = [...this.pools.values()].map((e) => e.pool);

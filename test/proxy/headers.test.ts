@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clientResponseHeaders, upstreamRequestHeaders } from '../../dist/proxy/headers.js';
+import { clientResponseHeaders, requestFacts, upstreamRequestHeaders } from '../../dist/proxy/headers.js';
 
 test('request headers: hop-by-hop removed, Host kept, X-Forwarded-* set, XFF appended', () => {
   const raw = [
@@ -39,4 +39,12 @@ test('request headers without Host or prior XFF', () => {
 test('response headers: hop-by-hop and Connection-listed removed, duplicates kept', () => {
   const raw = ['Content-Type', 'text/plain', 'Connection', 'keep-alive, X-Internal', 'X-Internal', '1', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'];
   assert.deepEqual(clientResponseHeaders(raw), ['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+});
+
+test('requestFacts: Host count, joined Connection, Expect, framing, in one pass', () => {
+  const facts = requestFacts(['HOST', 'a.example', 'Connection', 'keep-alive', 'Host', 'b.example', 'connection', 'X-Secret', 'Expect', ' 100-Continue ', 'Content-Length', '0', 'X-Long-Header-Nm', 'v']);
+  assert.deepEqual(facts, { host: 'a.example', hosts: 2, connection: 'keep-alive, X-Secret', expectContinue: true, chunked: false, hasBody: false });
+  assert.deepEqual(requestFacts(['Transfer-Encoding', 'chunked']), { host: '', hosts: 0, connection: undefined, expectContinue: false, chunked: true, hasBody: true });
+  assert.equal(requestFacts(['Content-Length', '12', 'Expect', 'something-else']).hasBody, true);
+  assert.equal(requestFacts(['Content-Length', '12', 'Expect', 'something-else']).expectContinue, false);
 });

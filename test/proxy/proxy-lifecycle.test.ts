@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { runBeacon } from '../harness/beacon.ts';
 import { EtcdCluster } from '../harness/etcd.ts';
 import { sleep, waitFor } from '../harness/wait.ts';
-import { send, startProxy, startUpstream, untilReply, type Upstream } from './fixtures.ts';
+import { converse, send, startProxy, startUpstream, untilReply, type Upstream } from './fixtures.ts';
 
 let etcd: EtcdCluster;
 const ups: Upstream[] = [];
@@ -27,20 +27,7 @@ after(async () => {
 });
 
 /** Raw bytes to the proxy; resolves with everything it answered before closing. */
-function raw(port: number, data: string, timeoutMs = 5000): Promise<{ text: string; ms: number }> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const socket = connect(port, '127.0.0.1', () => socket.write(data));
-    let text = '';
-    socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
-    socket.on('close', () => resolve({ text, ms: performance.now() - started }));
-    socket.on('error', () => undefined);
-    setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no close within ${timeoutMs} ms; got ${JSON.stringify(text.slice(0, 200))}`));
-    }, timeoutMs).unref();
-  });
-}
+const raw = (port: number, data: string): Promise<{ text: string; ms: number }> => converse(port, [data]);
 
 test('SIGTERM: stops accepting, finishes the in-flight slow request, exits 0', { timeout: 30_000 }, async () => {
   const proxy = await startProxy(etcd.url, ['--default-service', 'slow', '--shutdown-timeout', '10s']);

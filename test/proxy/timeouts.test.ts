@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '../../dist/store/file.js';
@@ -15,6 +15,7 @@ let upstream: Server;
 let proxy: ProxyUnderTest;
 let storeDir: string;
 const stats = { opened: 0, closed: 0, open: 0, maxOpen: 0 };
+const BIG = 32 * 1024 * 1024;
 
 before(async () => {
   upstream = createServer((socket) => {
@@ -37,7 +38,11 @@ before(async () => {
       buf = buf.slice(end + 4 + length);
       if (path === '/stall') socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
       else if (path === '/slow') setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow'), 300);
-      else socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      else if (path === '/hang') return;
+      else if (path === '/big') {
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${BIG}\r\n\r\n`);
+        socket.write(Buffer.alloc(BIG, 0x61));
+      } else socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${3 + path.length}\r\n\r\nok ${path}`);
     });
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
@@ -48,7 +53,7 @@ before(async () => {
   proxy = await startProxy(`file://${storeDir}`, [
     '--default-service', 't', '--no-access-log',
     '--upstream-body-timeout', '300ms', '--client-header-timeout', '400ms', '--client-request-timeout', '800ms',
-    '--idle-timeout', '300ms', '--upstream-connections', '1', '--upstream-keepalive', '500ms',
+    '--idle-timeout', '300ms', '--upstream-connections', '1', '--upstream-keepalive', '500ms', '--upstream-header-timeout', '700ms',
   ]);
 });
 
@@ -76,7 +81,7 @@ test('--client-request-timeout: a client that stops mid-body gets 408', { timeou
 
 test('--idle-timeout: an idle keep-alive connection is closed', { timeout: 15_000 }, async () => {
   const r = await hold('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-  assert.match(r.text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok$/);
+  assert.match(r.text, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok \/$/);
   assert.ok(r.ms >= 250 && r.ms < 2500, `closed after ${r.ms} ms`);
 });
 
@@ -90,4 +95,53 @@ test('--upstream-connections 1: concurrent requests queue for the one connection
   assert.equal(stats.opened - before, 1, 'the three requests shared one connection');
   // idle for longer than --upstream-keepalive: beacon closes it
   await waitFor('idle upstream connection closed', () => stats.open === 0, 3000, 20);
+});
+
+test('--upstream-body-timeout does not cut a client that reads slowly, nor count it against the upstream', { timeout: 20_000 }, async () => {
+  const timeoutsBefore = /kind="timeout"[^}]*\} (\d+)/.exec(await proxy.metrics())?.[1] ?? '0';
+  const received = await new Promise<number>((resolve, reject) => {
+    const socket = connect(proxy.port, '127.0.0.1', () => socket.write('GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    let bytes = 0;
+    socket.pause();
+    // four body timeouts of not reading: the proxy must wait for this client, not give up on it
+    setTimeout(() => socket.resume(), 1200);
+    socket.on('data', (c: Buffer) => (bytes += c.length));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(bytes));
+  });
+  assert.ok(received > BIG, `got ${received} bytes of a ${BIG}-byte body`);
+  assert.equal(/kind="timeout"[^}]*\} (\d+)/.exec(await proxy.metrics())?.[1] ?? '0', timeoutsBefore);
+});
+
+test('a request queued for the one upstream connection waits at most --upstream-header-timeout (503)', { timeout: 15_000 }, async () => {
+  await waitFor('earlier upstream connections aged out', () => stats.open === 0, 5000, 20);
+  // a client that does not read holds the only connection (no body timeout while it is the slow side)
+  const holder = connect(proxy.port, '127.0.0.1', () => holder.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n'));
+  holder.on('error', () => undefined);
+  holder.pause();
+  try {
+    await waitFor('the holder has the connection', () => stats.open === 1, 5000, 10);
+    const started = performance.now();
+    const queued = await send(proxy.port, { path: '/hang' });
+    assert.equal(queued.status, 503, queued.text);
+    assert.match(queued.text, /no connection to service "t" came free within 700 ms/);
+    const ms = performance.now() - started;
+    assert.ok(ms >= 650 && ms < 2500, `answered after ${ms} ms`);
+  } finally {
+    holder.destroy();
+  }
+});
+
+test('pipelined requests stay whole when a queued body lets the connection read again', { timeout: 15_000 }, async () => {
+  await waitFor('earlier upstream connections aged out', () => stats.open === 0, 5000, 20);
+  // another client holds the only upstream connection for 300 ms
+  const holder = send(proxy.port, { path: '/slow' });
+  await new Promise((r) => setTimeout(r, 30));
+  const text = (await converse(proxy.port, [
+    'POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n',
+    'hello',
+    'GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  ], 200)).text;
+  assert.equal((await holder).text, 'slow');
+  assert.deepEqual([...text.matchAll(/ok (\/[a-z])/g)].map((m) => m[1]), ['/p', '/b', '/c'], text);
 });
