@@ -49,7 +49,7 @@ export const PROXY_FLAGS: readonly FlagSpec[] = [
   { name: 'default-service', type: 'string', placeholder: 'NAME', help: 'service for hosts no route or domain matches (else 404)', validate: label('default service') },
   { name: 'workers', type: 'int', default: 1, min: 1, max: 64, help: 'processes serving the listen socket (node:cluster); each follows the store itself' },
   { name: 'connect-timeout', type: 'duration', default: 2000, min: 10, help: 'time to connect to an upstream before trying another' },
-  { name: 'upstream-header-timeout', type: 'duration', default: 60_000, min: 10, help: 'time for an upstream to start its response' },
+  { name: 'upstream-header-timeout', type: 'duration', default: 60_000, min: 10, help: 'time for an upstream to start its response, and the longest wait for a free connection under --upstream-connections (503)' },
   { name: 'upstream-body-timeout', type: 'duration', default: 60_000, help: 'longest silence inside an upstream response body; 0 = none' },
   { name: 'upstream-keepalive', type: 'duration', default: 4000, min: 100, help: 'how long an idle upstream connection is kept for reuse' },
   { name: 'upstream-connections', type: 'int', default: 0, min: 0, max: 100_000, help: 'max connections per upstream instance and worker; 0 = unlimited' },
