@@ -30,13 +30,16 @@ export function startBeacon(args: readonly string[], env: Record<string, string>
   return {
     ...tracked,
     logs,
-    waitForLog: (msg, fields = {}, timeoutMs = 15_000) =>
+    // 30 s: twice (once each in dns and faults) a mode that starts in well under a second said
+    // nothing for 15 s during a full run on the loaded 2-core machine
+    waitForLog: (msg, fields = {}, timeoutMs = 30_000) =>
       waitFor(
         `log "${msg}"`,
         () => logs().find((l) => l.msg === msg && Object.entries(fields).every(([k, v]) => l[k] === v)),
         timeoutMs,
       ).catch((err: Error) => {
-        throw new Error(`${err.message}\n--- beacon output ---\n${tracked.output().slice(-4000)}`);
+        const state = tracked.child.exitCode !== null || tracked.child.signalCode !== null ? `exited (code ${tracked.child.exitCode}, signal ${tracked.child.signalCode})` : 'still running';
+        throw new Error(`${err.message}; beacon ${state}\n--- beacon output ---\n${tracked.output().slice(-4000)}`);
       }),
   };
 }
