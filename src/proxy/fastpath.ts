@@ -3,26 +3,37 @@
  * narrow subset of what llhttp accepts (one complete head in one buffer, plain token names,
  * printable values, at most one numeric Content-Length and one Connection, no
  * Transfer-Encoding, Upgrade, Expect or Proxy-Connection) and reads it exactly as llhttp
- * would; anything else returns undefined and the caller hands the bytes to llhttp untouched. test/proxy/fastpath.test.ts checks the subset against
- * llhttp input by input. Crossing into Node's parser binding costs more per request than
- * this whole function, which is why it exists.
+ * would; anything else returns undefined and the caller hands the bytes to llhttp untouched.
+ * The header lines to pass on are the received text with hop-by-hop lines cut out, so names
+ * and values cost no string each and no re-joining. test/proxy/fastpath.test.ts holds both
+ * readings to llhttp's and to headers.ts's slow path, input by input. Crossing into Node's
+ * parser binding costs more per request than this whole function, which is why it exists.
  */
 
 export interface FastHead {
   /** HTTP/1.x minor version */
   minor: number;
-  /** flat `[name, value, ...]` as received */
-  headers: string[];
   keepAlive: boolean;
   /** the Content-Length, or -1 when there is none */
   contentLength: number;
   /** offset of the first byte after the head */
   end: number;
+  /**
+   * The header lines to pass on, as received, each with its CRLF: hop-by-hop lines left out,
+   * and in a request the X-Forwarded-* lines the proxy writes itself.
+   */
+  forward: string;
 }
 
 export interface FastRequest extends FastHead {
   method: string;
   url: string;
+  /** the first Host value ('' when there is none) */
+  host: string;
+  /** how many Host lines there were */
+  hosts: number;
+  /** X-Forwarded-For values received, joined with ", " ('' when none) */
+  forwardedFor: string;
 }
 
 export interface FastResponse extends FastHead {
@@ -57,28 +68,54 @@ for (let c = 0x20; c <= 0x7e; c++) VALUE_CHAR[c] = 1;
 VALUE_CHAR[HTAB] = 1;
 
 const enum Special {
+  /** passed on */
   None,
   ContentLength,
   Connection,
+  Host,
+  ForwardedFor,
+  /** hop-by-hop (or set by the proxy): not passed on */
+  Drop,
+  /** outside the subset: llhttp reads the head */
   Refuse,
 }
 
-/** Headers that decide framing or protocol: anything unusual about them goes to llhttp. */
-function special(name: string): Special {
-  switch (name.length) {
+/** `buf[at, at + name.length)` equals the lowercase `name`, ignoring ASCII case. */
+function named(buf: Buffer, at: number, name: string): boolean {
+  for (let k = 0; k < name.length; k++) if ((buf[at + k]! | 0x20) !== name.charCodeAt(k)) return false;
+  return true;
+}
+
+/**
+ * What a header name means here, read from the bytes (no string per name). `request` adds the
+ * names only a request treats specially. Refused: framing and protocol switches, which llhttp
+ * decides (it reads Proxy-Connection as Connection). Dropped: RFC 9110 7.6.1 hop-by-hop
+ * fields, as headers.ts drops them on the slow path.
+ */
+function special(buf: Buffer, at: number, length: number, request: boolean): Special {
+  switch (length) {
+    case 2:
+      return named(buf, at, 'te') ? Special.Drop : Special.None;
+    case 4:
+      return request && named(buf, at, 'host') ? Special.Host : Special.None;
     case 6:
-      return name.toLowerCase() === 'expect' ? Special.Refuse : Special.None;
+      return named(buf, at, 'expect') ? Special.Refuse : Special.None;
     case 7:
-      return name.toLowerCase() === 'upgrade' ? Special.Refuse : Special.None;
+      return named(buf, at, 'upgrade') ? Special.Refuse : named(buf, at, 'trailer') ? Special.Drop : Special.None;
     case 10:
-      return name.toLowerCase() === 'connection' ? Special.Connection : Special.None;
+      return named(buf, at, 'connection') ? Special.Connection : named(buf, at, 'keep-alive') ? Special.Drop : Special.None;
     case 14:
-      return name.toLowerCase() === 'content-length' ? Special.ContentLength : Special.None;
+      return named(buf, at, 'content-length') ? Special.ContentLength : Special.None;
+    case 15:
+      return request && named(buf, at, 'x-forwarded-for') ? Special.ForwardedFor : Special.None;
     case 16:
-      // llhttp reads Proxy-Connection as Connection
-      return name.toLowerCase() === 'proxy-connection' ? Special.Refuse : Special.None;
+      return named(buf, at, 'proxy-connection') ? Special.Refuse : request && named(buf, at, 'x-forwarded-host') ? Special.Drop : Special.None;
     case 17:
-      return name.toLowerCase() === 'transfer-encoding' ? Special.Refuse : Special.None;
+      return named(buf, at, 'transfer-encoding') ? Special.Refuse : request && named(buf, at, 'x-forwarded-proto') ? Special.Drop : Special.None;
+    case 18:
+      return named(buf, at, 'proxy-authenticate') ? Special.Drop : Special.None;
+    case 19:
+      return named(buf, at, 'proxy-authorization') ? Special.Drop : Special.None;
     default:
       return Special.None;
   }
@@ -99,19 +136,23 @@ function version(buf: Buffer, i: number): number {
 
 /**
  * Header lines from `i` (just after the start line's CRLF) to `end` (where the head's final
- * CRLF CRLF starts). Undefined when any line is outside the subset.
+ * CRLF CRLF starts); `text` is the head decoded from `base` through the last line's CRLF. False when any line is outside the
+ * subset. A request's Host and X-Forwarded-For values are read into `req`.
  */
-function headerFields(buf: Buffer, text: string, base: number, i: number, end: number, minor: number, out: FastHead): boolean {
-  const headers = out.headers;
+function headerFields(buf: Buffer, text: string, base: number, i: number, end: number, out: FastHead, req: FastRequest | undefined): boolean {
   let contentLength = -1;
   let close = false;
   let keepAlive = false;
+  let forward = '';
+  /** start of the run of lines passed on so far */
+  let from = i;
   const stop = end + 2;
   while (i < stop) {
-    const nameStart = i;
+    const lineStart = i;
     while (TCHAR[buf[i]!] === 1) i++;
-    if (i === nameStart || buf[i] !== COLON) return false;
-    const name = text.slice(nameStart - base, i - base);
+    if (i === lineStart || buf[i] !== COLON) return false;
+    const kind = special(buf, lineStart, i - lineStart, req !== undefined);
+    if (kind === Special.Refuse) return false;
     i++;
     while (buf[i] === SP || buf[i] === HTAB) i++;
     const valueStart = i;
@@ -119,11 +160,11 @@ function headerFields(buf: Buffer, text: string, base: number, i: number, end: n
     if (buf[i] !== CR || buf[i + 1] !== LF) return false;
     // trailing whitespace: llhttp's trimming rules are left to llhttp
     if (i > valueStart && (buf[i - 1] === SP || buf[i - 1] === HTAB)) return false;
-    const value = text.slice(valueStart - base, i - base);
+    const valueEnd = i;
     i += 2;
-    switch (special(name)) {
-      case Special.Refuse:
-        return false;
+    if (kind === Special.None) continue;
+    const value = text.slice(valueStart - base, valueEnd - base);
+    switch (kind) {
       case Special.ContentLength: {
         if (contentLength !== -1 || value.length === 0 || value.length > 15) return false;
         let n = 0;
@@ -133,8 +174,11 @@ function headerFields(buf: Buffer, text: string, base: number, i: number, end: n
           n = n * 10 + d;
         }
         contentLength = n;
-        break;
+        continue;
       }
+      case Special.Host:
+        if (req!.hosts++ === 0) req!.host = value;
+        continue;
       case Special.Connection: {
         if (close || keepAlive) return false;
         const v = value.toLowerCase();
@@ -143,11 +187,17 @@ function headerFields(buf: Buffer, text: string, base: number, i: number, end: n
         else return false;
         break;
       }
+      case Special.ForwardedFor:
+        req!.forwardedFor = req!.forwardedFor === '' ? value : `${req!.forwardedFor}, ${value}`;
+        break;
     }
-    headers.push(name, value);
+    // not passed on: the lines before it are
+    if (lineStart > from) forward += text.slice(from - base, lineStart - base);
+    from = i;
   }
+  out.forward = forward + text.slice(from - base, stop - base);
   out.contentLength = contentLength;
-  out.keepAlive = !close && (minor === 1 || keepAlive);
+  out.keepAlive = !close && (out.minor === 1 || keepAlive);
   return true;
 }
 
@@ -159,7 +209,7 @@ export function parseRequestHead(buf: Buffer, start: number, maxHeaderSize: numb
   while (i < end && buf[i]! >= 65 && buf[i]! <= 90) i++;
   if (buf[i] !== SP) return undefined;
   // one decode of the whole head; names and values are slices of it
-  const text = buf.toString('latin1', start, end);
+  const text = buf.toString('latin1', start, end + 2);
   const method = text.slice(0, i - start);
   if (!METHODS.has(method)) return undefined;
   const urlStart = ++i;
@@ -170,8 +220,8 @@ export function parseRequestHead(buf: Buffer, start: number, maxHeaderSize: numb
   const url = text.slice(urlStart - start, i - start);
   const minor = version(buf, i + 1);
   if (minor === -1 || buf[i + 9] !== CR || buf[i + 10] !== LF) return undefined;
-  const head: FastRequest = { method, url, minor, headers: [], keepAlive: false, contentLength: -1, end: end + 4 };
-  return headerFields(buf, text, start, i + 11, end, minor, head) ? head : undefined;
+  const head: FastRequest = { method, url, minor, keepAlive: false, contentLength: -1, end: end + 4, forward: '', host: '', hosts: 0, forwardedFor: '' };
+  return headerFields(buf, text, start, i + 11, end, head, head) ? head : undefined;
 }
 
 /**
@@ -194,9 +244,9 @@ export function parseResponseHead(buf: Buffer, start: number, maxHeaderSize: num
   const reasonStart = i;
   while (VALUE_CHAR[buf[i]!] === 1) i++;
   if (buf[i] !== CR || buf[i + 1] !== LF) return undefined;
-  const text = buf.toString('latin1', start, end);
+  const text = buf.toString('latin1', start, end + 2);
   const reason = text.slice(reasonStart - start, i - start);
-  const head: FastResponse = { status, reason, minor, headers: [], keepAlive: false, contentLength: -1, end: end + 4 };
-  if (!headerFields(buf, text, start, i + 2, end, minor, head) || head.contentLength === -1) return undefined;
+  const head: FastResponse = { status, reason, minor, keepAlive: false, contentLength: -1, end: end + 4, forward: '' };
+  if (!headerFields(buf, text, start, i + 2, end, head, undefined) || head.contentLength === -1) return undefined;
   return head;
 }

@@ -77,7 +77,7 @@ export function requestFacts(raw: readonly string[]): RequestFacts {
         break;
     }
   }
-  return { host, hosts, connection, expectContinue, chunked, hasBody: chunked || (contentLength !== undefined && contentLength !== '0') };
+  return { host, hosts, connection, expectContinue, chunked, hasBody: chunked || (contentLength !== undefined && !/^0+$/.test(contentLength)) };
 }
 
 export interface ForwardInfo {
@@ -87,34 +87,46 @@ export interface ForwardInfo {
   readonly proto: string;
 }
 
+/** What a request passes on: its header lines and the X-Forwarded-For chain it arrived with. */
+export interface RequestForward {
+  /** header lines (`name: value\r\n`): hop-by-hop, Connection-listed and X-Forwarded-* removed */
+  readonly lines: string;
+  /** X-Forwarded-For values received, joined with ", " ('' when none) */
+  readonly forwardedFor: string;
+}
+
 /**
- * Request headers for the upstream: hop-by-hop removed, Host kept, X-Forwarded-For appended,
- * X-Forwarded-Proto and X-Forwarded-Host set. `connection` is the client's Connection header.
+ * The request header lines for the upstream, from a parsed list. `connection` is the
+ * client's Connection header. Host is kept; the X-Forwarded-* lines come from forwardedLines.
  */
-export function upstreamRequestHeaders(raw: readonly string[], connection: string | undefined, info: ForwardInfo): string[] {
+export function requestForward(raw: readonly string[], connection: string | undefined): RequestForward {
   const listed = connectionListed(connection);
-  const out: string[] = [];
-  let forwardedFor: string | undefined;
-  let host: string | undefined;
+  let lines = '';
+  let forwardedFor = '';
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || (listed !== undefined && listed.has(lower))) continue;
     if (OWN.has(lower)) {
-      if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === undefined ? raw[i + 1]! : `${forwardedFor}, ${raw[i + 1]!}`;
+      if (lower === 'x-forwarded-for') forwardedFor = forwardedFor === '' ? raw[i + 1]! : `${forwardedFor}, ${raw[i + 1]!}`;
       continue;
     }
-    if (lower === 'host') host = raw[i + 1]!;
-    out.push(name, raw[i + 1]!);
+    lines += `${name}: ${raw[i + 1]!}\r\n`;
   }
-  out.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${info.clientAddress}` : info.clientAddress);
-  out.push('x-forwarded-proto', info.proto);
-  if (host !== undefined) out.push('x-forwarded-host', host);
-  return out;
+  return { lines, forwardedFor };
 }
 
-/** Response headers for the client (a flat list as parsed): hop-by-hop and Connection-listed removed. */
-export function clientResponseHeaders(raw: readonly string[]): string[] {
+/**
+ * The X-Forwarded-* lines the proxy writes: For appended to (`prior` is what arrived), Proto
+ * and Host set (Host only when the request had one).
+ */
+export function forwardedLines(prior: string, host: string | undefined, info: ForwardInfo): string {
+  const chain = prior === '' ? info.clientAddress : `${prior}, ${info.clientAddress}`;
+  return `x-forwarded-for: ${chain}\r\nx-forwarded-proto: ${info.proto}\r\n${host === undefined ? '' : `x-forwarded-host: ${host}\r\n`}`;
+}
+
+/** Response header lines for the client, from a parsed list: hop-by-hop and Connection-listed removed. */
+export function clientResponseLines(raw: readonly string[]): string {
   const out: string[] = [];
   let listed: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -124,10 +136,9 @@ export function clientResponseHeaders(raw: readonly string[]): string[] {
     if (HOP_BY_HOP.has(lower)) continue;
     out.push(name, raw[i + 1]!);
   }
-  if (listed === undefined) return out;
-  const kept: string[] = [];
-  for (let i = 0; i < out.length; i += 2) if (!listed.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
-  return kept;
+  let lines = '';
+  for (let i = 0; i < out.length; i += 2) if (listed === undefined || !listed.has(out[i]!.toLowerCase())) lines += `${out[i]}: ${out[i + 1]}\r\n`;
+  return lines;
 }
 
 /** Headers for a WebSocket upgrade (http-proxy-3 copies req.headers): the forwarded ones set. */

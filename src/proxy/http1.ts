@@ -243,13 +243,6 @@ export function headerValue(headers: readonly string[], lowerName: string): stri
   return undefined;
 }
 
-/** A flat header list as head lines (`name: value\r\n` each). */
-export function headerLines(headers: readonly string[]): string {
-  let out = '';
-  for (let i = 0; i < headers.length; i += 2) out += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return out;
-}
-
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
   400: 'Bad Request',
   404: 'Not Found',

@@ -6,7 +6,8 @@
  */
 import { connect, type Socket } from 'node:net';
 import { parseResponseHead } from './fastpath.js';
-import { HeadAction, Http1Parser, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
+import { clientResponseLines } from './headers.js';
+import { HeadAction, headerValue, Http1Parser, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
 
 export interface PoolOptions {
   connectTimeoutMs: number;
@@ -23,6 +24,18 @@ export interface PoolOptions {
   readBuffer: Buffer;
 }
 
+/** A response head as its user needs it, from either parser. */
+export interface ResponseHead {
+  status: number;
+  reason: string;
+  /** the upstream keeps the connection open after this response */
+  keepAlive: boolean;
+  /** header lines for the client (`name: value\r\n`), hop-by-hop ones removed; '' for a 1xx */
+  lines: string;
+  /** the body is framed by Content-Length */
+  hasLength: boolean;
+}
+
 /** What borrows a connection: receives the response and hears about failures. */
 export interface ConnUser {
   /** the request was HEAD: the response has no body whatever its headers say */
@@ -31,7 +44,8 @@ export interface ConnUser {
   attached(conn: UpstreamConn): void;
   /** the connection it was given while connecting is now established */
   connected(): void;
-  onHead(head: MessageHead): boolean;
+  /** true: the response has no body whatever its headers say */
+  onHead(head: ResponseHead): boolean;
   /** body bytes `chunk[from, to)`; `chunk` is reused after the call: copy what you keep */
   onBody(chunk: Buffer, from: number, to: number): void;
   onMessageEnd(): void;
@@ -104,7 +118,17 @@ export class UpstreamConn implements ParserEvents {
   }
 
   onHead(head: MessageHead): HeadAction {
-    return this.user?.onHead(head) === true ? HeadAction.SkipBody : HeadAction.Continue;
+    const user = this.user;
+    if (user === undefined) return HeadAction.Continue;
+    const final = head.status >= 200;
+    const skip = user.onHead({
+      status: head.status,
+      reason: head.statusMessage,
+      keepAlive: head.keepAlive,
+      lines: final ? clientResponseLines(head.headers) : '',
+      hasLength: final && headerValue(head.headers, 'content-length') !== undefined,
+    });
+    return skip ? HeadAction.SkipBody : HeadAction.Continue;
   }
 
   onBody(chunk: Buffer): void {
@@ -171,7 +195,7 @@ export class UpstreamConn implements ParserEvents {
   private fast(user: ConnUser, chunk: Buffer): boolean {
     const f = parseResponseHead(chunk, 0, this.maxHeaderSize);
     if (f === undefined) return false;
-    user.onHead({ versionMajor: 1, versionMinor: f.minor, headers: f.headers, method: '', url: '', status: f.status, statusMessage: f.reason, upgrade: false, keepAlive: f.keepAlive });
+    user.onHead({ status: f.status, reason: f.reason, keepAlive: f.keepAlive, lines: f.forward, hasLength: true });
     if (this.user !== user) return true;
     this.fastRemaining = f.contentLength;
     this.fastBody(user, chunk, f.end);

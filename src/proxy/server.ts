@@ -5,11 +5,11 @@ import { performance } from 'node:perf_hooks';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../log.js';
 import { pickUpstream, reportFailure, reportNeutral, reportSuccess, type EjectionPolicy } from './balancer.js';
-import { clientResponseHeaders, requestFacts, setForwardedOnObject, upstreamRequestHeaders, type RequestFacts } from './headers.js';
-import { bodilessStatus, HeadAction, headerLines, headerValue, Http1Parser, STATUS_TEXT, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
+import { forwardedLines, requestFacts, requestForward, setForwardedOnObject, type RequestFacts } from './headers.js';
+import { bodilessStatus, HeadAction, headerValue, Http1Parser, STATUS_TEXT, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
 import type { ProxyMetrics } from './metrics.js';
 import { parseRequestHead } from './fastpath.js';
-import { UpstreamError, type ConnUser, type UpstreamConn } from './pool.js';
+import { UpstreamError, type ConnUser, type ResponseHead, type UpstreamConn } from './pool.js';
 import { shouldRetry, type FailureKind } from './retry.js';
 import type { HostRouter } from './routing.js';
 import type { Upstream, UpstreamTable } from './upstreams.js';
@@ -70,6 +70,20 @@ interface UpgradeRequest {
   connection: Socket;
 }
 
+/** A request head as routing and its exchange need it, from either parser. */
+interface RequestStart {
+  method: string;
+  url: string;
+  versionMajor: number;
+  versionMinor: number;
+  keepAlive: boolean;
+  facts: RequestFacts;
+  /** header lines for the upstream: hop-by-hop and X-Forwarded-* removed */
+  lines: string;
+  /** X-Forwarded-For as received ('' when none) */
+  forwardedFor: string;
+}
+
 /** A WebSocket opening handshake: the only upgrade the proxy passes on (RFC 6455 4.1). */
 export function isWebSocketUpgrade(method: string, upgrade: string | undefined): boolean {
   return method === 'GET' && upgrade !== undefined && /^websocket$/i.test(upgrade.trim());
@@ -128,22 +142,23 @@ class Exchange implements ConnUser {
   private batching = false;
   private waitingDrain = false;
 
-  constructor(client: ClientConn, head: MessageHead, facts: RequestFacts, service: string, startedAt: number) {
+  constructor(client: ClientConn, req: RequestStart, service: string, startedAt: number) {
+    const facts = req.facts;
     this.client = client;
     this.front = client.front;
-    this.method = head.method;
-    this.url = head.url;
+    this.method = req.method;
+    this.url = req.url;
     this.host = facts.host;
     this.service = service;
     this.startedAt = startedAt;
     this.chunked = facts.chunked;
     this.hasBody = facts.hasBody;
     this.requestEnded = !this.hasBody;
-    this.http10 = head.versionMajor === 1 && head.versionMinor === 0;
-    this.skipBody = head.method === 'HEAD';
-    const headers = upstreamRequestHeaders(head.headers, facts.connection, { clientAddress: client.address, proto: 'http' });
-    // upstreamRequestHeaders drops the hop-by-hop framing; a chunked body is re-chunked
-    this.head = `${head.method} ${head.url} HTTP/1.1\r\n${headerLines(headers)}${this.chunked ? 'transfer-encoding: chunked\r\n' : ''}\r\n`;
+    this.http10 = req.versionMajor === 1 && req.versionMinor === 0;
+    this.skipBody = req.method === 'HEAD';
+    const forwarded = forwardedLines(req.forwardedFor, facts.hosts > 0 ? facts.host : undefined, { clientAddress: client.address, proto: 'http' });
+    // the lines passed on carry no framing of their own: a chunked body is re-chunked
+    this.head = `${req.method} ${req.url} HTTP/1.1\r\n${req.lines}${forwarded}${this.chunked ? 'transfer-encoding: chunked\r\n' : ''}\r\n`;
   }
 
   /** Picks the next peer and asks its pool for a connection; false when none is left. */
@@ -295,7 +310,7 @@ class Exchange implements ConnUser {
     });
   }
 
-  onHead(head: MessageHead): boolean {
+  onHead(head: ResponseHead): boolean {
     const status = head.status;
     if (status < 200) {
       if (status === 101) {
@@ -309,11 +324,10 @@ class Exchange implements ConnUser {
     const peer = this.peer!;
     if (reportSuccess(peer)) this.front.log.info({ service: this.service, upstream: peer.id }, 'upstream back in rotation');
     if (this.client.gone) return true;
-    const headers = clientResponseHeaders(head.headers);
     let framing = '';
     const bodiless = this.skipBody || bodilessStatus(status);
     const client = this.client;
-    if (!bodiless && headerValue(head.headers, 'content-length') === undefined) {
+    if (!bodiless && !head.hasLength) {
       // upstream chunked or close-delimited
       if (this.http10) client.keepAlive = false;
       else {
@@ -328,7 +342,7 @@ class Exchange implements ConnUser {
     this.responseStarted = true;
     this.upstreamKeepAlive = head.keepAlive;
     this.lastActivity = this.front.now;
-    this.emit(`HTTP/1.1 ${status} ${sanitizeReason(head.statusMessage)}\r\n${headerLines(headers)}${framing}\r\n`);
+    this.emit(`HTTP/1.1 ${status} ${sanitizeReason(head.reason)}\r\n${head.lines}${framing}\r\n`);
     return this.skipBody;
   }
 
@@ -562,8 +576,8 @@ class ClientConn implements ParserEvents {
         const fast = parseRequestHead(buf, 0, this.front.limits.maxHeaderSize);
         if (fast !== undefined) {
           this.headSince = 0;
-          const head: MessageHead = { versionMajor: 1, versionMinor: fast.minor, headers: fast.headers, method: fast.method, url: fast.url, status: 0, statusMessage: '', upgrade: false, keepAlive: fast.keepAlive };
-          this.begin(head, false, EMPTY);
+          const facts: RequestFacts = { host: fast.host, hosts: fast.hosts, connection: undefined, expectContinue: false, chunked: false, hasBody: fast.contentLength > 0 };
+          this.start({ method: fast.method, url: fast.url, versionMajor: 1, versionMinor: fast.minor, keepAlive: fast.keepAlive, facts, lines: fast.forward, forwardedFor: fast.forwardedFor }, false);
           if (this.gone) return;
           buf = buf.subarray(fast.end);
           if (fast.contentLength > 0) {
@@ -598,8 +612,6 @@ class ClientConn implements ParserEvents {
   /** Starts one request; false when the connection is no longer ours to parse. */
   private begin(head: MessageHead, upgrade: boolean, rest: Buffer): boolean {
     const front = this.front;
-    this.requestSince = front.now;
-    if (!head.keepAlive || front.stopping) this.keepAlive = false;
     if (upgrade) {
       const upgradeHeader = headerValue(head.headers, 'upgrade');
       if (head.method === 'CONNECT') {
@@ -630,9 +642,19 @@ class ClientConn implements ParserEvents {
       this.manualReset = true;
       if (this.manualBody === 0) this.parser.reset();
     }
+    const facts = requestFacts(head.headers);
+    const forward = requestForward(head.headers, facts.connection);
+    return this.start({ method: head.method, url: head.url, versionMajor: head.versionMajor, versionMinor: head.versionMinor, keepAlive: head.keepAlive, facts, lines: forward.lines, forwardedFor: forward.forwardedFor }, upgrade);
+  }
+
+  /** Routes a request and starts its exchange; false when the connection is no longer ours to parse. */
+  private start(req: RequestStart, upgrade: boolean): boolean {
+    const front = this.front;
+    this.requestSince = front.now;
+    if (!req.keepAlive || front.stopping) this.keepAlive = false;
     const startedAt = performance.now();
     front.requests++;
-    const ex = this.route(head, startedAt);
+    const ex = this.route(req, startedAt);
     if (upgrade && this.manualBody === 0) {
       // a bodiless request after which llhttp was reset: its message end is now
       this.reading = ex ?? null;
@@ -642,20 +664,20 @@ class ClientConn implements ParserEvents {
   }
 
   /** Validates and routes one request; returns its exchange when it went upstream. */
-  private route(head: MessageHead, startedAt: number): Exchange | undefined {
+  private route(req: RequestStart, startedAt: number): Exchange | undefined {
     const front = this.front;
-    const url = head.url;
-    const facts = requestFacts(head.headers);
+    const url = req.url;
+    const facts = req.facts;
     const host = facts.host;
     const local = (status: number, body: string, service = '-', retryAfter = false): undefined => {
       this.sendError(status, body, retryAfter);
-      front.account(head.method, host, url, this.address, service, undefined, status, startedAt, 0);
+      front.account(req.method, host, url, this.address, service, undefined, status, startedAt, 0);
       return undefined;
     };
     if (url.charCodeAt(0) !== 47 /* / */) return local(400, 'request target must be a path\n');
     // RFC 9112 3.2: more than one Host, or one that is no authority, is a 400; passing such a
     // header on invites cache poisoning and upstream confusion.
-    if (facts.hosts > 1 || (facts.hosts === 0 && head.versionMinor === 1)) return local(400, 'invalid Host header\n');
+    if (facts.hosts > 1 || (facts.hosts === 0 && req.versionMinor === 1)) return local(400, 'invalid Host header\n');
     let service: string | undefined;
     if (host === this.lastHost) service = this.lastService;
     else {
@@ -666,8 +688,8 @@ class ClientConn implements ParserEvents {
       this.lastService = service;
     }
     if (service === undefined) return local(404, `no route for host "${printable(host)}"\n`);
-    if (head.versionMinor === 1 && facts.expectContinue) this.write('HTTP/1.1 100 Continue\r\n\r\n');
-    const ex = new Exchange(this, head, facts, service, startedAt);
+    if (req.versionMinor === 1 && facts.expectContinue) this.write('HTTP/1.1 100 Continue\r\n\r\n');
+    const ex = new Exchange(this, req, service, startedAt);
     this.active = ex;
     front.inflight++;
     if (!ex.attempt(front.now)) {

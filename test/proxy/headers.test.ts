@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clientResponseHeaders, requestFacts, upstreamRequestHeaders } from '../../dist/proxy/headers.js';
+import { clientResponseLines, forwardedLines, requestFacts, requestForward } from '../../dist/proxy/headers.js';
 
 test('request headers: hop-by-hop removed, Host kept, X-Forwarded-* set, XFF appended', () => {
   const raw = [
@@ -18,27 +18,24 @@ test('request headers: hop-by-hop removed, Host kept, X-Forwarded-* set, XFF app
     'Accept', 'a',
     'Accept', 'b',
   ];
-  const out = upstreamRequestHeaders(raw, 'keep-alive, X-Secret', { clientAddress: '127.0.0.1', proto: 'http' });
-  const pairs: [string, string][] = [];
-  for (let i = 0; i < out.length; i += 2) pairs.push([out[i]!, out[i + 1]!]);
-  assert.deepEqual(pairs, [
-    ['Host', 'app.example.com'],
-    ['Accept', 'a'],
-    ['Accept', 'b'],
-    ['x-forwarded-for', '10.0.0.1, 127.0.0.1'],
-    ['x-forwarded-proto', 'http'],
-    ['x-forwarded-host', 'app.example.com'],
-  ]);
+  const { lines, forwardedFor } = requestForward(raw, 'keep-alive, X-Secret');
+  assert.equal(lines, 'Host: app.example.com\r\nAccept: a\r\nAccept: b\r\n');
+  assert.equal(forwardedFor, '10.0.0.1');
+  assert.equal(
+    forwardedLines(forwardedFor, 'app.example.com', { clientAddress: '127.0.0.1', proto: 'http' }),
+    'x-forwarded-for: 10.0.0.1, 127.0.0.1\r\nx-forwarded-proto: http\r\nx-forwarded-host: app.example.com\r\n',
+  );
 });
 
-test('request headers without Host or prior XFF', () => {
-  const out = upstreamRequestHeaders(['Accept', '*/*'], undefined, { clientAddress: '::1', proto: 'http' });
-  assert.deepEqual(out, ['Accept', '*/*', 'x-forwarded-for', '::1', 'x-forwarded-proto', 'http']);
+test('request headers without Host or prior XFF; several XFF lines are one chain', () => {
+  assert.deepEqual(requestForward(['Accept', '*/*'], undefined), { lines: 'Accept: */*\r\n', forwardedFor: '' });
+  assert.equal(forwardedLines('', undefined, { clientAddress: '::1', proto: 'http' }), 'x-forwarded-for: ::1\r\nx-forwarded-proto: http\r\n');
+  assert.equal(requestForward(['X-Forwarded-For', '1.1.1.1', 'x-forwarded-for', '2.2.2.2'], undefined).forwardedFor, '1.1.1.1, 2.2.2.2');
 });
 
 test('response headers: hop-by-hop and Connection-listed removed, duplicates kept', () => {
   const raw = ['Content-Type', 'text/plain', 'Connection', 'keep-alive, X-Internal', 'X-Internal', '1', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'];
-  assert.deepEqual(clientResponseHeaders(raw), ['Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+  assert.equal(clientResponseLines(raw), 'Content-Type: text/plain\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n');
 });
 
 test('requestFacts: Host count, joined Connection, Expect, framing, in one pass', () => {
@@ -47,4 +44,5 @@ test('requestFacts: Host count, joined Connection, Expect, framing, in one pass'
   assert.deepEqual(requestFacts(['Transfer-Encoding', 'chunked']), { host: '', hosts: 0, connection: undefined, expectContinue: false, chunked: true, hasBody: true });
   assert.equal(requestFacts(['Content-Length', '12', 'Expect', 'something-else']).hasBody, true);
   assert.equal(requestFacts(['Content-Length', '12', 'Expect', 'something-else']).expectContinue, false);
+  assert.equal(requestFacts(['Content-Length', '000']).hasBody, false);
 });
