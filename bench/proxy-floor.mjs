@@ -1,20 +1,27 @@
 // The floor under any Node.js proxy on this machine: bytes between net sockets with the least
 // parsing that works for the benchmark's GETs (no validation, no routing, no timeouts, no
-// metrics). Not a proxy to run; bench/proxy.mjs measures it beside beacon and nginx so the
-// share of the gap that is Node's own socket machinery stays visible.
+// metrics), using the same socket techniques as beacon (upstream reads into one reused buffer
+// through net's `onread`, each response leaving in one write). Not a proxy to run;
+// bench/proxy.mjs measures it beside beacon and nginx so the share of the gap that is Node's
+// own socket machinery stays visible.
 // node bench/proxy-floor.mjs LISTEN_PORT UPSTREAM_PORT...
 import net from 'node:net';
 
 const [listenPort, ...ups] = process.argv.slice(2).map(Number);
 const idle = ups.map(() => []);
+const scratch = Buffer.alloc(64 * 1024);
 let next = 0;
 
 function upstream(i) {
   const pooled = idle[i].pop();
   if (pooled) return pooled;
-  const sock = net.connect({ port: ups[i], host: '127.0.0.1', noDelay: true });
+  const sock = net.connect({
+    port: ups[i],
+    host: '127.0.0.1',
+    noDelay: true,
+    onread: { buffer: scratch, callback: (n, buf) => sock.onChunk(buf, n) },
+  });
   sock.index = i;
-  sock.on('data', (d) => sock.onChunk(d));
   sock.on('error', () => undefined);
   return sock;
 }
@@ -41,22 +48,23 @@ net
       head += `x-forwarded-for: ${client.remoteAddress}\r\nx-forwarded-proto: http\r\nx-forwarded-host: ${host}\r\n\r\n`;
       const u = upstream(next++ % ups.length);
       let remaining = -1;
-      let response = null;
-      u.onChunk = (chunk) => {
+      let response = '';
+      u.onChunk = (buf, n) => {
+        // the scratch buffer is reused by the next read: what is kept is copied out as text
         if (remaining < 0) {
-          response = response ? Buffer.concat([response, chunk]) : chunk;
+          response += buf.latin1Slice(0, n);
           const e = response.indexOf('\r\n\r\n');
           if (e < 0) return;
-          remaining = Number(/content-length:\s*(\d+)/i.exec(response.latin1Slice(0, e))[1]) - (response.length - e - 4);
-          client.write(response);
-          response = null;
+          remaining = Number(/content-length:\s*(\d+)/i.exec(response.slice(0, e))[1]) - (response.length - e - 4);
         } else {
-          remaining -= chunk.length;
-          client.write(chunk);
+          remaining -= n;
+          response += buf.latin1Slice(0, n);
         }
-        if (remaining === 0) idle[u.index].push(u);
+        if (remaining > 0) return;
+        client.write(response, 'latin1');
+        idle[u.index].push(u);
       };
-      u.write(head);
+      u.write(head, 'latin1');
     });
   })
   .listen(listenPort, '127.0.0.1', () => process.stdout.write('listening\n'));

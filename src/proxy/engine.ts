@@ -9,6 +9,7 @@ import type { ProxyConfig } from './config.js';
 import { accessLogDestination, type AccessLogDestination } from './access-log.js';
 import { ProxyMetrics } from './metrics.js';
 import { compileRoutes, HostRouter } from './routing.js';
+import { DirectWriter } from './direct-write.js';
 import { FrontDoor, type AccessLog } from './server.js';
 import { UpstreamTable } from './upstreams.js';
 import { registerCatalogMetrics } from '../catalog/metrics.js';
@@ -46,6 +47,8 @@ export class ProxyEngine implements RunningMode {
     this.log = deps.log;
     this.catalog = new Catalog({ store: deps.store, log: deps.log, services: { prefix: config.servicesPrefix } });
     registerCatalogMetrics(deps.metrics, () => this.catalog);
+    // one for both sides: it keeps a spare write request between writes
+    const writer = new DirectWriter();
     this.table = new UpstreamTable(
       {
         connectTimeoutMs: config.connectTimeout,
@@ -53,6 +56,7 @@ export class ProxyEngine implements RunningMode {
         connections: config.upstreamConnections,
         maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
         readBuffer: Buffer.allocUnsafe(64 * 1024),
+        writer,
       },
       deps.log,
     );
@@ -81,6 +85,7 @@ export class ProxyEngine implements RunningMode {
       metrics,
       log: deps.log,
       accessLog,
+      writer,
     });
     this.catalog.on('change', (change) => this.onChange(change));
   }

@@ -5,6 +5,7 @@
  * `sweep`, called from the front door's periodic timer.
  */
 import { connect, type Socket } from 'node:net';
+import type { DirectWriter } from './direct-write.js';
 import { parseResponseHead } from './fastpath.js';
 import { clientResponseLines } from './headers.js';
 import { HeadAction, headerValue, Http1Parser, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
@@ -22,6 +23,8 @@ export interface PoolOptions {
    * outlives the read callback must be copied out of it.
    */
   readBuffer: Buffer;
+  /** writes to the upstream sockets */
+  writer: DirectWriter;
 }
 
 /** A response head as its user needs it, from either parser. */
@@ -87,10 +90,12 @@ export class UpstreamConn implements ParserEvents {
   /** body bytes of a fast-path response still to come */
   private fastRemaining = 0;
   private readonly maxHeaderSize: number;
+  private readonly writer: DirectWriter;
 
   constructor(pool: UpstreamPool, host: string, port: number, options: PoolOptions) {
     this.pool = pool;
     this.maxHeaderSize = options.maxHeaderSize;
+    this.writer = options.writer;
     this.parser = new Http1Parser('response', this, options.maxHeaderSize);
     const socket = connect({
       host,
@@ -159,7 +164,7 @@ export class UpstreamConn implements ParserEvents {
   }
 
   write(data: string | Buffer): boolean {
-    return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
+    return this.writer.write(this.socket, data);
   }
 
   private data(buf: Buffer, length: number): void {

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../log.js';
+import type { DirectWriter } from './direct-write.js';
 import { pickUpstream, reportFailure, reportNeutral, reportSuccess, type EjectionPolicy } from './balancer.js';
 import { forwardedLines, requestFacts, requestForward, setForwardedOnObject, type RequestFacts } from './headers.js';
 import { bodilessStatus, HeadAction, headerValue, Http1Parser, STATUS_TEXT, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
@@ -41,6 +42,8 @@ interface Deps {
   metrics: ProxyMetrics;
   log: Logger;
   accessLog: AccessLog;
+  /** writes to client sockets */
+  writer: DirectWriter;
 }
 
 /** Request body bytes held while no upstream connection takes them yet. */
@@ -519,7 +522,7 @@ class ClientConn implements ParserEvents {
   }
 
   write(data: string | Buffer): boolean {
-    return typeof data === 'string' ? this.socket.write(data, 'latin1') : this.socket.write(data);
+    return this.front.writer.write(this.socket, data);
   }
 
   onHead(head: MessageHead): HeadAction {
@@ -881,6 +884,7 @@ export class FrontDoor {
   readonly metrics: ProxyMetrics;
   readonly log: Logger;
   readonly router: HostRouter;
+  readonly writer: DirectWriter;
   private readonly accessLog: AccessLog;
   private readonly server: Server;
   private readonly conns = new Set<ClientConn>();
@@ -908,6 +912,7 @@ export class FrontDoor {
     this.metrics = deps.metrics;
     this.log = deps.log;
     this.accessLog = deps.accessLog;
+    this.writer = deps.writer;
     const l = deps.limits;
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       if (this.stopping) {
