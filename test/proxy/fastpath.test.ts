@@ -151,6 +151,11 @@ test('the fast path declines what it does not own: chunked, upgrades, Expect, bo
   // over the size limit: llhttp decides (431)
   const big = Buffer.from(`GET / HTTP/1.1\r\nHost: a\r\nX: ${'a'.repeat(2000)}\r\n\r\n`);
   assert.equal(parseRequestHead(big, 0, 1024), undefined);
+  // the limit counts the whole head, its closing CRLF CRLF included, from where it starts
+  const exact = Buffer.from('xxGET / HTTP/1.1\r\nHost: a\r\n\r\nrest', 'latin1');
+  const size = exact.length - 2 - 'rest'.length;
+  assert.equal(parseRequestHead(exact, 2, size)?.end, 2 + size);
+  assert.equal(parseRequestHead(exact, 2, size - 1), undefined);
 });
 
 test('20,000 seeded mutations: everything the fast path accepts, llhttp accepts and reads the same', () => {
