@@ -10,6 +10,7 @@ import { accessLogDestination, type AccessLogDestination } from './access-log.js
 import { ProxyMetrics } from './metrics.js';
 import { compileRoutes, HostRouter } from './routing.js';
 import { DirectWriter } from './direct-write.js';
+import { SharedReads } from './shared-reads.js';
 import { FrontDoor, type AccessLog } from './server.js';
 import { UpstreamTable } from './upstreams.js';
 import { registerCatalogMetrics } from '../catalog/metrics.js';
@@ -86,6 +87,7 @@ export class ProxyEngine implements RunningMode {
       log: deps.log,
       accessLog,
       writer,
+      reads: new SharedReads(),
     });
     this.catalog.on('change', (change) => this.onChange(change));
   }

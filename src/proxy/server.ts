@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from '../log.js';
 import type { DirectWriter } from './direct-write.js';
+import type { SharedReads } from './shared-reads.js';
 import { pickUpstream, reportFailure, reportNeutral, reportSuccess, type EjectionPolicy } from './balancer.js';
 import { forwardedLines, requestFacts, requestForward, setForwardedOnObject, type RequestFacts } from './headers.js';
 import { bodilessStatus, HeadAction, headerValue, Http1Parser, STATUS_TEXT, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
@@ -44,6 +45,8 @@ interface Deps {
   accessLog: AccessLog;
   /** writes to client sockets */
   writer: DirectWriter;
+  /** reads of client sockets */
+  reads: SharedReads;
 }
 
 /** Request body bytes held while no upstream connection takes them yet. */
@@ -475,6 +478,8 @@ class ClientConn implements ParserEvents {
   readonly socket: Socket;
   readonly address: string;
   private readonly parser: Http1Parser;
+  /** a view of the process's shared read buffer: valid during the call only */
+  private readonly onData = (chunk: Buffer): void => this.feed(chunk);
   /** the exchange whose response is outstanding */
   active: Exchange | undefined;
   /** the exchange whose request body is being read (may be answered already) */
@@ -511,7 +516,7 @@ class ClientConn implements ParserEvents {
     this.parser = new Http1Parser('request', this, front.limits.maxHeaderSize);
     this.idleSince = Date.now();
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.feed(chunk));
+    front.reads.start(socket, this.onData);
     socket.on('end', () => this.onEnd());
     socket.on('error', () => this.destroy());
     socket.on('close', () => this.onClose());
@@ -538,7 +543,8 @@ class ClientConn implements ParserEvents {
   }
 
   onBody(chunk: Buffer): void {
-    this.reading?.requestBody(chunk);
+    // reads share one buffer: a body chunk outlives this read (queued, or written later)
+    this.reading?.requestBody(Buffer.from(chunk));
   }
 
   onMessageEnd(): void {
@@ -556,7 +562,7 @@ class ClientConn implements ParserEvents {
     const pending = this.pending;
     if (pending !== undefined) {
       // read before the pause took hold: it waits behind the pipelined request
-      pending.rest = pending.rest.length === 0 ? data : Buffer.concat([pending.rest, data]);
+      pending.rest = pending.rest.length === 0 ? Buffer.from(data) : Buffer.concat([pending.rest, data]);
       return;
     }
     const now = this.front.tick();
@@ -603,7 +609,7 @@ class ClientConn implements ParserEvents {
       const upgrade = r.kind === 'upgrade';
       if (this.active !== undefined) {
         // pipelined: the next request waits for the current response
-        this.pending = { head, rest: r.rest, upgrade };
+        this.pending = { head, rest: Buffer.from(r.rest), upgrade };
         this.pauseReading(PAUSE_PENDING);
         return;
       }
@@ -843,7 +849,7 @@ class ClientConn implements ParserEvents {
   /** A WebSocket handshake leaves the HTTP parser: the upgrade path owns the socket from here. */
   private handOver(head: MessageHead, rest: Buffer): void {
     const socket = this.socket;
-    socket.removeAllListeners('data');
+    this.front.reads.release(socket, this.onData);
     socket.removeAllListeners('end');
     socket.removeAllListeners('error');
     socket.removeAllListeners('close');
@@ -868,7 +874,7 @@ class ClientConn implements ParserEvents {
       socket,
       connection: socket,
     };
-    this.front.upgrade(req, socket, rest);
+    this.front.upgrade(req, socket, Buffer.from(rest));
   }
 }
 
@@ -885,6 +891,7 @@ export class FrontDoor {
   readonly log: Logger;
   readonly router: HostRouter;
   readonly writer: DirectWriter;
+  readonly reads: SharedReads;
   private readonly accessLog: AccessLog;
   private readonly server: Server;
   private readonly conns = new Set<ClientConn>();
@@ -913,8 +920,10 @@ export class FrontDoor {
     this.log = deps.log;
     this.accessLog = deps.accessLog;
     this.writer = deps.writer;
+    this.reads = deps.reads;
     const l = deps.limits;
-    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    // paused until the ClientConn has chosen how the socket is read (see SharedReads)
+    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => {
       if (this.stopping) {
         socket.destroy();
         return;
