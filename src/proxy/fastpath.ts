@@ -80,9 +80,13 @@ const enum Special {
   Refuse,
 }
 
-/** `buf[at, at + name.length)` equals the lowercase `name`, ignoring ASCII case. */
+/** `buf[at, at + name.length)` (token bytes) equals the lowercase `name`, ignoring ASCII case. */
 function named(buf: Buffer, at: number, name: string): boolean {
-  for (let k = 0; k < name.length; k++) if ((buf[at + k]! | 0x20) !== name.charCodeAt(k)) return false;
+  for (let k = 0; k < name.length; k++) {
+    const b = buf[at + k]!;
+    const c = name.charCodeAt(k);
+    if (b !== c && (b | 0x20) !== c) return false;
+  }
   return true;
 }
 
@@ -90,7 +94,8 @@ function named(buf: Buffer, at: number, name: string): boolean {
  * What a header name means here, read from the bytes (no string per name). `request` adds the
  * names only a request treats specially. Refused: framing and protocol switches, which llhttp
  * decides (it reads Proxy-Connection as Connection). Dropped: RFC 9110 7.6.1 hop-by-hop
- * fields, as headers.ts drops them on the slow path.
+ * fields and the forwarded fields the proxy writes (in both spellings), as headers.ts drops
+ * them on the slow path.
  */
 function special(buf: Buffer, at: number, length: number, request: boolean): Special {
   switch (length) {
@@ -107,11 +112,14 @@ function special(buf: Buffer, at: number, length: number, request: boolean): Spe
     case 14:
       return named(buf, at, 'content-length') ? Special.ContentLength : Special.None;
     case 15:
-      return request && named(buf, at, 'x-forwarded-for') ? Special.ForwardedFor : Special.None;
+      if (!request) return Special.None;
+      return named(buf, at, 'x-forwarded-for') ? Special.ForwardedFor : named(buf, at, 'x_forwarded_for') ? Special.Drop : Special.None;
     case 16:
-      return named(buf, at, 'proxy-connection') ? Special.Refuse : request && named(buf, at, 'x-forwarded-host') ? Special.Drop : Special.None;
+      if (named(buf, at, 'proxy-connection')) return Special.Refuse;
+      return request && (named(buf, at, 'x-forwarded-host') || named(buf, at, 'x_forwarded_host')) ? Special.Drop : Special.None;
     case 17:
-      return named(buf, at, 'transfer-encoding') ? Special.Refuse : request && named(buf, at, 'x-forwarded-proto') ? Special.Drop : Special.None;
+      if (named(buf, at, 'transfer-encoding')) return Special.Refuse;
+      return request && (named(buf, at, 'x-forwarded-proto') || named(buf, at, 'x_forwarded_proto')) ? Special.Drop : Special.None;
     case 18:
       return named(buf, at, 'proxy-authenticate') ? Special.Drop : Special.None;
     case 19:

@@ -16,19 +16,30 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Set by the proxy; what the client sent is replaced (X-Forwarded-For is appended to instead). */
-const OWN = new Set(['x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-for', 'expect']);
+/**
+ * Set by the proxy; what the client sent is replaced (X-Forwarded-For is appended to instead).
+ * The underscore spellings go too: CGI-style upstreams read `X_Forwarded_For` as the same
+ * variable as `X-Forwarded-For` (nginx drops such names for the same reason).
+ */
+const OWN = new Set(['x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-for', 'x_forwarded_proto', 'x_forwarded_host', 'x_forwarded_for', 'expect']);
+
+/**
+ * Names a Connection header may not take away (RFC 9110 7.6.1 lets it list any): dropping the
+ * framing or the Host of a message whose body still follows would let its bytes be read as a
+ * message of their own by the next hop.
+ */
+const NOT_LISTABLE = new Set(['close', 'keep-alive', 'upgrade', 'content-length', 'transfer-encoding', 'host']);
 
 /** Extra names listed in a Connection header (`Connection: close, x-foo`), lowercased. */
 function connectionListed(value: string | undefined): Set<string> | undefined {
   if (!value || value.indexOf(',') === -1) {
     const v = value?.trim().toLowerCase();
-    return v && v !== 'close' && v !== 'keep-alive' && v !== 'upgrade' ? new Set([v]) : undefined;
+    return v && !NOT_LISTABLE.has(v) ? new Set([v]) : undefined;
   }
   const names = new Set<string>();
   for (const part of value.split(',')) {
     const v = part.trim().toLowerCase();
-    if (v && v !== 'close' && v !== 'keep-alive' && v !== 'upgrade') names.add(v);
+    if (v && !NOT_LISTABLE.has(v)) names.add(v);
   }
   return names.size > 0 ? names : undefined;
 }

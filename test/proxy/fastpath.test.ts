@@ -100,7 +100,7 @@ const RESPONSES = [
 ];
 
 /** Bytes that sit on the edges of the grammar. */
-const NASTY = [' ', '\t', '\r', '\n', '\r\n', '\0', '\x7f', '\x80', '\xff', ':', ';', ',', '"', '\\', '{', '|', '^', '`', '<', '#', '%', '?', '/', 'a', 'Z', '0', '9', '-', ' \r\n', '\r\n ', '\r\n\t', 'Content-Length: 7\r\n', 'Transfer-Encoding: chunked\r\n', 'Content-Length: +5\r\n', 'Content-Length: 1,1\r\n', 'Connection: upgrade\r\nUpgrade: websocket\r\n', 'Connection: close, keep-alive\r\n', 'Expect: 100-continue\r\n', 'Proxy-Connection: close\r\n', 'Connection: close\r\n', 'Connection: keep-alive\r\n', 'HTTP/1.1', 'HTTP/2.0', 'HTTP/1.10', 'Keep-Alive: 5\r\n', 'TE: x\r\n', 'Host: other\r\n', 'X-Forwarded-For: 9.9.9.9\r\n', 'x-forwarded-proto: ftp\r\n', 'Trailer: t\r\n', 'Proxy-Authorization: p\r\n'];
+const NASTY = [' ', '\t', '\r', '\n', '\r\n', '\0', '\x7f', '\x80', '\xff', ':', ';', ',', '"', '\\', '{', '|', '^', '`', '<', '#', '%', '?', '/', 'a', 'Z', '0', '9', '-', ' \r\n', '\r\n ', '\r\n\t', 'Content-Length: 7\r\n', 'Transfer-Encoding: chunked\r\n', 'Content-Length: +5\r\n', 'Content-Length: 1,1\r\n', 'Connection: upgrade\r\nUpgrade: websocket\r\n', 'Connection: close, keep-alive\r\n', 'Expect: 100-continue\r\n', 'Proxy-Connection: close\r\n', 'Connection: close\r\n', 'Connection: keep-alive\r\n', 'HTTP/1.1', 'HTTP/2.0', 'HTTP/1.10', 'Keep-Alive: 5\r\n', 'TE: x\r\n', 'Host: other\r\n', 'X-Forwarded-For: 9.9.9.9\r\n', 'x-forwarded-proto: ftp\r\n', 'Trailer: t\r\n', 'Proxy-Authorization: p\r\n', 'X_Forwarded_For: 6.6.6.6\r\n', 'x_forwarded_host: e\r\n', 'X_FORWARDED_PROTO: p\r\n'];
 
 function mutate(base: string, random: () => number): Buffer {
   let s = base;

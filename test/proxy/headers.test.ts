@@ -46,3 +46,9 @@ test('requestFacts: Host count, joined Connection, Expect, framing, in one pass'
   assert.equal(requestFacts(['Content-Length', '12', 'Expect', 'something-else']).expectContinue, false);
   assert.equal(requestFacts(['Content-Length', '000']).hasBody, false);
 });
+
+test('a Connection header cannot list away framing or Host, in either direction; underscore forwarded names go', () => {
+  const raw = ['Host', 'h', 'Content-Length', '5', 'Connection', 'content-length, HOST, transfer-encoding, x-a', 'X-A', '1', 'X_Forwarded_For', '6.6.6.6', 'x_forwarded_proto', 'https', 'X_Forwarded_Host', 'e'];
+  assert.deepEqual(requestForward(raw, 'content-length, HOST, transfer-encoding, x-a'), { lines: 'Host: h\r\nContent-Length: 5\r\n', forwardedFor: '' });
+  assert.equal(clientResponseLines(['Connection', 'content-length', 'Content-Length', '5', 'X_Forwarded_For', 'kept']), 'Content-Length: 5\r\nX_Forwarded_For: kept\r\n');
+});
