@@ -467,6 +467,10 @@ class Exchange implements ConnUser {
   private finish(status: number): void {
     this.done = true;
     this.stopUpstreamDrain();
+    // a body held for a connection that never came has nowhere to go: the client is read again
+    this.queued = undefined;
+    this.queuedBytes = 0;
+    this.client.resumeReading(PAUSE_QUEUE);
     this.front.finished(this, status);
     this.client.exchangeDone(this);
   }
@@ -799,6 +803,8 @@ class ClientConn implements ParserEvents {
   }
 
   pauseReading(reason: number): void {
+    // once closing, input is read and dropped (see close)
+    if (this.gone) return;
     if (this.paused === 0) this.socket.pause();
     this.paused |= reason;
   }
@@ -817,10 +823,20 @@ class ClientConn implements ParserEvents {
     else this.destroy();
   }
 
+  /** Closing, and what was written has not all been handed to the kernel yet. */
+  get flushing(): boolean {
+    return this.gone && !this.socket.destroyed && !this.socket.writableFinished;
+  }
+
   /** Ends the connection after what was written. */
   close(): void {
     if (this.gone) return;
     this.gone = true;
+    // What the client sends from here on is read and dropped (feed ignores it): closing a
+    // socket with unread input makes the kernel answer with a reset, which throws away the
+    // response still queued for the client.
+    this.paused = 0;
+    this.socket.resume();
     this.socket.end();
     // a client that never reads its response must not hold the socket forever
     this.socket.setTimeout(5000, () => this.socket.destroy());
@@ -856,6 +872,9 @@ class ClientConn implements ParserEvents {
     this.gone = true;
     this.parser.close();
     this.front.forget(this);
+    // Nothing reads the socket until http-proxy-3 pipes it (after the upstream's 101): paused,
+    // what the client sends meanwhile waits instead of being emitted to no listener.
+    socket.pause();
     const headers: Record<string, string> = {};
     const raw = head.headers;
     for (let i = 0; i < raw.length; i += 2) {
@@ -1049,6 +1068,7 @@ export class FrontDoor {
    */
   async stop(deadlineMs: number): Promise<{ unfinished: number }> {
     this.stopping = true;
+    const deadline = Date.now() + deadlineMs;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const conn of [...this.conns]) if (conn.idle) conn.close();
     if (this.inflight > 0) {
@@ -1060,6 +1080,9 @@ export class FrontDoor {
       clearTimeout(timer);
     }
     const unfinished = this.inflight;
+    // A finished response may still be on its way out of a closing connection: it gets the
+    // rest of the deadline to reach the kernel ('finish'), rather than being cut by destroy.
+    while (Date.now() < deadline && [...this.conns].some((conn) => conn.flushing)) await new Promise((r) => setTimeout(r, 20));
     for (const socket of this.upgraded) socket.destroy();
     for (const conn of [...this.conns]) conn.destroy();
     clearInterval(this.sweeper);

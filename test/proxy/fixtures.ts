@@ -23,11 +23,12 @@ const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /**
  * An upstream on 127.0.0.1 answering:
- * - `GET /slow?ms=N` after N ms
+ * - `GET /slow?ms=N` after N ms (`&bytes=B`: B deterministic bytes as the body)
  * - `POST /hash` with the sha256 and size of the body it read
  * - `GET /blob?bytes=N` N deterministic bytes, streamed in chunks
  * - anything else: `<name>` as text
- * - WebSocket upgrades on any path: echoes text frames prefixed with `<name>:`
+ * - WebSocket upgrades on any path: echoes text frames prefixed with `<name>:` (`?delay=N`:
+ *   the 101 comes N ms late; frames that arrive before it are echoed after it)
  */
 export async function startUpstream(name: string, fixedPort?: number): Promise<Upstream> {
   const port = fixedPort ?? (await freePort());
@@ -39,9 +40,11 @@ export async function startUpstream(name: string, fixedPort?: number): Promise<U
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/slow') {
       const ms = Number(url.searchParams.get('ms') ?? 1000);
+      const bytes = Number(url.searchParams.get('bytes') ?? 0);
       setTimeout(() => {
-        res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': name });
-        res.end(`${name} slow done`);
+        const body = bytes > 0 ? blobChunk(0, bytes) : Buffer.from(`${name} slow done`);
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length, 'x-upstream': name });
+        res.end(body);
       }, ms);
       return;
     }
@@ -85,15 +88,16 @@ export async function startUpstream(name: string, fixedPort?: number): Promise<U
     res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': name });
     res.end(name);
   });
-  server.on('upgrade', (req, socket: Duplex) => {
+  server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     upstream.hits++;
     upstream.lastHeaders = req.headers;
     const key = req.headers['sec-websocket-key'];
     const accept = createHash('sha1').update(`${key}${WS_GUID}`).digest('base64');
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-    let buffered = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
+    const delay = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('delay') ?? 0);
+    let switched = false;
+    let buffered = Buffer.from(head);
+    const answer = (): void => {
+      if (!switched) return;
       for (;;) {
         const frame = decodeFrame(buffered);
         if (!frame) break;
@@ -101,6 +105,17 @@ export async function startUpstream(name: string, fixedPort?: number): Promise<U
         if (frame.opcode === 8) return void socket.end(encodeFrame(Buffer.alloc(0), false, 8));
         socket.write(encodeFrame(Buffer.from(`${name}:${frame.payload.toString()}`), false));
       }
+    };
+    const switchProtocols = (): void => {
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      switched = true;
+      answer();
+    };
+    if (delay > 0) setTimeout(switchProtocols, delay);
+    else switchProtocols();
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      answer();
     });
     socket.on('error', () => socket.destroy());
     // http servers allow half-open sockets: answer the peer's FIN ourselves.
@@ -279,14 +294,28 @@ export function decodeFrame(buf: Buffer): { opcode: number; payload: Buffer; len
 }
 
 /** Opens a WebSocket through `port` with Host `host`; resolves with a send/receive helper. */
-export async function openWebSocket(port: number, host: string): Promise<{ socket: Socket; response: string; echo(text: string): Promise<string>; close(): void }> {
+/**
+ * A WebSocket client through the proxy. `early` frames are sent before the 101 is awaited: the
+ * first in the same write as the handshake, the others 50 ms apart.
+ */
+export async function openWebSocket(
+  port: number,
+  host: string,
+  opts: { path?: string; early?: readonly Buffer[] } = {},
+): Promise<{ socket: Socket; response: string; echo(text: string): Promise<string>; receive(): Promise<string>; close(): void }> {
   const socket = connect(port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('error', reject);
   });
   const key = Buffer.from('0123456789abcdef').toString('base64');
-  socket.write(`GET /chat HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  const [first, ...later] = opts.early ?? [];
+  const handshake = Buffer.from(`GET ${opts.path ?? '/chat'} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  socket.write(first === undefined ? handshake : Buffer.concat([handshake, first]));
+  for (const frame of later) {
+    await new Promise((r) => setTimeout(r, 50));
+    socket.write(frame);
+  }
   let buffered = Buffer.alloc(0);
   const waiters: ((b: Buffer) => boolean)[] = [];
   socket.on('data', (c: Buffer) => {
@@ -320,6 +349,11 @@ export async function openWebSocket(port: number, host: string): Promise<{ socke
         return f ? { value: f.payload.toString(), used: f.length } : undefined;
       });
     },
+    receive: () =>
+      next((b) => {
+        const f = decodeFrame(b);
+        return f ? { value: f.payload.toString(), used: f.length } : undefined;
+      }),
     close: () => socket.destroy(),
   };
 }

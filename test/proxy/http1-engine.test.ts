@@ -148,8 +148,10 @@ before(async () => {
   // `mixed`: one instance that refuses connections, one that answers
   await store.put('/services/mixed/dead', `127.0.0.1:${await closedPort()}`);
   await store.put('/services/mixed/live', `127.0.0.1:${(upstream.address() as AddressInfo).port}`);
+  // `dead`: only an instance that refuses connections
+  await store.put('/services/dead/d1', `127.0.0.1:${await closedPort()}`);
   await store.close();
-  proxy = await startProxy(`file://${storeDir}`, ['--default-service', 'raw', '--route', 'mixed.test=mixed', '--max-fails', '0', '--no-access-log']);
+  proxy = await startProxy(`file://${storeDir}`, ['--default-service', 'raw', '--route', 'mixed.test=mixed', '--route', 'dead.test=dead', '--max-fails', '0', '--no-access-log']);
 });
 
 after(async () => {
@@ -313,4 +315,14 @@ test('forwarded headers in underscore spelling are dropped, on both parse paths'
     assert.doesNotMatch(echoed, /_forwarded_|6\.6\.6\.6|evil/i, `headers the upstream saw: ${echoed}`);
     assert.match(echoed, /x-forwarded-for: 127\.0\.0\.1\r\n/);
   }
+});
+
+test('a body held for a connection that never came does not leave the client unread after the 502', { timeout: 15_000 }, async () => {
+  // over the 64 KiB the proxy holds while connecting: reading the client paused, and stayed so
+  const body = Buffer.alloc(70_000, 'x');
+  const post = Buffer.concat([Buffer.from(`POST /a HTTP/1.1\r\nHost: dead.test\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+  const replies = bodies(await talk([post, 'GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'], 300));
+  assert.equal(replies[0]?.status, 502);
+  // when the 502 could keep the connection (the whole body was read), the next request is answered
+  if (replies.length > 1) assert.match(replies[1]!.body, /^GET \/next 0 conn=\d+$/);
 });

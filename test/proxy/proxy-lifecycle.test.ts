@@ -193,3 +193,30 @@ test('bad flags exit 2 naming the flag', { timeout: 30_000 }, async () => {
     assert.ok(help.stdout.includes(flag), `help lacks ${flag}`);
   }
 });
+
+test('SIGTERM with pipelined requests waiting: the response in flight leaves whole, then FIN, no reset', { timeout: 30_000 }, async () => {
+  // Before: the paused connection's unread requests made the kernel reset it at close, cutting
+  // the response still queued for the client.
+  const proxy = await startProxy(etcd.url, ['--default-service', 'slow', '--shutdown-timeout', '10s', '--no-access-log']);
+  cleanup.push(() => proxy.beacon.stop('SIGKILL'));
+  const bytes = 3_000_000;
+  const socket = connect(proxy.port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  let error: Error | undefined;
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.on('error', (err) => (error = err));
+  const closed = new Promise((resolve) => socket.on('close', resolve));
+  await new Promise((resolve) => socket.on('connect', resolve));
+  socket.write(`GET /slow?ms=600&bytes=${bytes} HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n`);
+  await sleep(20);
+  socket.write('GET /three HTTP/1.1\r\nHost: x\r\n\r\n');
+  await sleep(200);
+  proxy.beacon.child.kill('SIGTERM');
+  await closed;
+  assert.equal(error, undefined, `the connection ended with ${error?.message}`);
+  const text = Buffer.concat(chunks);
+  const end = text.indexOf('\r\n\r\n');
+  assert.match(text.subarray(0, end).toString('latin1'), new RegExp(`^HTTP/1\\.1 200 OK\\r\\n[^]*content-length: ${bytes}\\r\\n[^]*connection: close`, 'i'));
+  assert.equal(text.length - end - 4, bytes, 'the whole body, nothing after it');
+  assert.equal((await proxy.beacon.exited).code, 0);
+});

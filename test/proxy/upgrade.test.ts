@@ -82,3 +82,17 @@ test('an upstream that resets an open WebSocket: the client sees the frame, then
   assert.deepEqual(afterHandshake.subarray(0, 7), encodeFrame(Buffer.from('hello'), false));
   assert.doesNotMatch(afterHandshake.toString('latin1'), /HTTP\/1\.1 502/);
 });
+
+test('frames a client sends right after its handshake, before the upstream answers 101, all arrive in order', { timeout: 30_000 }, async () => {
+  // Before: the socket flowed with no listener until http-proxy-3 piped it after the 101, and
+  // those bytes were emitted to nobody.
+  const early = ['same-packet', 'fifty-ms-later', 'hundred-ms-later'].map((t) => encodeFrame(Buffer.from(t), true));
+  const ws = await openWebSocket(proxy.port, 'web.svc.test', { path: '/chat?delay=400', early });
+  try {
+    assert.match(ws.response, /^HTTP\/1\.1 101 /);
+    assert.deepEqual([await ws.receive(), await ws.receive(), await ws.receive()], ['web:same-packet', 'web:fifty-ms-later', 'web:hundred-ms-later']);
+    assert.equal(await ws.echo('after'), 'web:after');
+  } finally {
+    ws.close();
+  }
+});
