@@ -70,6 +70,8 @@ export class DirectWriter {
     const req = this.spare!;
     const err = typeof data === 'string' ? handle.writeLatin1String(req, data) : handle.writeBuffer(req, data);
     if (err !== 0) {
+      // node may have bound (and then disposed) a native request on it: never reuse it
+      this.spare = new binding.WriteWrap();
       const code = getSystemErrorName(err);
       socket.destroy(Object.assign(new Error(`write ${code}`), { code, errno: err, syscall: 'write' }));
       return false;
