@@ -18,6 +18,7 @@ import { Catalog, type SkyEntry } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { LeaseClock } from './leases.js';
+import { pollUntil } from '../wait.js';
 import { exportMetrics, Stats, sumStats, totalQueries, type StatsSnapshot } from './metrics.js';
 import { SkyIndex } from './records.js';
 import { Responder, type Reply } from './responder.js';
@@ -278,8 +279,7 @@ export class DnsServer implements RunningMode {
     if (tcp) await new Promise<void>((resolve) => tcp.close(() => resolve()));
     this.toWorkers({ type: 'stop' });
     // in-flight forwarded queries get up to 2 s to finish
-    const deadline = Date.now() + 2000;
-    while (this.responder.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await pollUntil(() => this.responder.inflight === 0, Date.now() + 2000);
     for (const socket of this.connections) socket.destroy();
     const udp = this.udp;
     if (udp) await new Promise<void>((resolve) => udp.close(() => resolve()));

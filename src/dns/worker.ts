@@ -12,6 +12,7 @@ import { SkyIndex } from './records.js';
 import { Responder } from './responder.js';
 import type { FromWorker, ToWorker, WorkerInit } from './server.js';
 import { bindUdp } from './udp.js';
+import { pollUntil } from '../wait.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -60,8 +61,7 @@ port.on('message', (m: ToWorker) => {
     case 'stop': {
       stopping = true;
       void (async () => {
-        const deadline = Date.now() + 2000;
-        while (responder.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await pollUntil(() => responder.inflight === 0, Date.now() + 2000);
         await close();
         post({ type: 'stats', stats: stats.snapshot() });
         clearInterval(timer);

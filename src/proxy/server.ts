@@ -15,6 +15,7 @@ import { UpstreamError, type ConnUser, type ResponseHead, type UpstreamConn } fr
 import { shouldRetry, type FailureKind } from './retry.js';
 import type { HostRouter } from './routing.js';
 import type { Upstream, UpstreamTable } from './upstreams.js';
+import { pollUntil } from '../wait.js';
 
 export interface ServerLimits {
   /** client: time to send the request head (slowloris) */
@@ -1082,7 +1083,7 @@ export class FrontDoor {
     const unfinished = this.inflight;
     // A finished response may still be on its way out of a closing connection: it gets the
     // rest of the deadline to reach the kernel ('finish'), rather than being cut by destroy.
-    while (Date.now() < deadline && [...this.conns].some((conn) => conn.flushing)) await new Promise((r) => setTimeout(r, 20));
+    await pollUntil(() => ![...this.conns].some((conn) => conn.flushing), deadline);
     for (const socket of this.upgraded) socket.destroy();
     for (const conn of [...this.conns]) conn.destroy();
     clearInterval(this.sweeper);

@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { Instance } from '../catalog/catalog.js';
 import { newPeer, peerState, type Peer, type PeerState } from './balancer.js';
 import { UpstreamPool, type PoolOptions } from './pool.js';
+import { pollUntil } from '../wait.js';
 
 /** One instance of a service, as the balancer and the I/O shell see it. */
 export interface Upstream extends Peer {
@@ -165,8 +166,7 @@ export class UpstreamTable {
     this.pools.clear();
     this.byService.clear();
     for (const pool of pools) pool.close();
-    const end = Date.now() + deadlineMs;
-    while (pools.some((p) => p.size > 0) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await pollUntil(() => pools.every((p) => p.size === 0), Date.now() + deadlineMs);
     for (const pool of pools) pool.destroy();
   }
 }
