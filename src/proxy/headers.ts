@@ -136,28 +136,37 @@ export function forwardedLines(prior: string, host: string | undefined, info: Fo
   return `x-forwarded-for: ${chain}\r\nx-forwarded-proto: ${info.proto}\r\n${host === undefined ? '' : `x-forwarded-host: ${host}\r\n`}`;
 }
 
-/** Response header lines for the client, from a parsed list: hop-by-hop and Connection-listed removed. */
-export function clientResponseLines(raw: readonly string[]): string {
-  const out: string[] = [];
-  let listed: Set<string> | undefined;
+/** Every Connection header of a parsed list, joined (a message may carry several). */
+function joinedConnection(raw: readonly string[]): string | undefined {
+  let joined: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    const lower = name.toLowerCase();
-    if (lower === 'connection') listed = connectionListed(raw[i + 1]!);
-    if (HOP_BY_HOP.has(lower)) continue;
-    out.push(name, raw[i + 1]!);
+    if (name.length === 10 && name.toLowerCase() === 'connection') joined = joined === undefined ? raw[i + 1]! : `${joined}, ${raw[i + 1]!}`;
   }
+  return joined;
+}
+
+/** Response header lines for the client, from a parsed list: hop-by-hop and Connection-listed removed. */
+export function clientResponseLines(raw: readonly string[]): string {
+  const listed = connectionListed(joinedConnection(raw));
   let lines = '';
-  for (let i = 0; i < out.length; i += 2) if (listed === undefined || !listed.has(out[i]!.toLowerCase())) lines += `${out[i]}: ${out[i + 1]}\r\n`;
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (listed !== undefined && listed.has(lower))) continue;
+    lines += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  }
   return lines;
 }
 
-/** Headers for a WebSocket upgrade (http-proxy-3 copies req.headers): the forwarded ones set. */
+/**
+ * Headers for a WebSocket upgrade (http-proxy-3 copies req.headers, names lowercased): the
+ * proxy's own ones replaced as on plain requests, X-Forwarded-For appended to.
+ */
 export function setForwardedOnObject(headers: Record<string, string | string[] | undefined>, info: ForwardInfo): void {
   const prior = headers['x-forwarded-for'];
   const chain = Array.isArray(prior) ? prior.join(', ') : prior;
+  for (const name of OWN) delete headers[name];
   headers['x-forwarded-for'] = chain ? `${chain}, ${info.clientAddress}` : info.clientAddress;
   headers['x-forwarded-proto'] = info.proto;
   if (typeof headers.host === 'string') headers['x-forwarded-host'] = headers.host;
-  else delete headers['x-forwarded-host'];
 }

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { DirectWriter } from './direct-write.js';
 import type { SharedReads } from './shared-reads.js';
 import { pickUpstream, reportFailure, reportNeutral, reportSuccess, type EjectionPolicy } from './balancer.js';
-import { forwardedLines, requestFacts, requestForward, setForwardedOnObject, type RequestFacts } from './headers.js';
+import { forwardedLines, requestFacts, requestForward, setForwardedOnObject, type ForwardInfo, type RequestFacts } from './headers.js';
 import { bodilessStatus, HeadAction, headerValue, Http1Parser, STATUS_TEXT, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
 import type { ProxyMetrics } from './metrics.js';
 import { parseRequestHead } from './fastpath.js';
@@ -163,7 +163,7 @@ class Exchange implements ConnUser {
     this.requestEnded = !this.hasBody;
     this.http10 = req.versionMajor === 1 && req.versionMinor === 0;
     this.skipBody = req.method === 'HEAD';
-    const forwarded = forwardedLines(req.forwardedFor, facts.hosts > 0 ? facts.host : undefined, { clientAddress: client.address, proto: 'http' });
+    const forwarded = forwardedLines(req.forwardedFor, facts.hosts > 0 ? facts.host : undefined, client.forward);
     // the lines passed on carry no framing of their own: a chunked body is re-chunked
     this.head = `${req.method} ${req.url} HTTP/1.1\r\n${req.lines}${forwarded}${this.chunked ? 'transfer-encoding: chunked\r\n' : ''}\r\n`;
   }
@@ -482,6 +482,8 @@ class ClientConn implements ParserEvents {
   readonly front: FrontDoor;
   readonly socket: Socket;
   readonly address: string;
+  /** what the X-Forwarded-* lines say about this connection */
+  readonly forward: ForwardInfo;
   private readonly parser: Http1Parser;
   /** a view of the process's shared read buffer: valid during the call only */
   private readonly onData = (chunk: Buffer): void => this.feed(chunk);
@@ -518,6 +520,7 @@ class ClientConn implements ParserEvents {
     this.front = front;
     this.socket = socket;
     this.address = socket.remoteAddress ?? '';
+    this.forward = { clientAddress: this.address, proto: 'http' };
     this.parser = new Http1Parser('request', this, front.limits.maxHeaderSize);
     this.idleSince = Date.now();
     socket.setNoDelay(true);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clientResponseLines, forwardedLines, requestFacts, requestForward } from '../../dist/proxy/headers.js';
+import { clientResponseLines, forwardedLines, requestFacts, requestForward, setForwardedOnObject } from '../../dist/proxy/headers.js';
 
 test('request headers: hop-by-hop removed, Host kept, X-Forwarded-* set, XFF appended', () => {
   const raw = [
@@ -51,4 +51,32 @@ test('a Connection header cannot list away framing or Host, in either direction;
   const raw = ['Host', 'h', 'Content-Length', '5', 'Connection', 'content-length, HOST, transfer-encoding, x-a', 'X-A', '1', 'X_Forwarded_For', '6.6.6.6', 'x_forwarded_proto', 'https', 'X_Forwarded_Host', 'e'];
   assert.deepEqual(requestForward(raw, 'content-length, HOST, transfer-encoding, x-a'), { lines: 'Host: h\r\nContent-Length: 5\r\n', forwardedFor: '' });
   assert.equal(clientResponseLines(['Connection', 'content-length', 'Content-Length', '5', 'X_Forwarded_For', 'kept']), 'Content-Length: 5\r\nX_Forwarded_For: kept\r\n');
+});
+
+test('every Connection header of a response counts, not only the last', () => {
+  const raw = ['Connection', 'x-one', 'X-One', '1', 'X-Two', '2', 'Connection', 'x-two', 'Keep', 'k'];
+  assert.equal(clientResponseLines(raw), 'Keep: k\r\n');
+});
+
+test('WebSocket upgrade headers: the proxy own forwarded headers replaced in either spelling, XFF appended', () => {
+  const headers: Record<string, string | string[] | undefined> = {
+    host: 'chat.example',
+    'x-forwarded-for': '10.0.0.1',
+    'x_forwarded_for': '6.6.6.6',
+    'x-forwarded-proto': 'https',
+    'x_forwarded_host': 'evil',
+    'x-forwarded-host': 'spoofed',
+    upgrade: 'websocket',
+  };
+  setForwardedOnObject(headers, { clientAddress: '127.0.0.1', proto: 'http' });
+  assert.deepEqual(headers, {
+    host: 'chat.example',
+    'x-forwarded-for': '10.0.0.1, 127.0.0.1',
+    'x-forwarded-proto': 'http',
+    'x-forwarded-host': 'chat.example',
+    upgrade: 'websocket',
+  });
+  const hostless: Record<string, string | string[] | undefined> = { 'x-forwarded-host': 'spoofed' };
+  setForwardedOnObject(hostless, { clientAddress: '::1', proto: 'http' });
+  assert.deepEqual(hostless, { 'x-forwarded-for': '::1', 'x-forwarded-proto': 'http' });
 });
