@@ -97,8 +97,9 @@ export type ExecResult =
 const DONE: ExecResult = { kind: 'done' };
 
 /**
- * One llhttp parser for one connection. Requests pause after each head so the caller decides,
- * per message, when its body may flow (one exchange at a time on a keep-alive connection).
+ * One llhttp parser for one connection. The caller's onHead decides, per message, whether
+ * parsing stops right after the head (a pipelined request waiting for the current response, an
+ * Upgrade) or goes on into the body.
  */
 export class Http1Parser {
   private readonly native: NativeParser;

@@ -8,6 +8,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '../../dist/store/file.js';
+import { freePort } from '../harness/ports.ts';
 import { converse, startProxy, type ProxyUnderTest } from './fixtures.ts';
 
 let upstream: Server;
@@ -15,52 +16,46 @@ let proxy: ProxyUnderTest;
 let storeDir: string;
 let connections = 0;
 
+/** Upstream answers written as they are, by path: each the shape a test needs. */
+const CANNED: Record<string, string> = {
+  '/chunked': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n',
+  '/extra': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokSMUGGLED',
+  // a whole second response after the first: it must never reach anyone
+  '/extra-chunked': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nEVIL!!',
+  // an upstream listing its own Content-Length in Connection
+  '/listed-length': 'HTTP/1.1 200 OK\r\nConnection: content-length\r\nContent-Length: 5\r\n\r\nhello',
+  '/no-content': 'HTTP/1.1 204 No Content\r\nX-Id: 1\r\n\r\n',
+  '/early-hints': 'HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+};
+
+/** Answers written, then the upstream closes the connection. */
+const CANNED_THEN_CLOSE: Record<string, string> = {
+  '/close-delimited': 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the upstream closes',
+  '/conn-close': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok',
+};
+
+const reply = (text: string): string => `HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
+
 /** Answers one request on an upstream connection; `id` numbers the connection. */
 function answer(socket: Socket, id: number, method: string, path: string, body: Buffer, head: string): void {
+  const canned = CANNED[path];
+  if (canned !== undefined) return void socket.write(canned);
+  const last = CANNED_THEN_CLOSE[path];
+  if (last !== undefined) return void socket.end(last);
   switch (path) {
-    case '/chunked':
-      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n');
-      return;
-    case '/close-delimited':
-      socket.end('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the upstream closes');
-      return;
-    case '/extra':
-      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokSMUGGLED');
-      return;
-    case '/extra-chunked':
-      // a whole second response after the first: it must never reach anyone
-      socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nEVIL!!');
-      return;
     case '/delay':
-      setTimeout(() => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\ndelayed'), 300);
+      setTimeout(() => socket.write(reply('delayed')), 300);
       return;
-    case '/conn-close':
-      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
-      return;
-    case '/echo-headers': {
-      const text = head;
-      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
-      return;
-    }
-    case '/listed-length':
-      // an upstream listing its own Content-Length in Connection
-      socket.write('HTTP/1.1 200 OK\r\nConnection: content-length\r\nContent-Length: 5\r\n\r\nhello');
-      return;
-    case '/no-content':
-      socket.write('HTTP/1.1 204 No Content\r\nX-Id: 1\r\n\r\n');
-      return;
-    case '/early-hints':
-      socket.write('HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    case '/echo-headers':
+      socket.write(reply(head));
       return;
     case '/split': {
       const parts = ['HTTP/1.1 200 OK\r\nConte', 'nt-Length: 11\r\n', '\r\nhello', ' world'];
       parts.forEach((p, i) => setTimeout(() => socket.write(p), i * 20));
       return;
     }
-    default: {
-      const text = `${method} ${path} ${body.length} conn=${id}`;
-      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
-    }
+    default:
+      socket.write(reply(`${method} ${path} ${body.length} conn=${id}`));
   }
 }
 
@@ -86,15 +81,6 @@ function startRawUpstream(): Promise<Server> {
     });
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 /** What the proxy answers to `pieces` on one connection, until it closes it. */
@@ -140,16 +126,19 @@ function bodies(text: string): { status: number; body: string }[] {
   return out;
 }
 
+/** The response bodies in `text`, without the upstream's connection numbers. */
+const answers = (text: string): string[] => bodies(text).map((r) => r.body.replace(/ conn=\d+$/, ''));
+
 before(async () => {
   upstream = await startRawUpstream();
   storeDir = mkdtempSync(join(tmpdir(), 'beacon-http1-'));
   const store = new FileStore(storeDir);
   await store.put('/services/raw/r1', `127.0.0.1:${(upstream.address() as AddressInfo).port}`);
   // `mixed`: one instance that refuses connections, one that answers
-  await store.put('/services/mixed/dead', `127.0.0.1:${await closedPort()}`);
+  await store.put('/services/mixed/dead', `127.0.0.1:${await freePort()}`);
   await store.put('/services/mixed/live', `127.0.0.1:${(upstream.address() as AddressInfo).port}`);
   // `dead`: only an instance that refuses connections
-  await store.put('/services/dead/d1', `127.0.0.1:${await closedPort()}`);
+  await store.put('/services/dead/d1', `127.0.0.1:${await freePort()}`);
   await store.close();
   proxy = await startProxy(`file://${storeDir}`, ['--default-service', 'raw', '--route', 'mixed.test=mixed', '--route', 'dead.test=dead', '--max-fails', '0', '--no-access-log']);
 });
@@ -162,7 +151,7 @@ after(async () => {
 
 test('pipelined requests in one write are answered in order, bodies included', { timeout: 15_000 }, async () => {
   const text = await talk(['GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyzGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
-  const got = bodies(text).map((r) => r.body.replace(/ conn=\d+/, ''));
+  const got = answers(text);
   assert.deepEqual(got, ['GET /a 0', 'POST /b 3', 'GET /c 0']);
 });
 
@@ -259,8 +248,7 @@ test('a second response behind a chunked one is never handed to the next request
     'GET /extra-chunked HTTP/1.1\r\nHost: x\r\n\r\n',
     'GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
   ], 80);
-  const replies = bodies(text);
-  assert.deepEqual(replies.map((r) => r.body.replace(/ conn=\d+/, '')), ['ok', 'GET /next 0']);
+  assert.deepEqual(answers(text), ['ok', 'GET /next 0']);
   assert.doesNotMatch(text, /EVIL/);
 });
 
@@ -278,14 +266,14 @@ test('pipelined requests behind a slow response, bodies arriving later, stay in 
     'lo',
     'GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
   ], 40);
-  assert.deepEqual(bodies(text).map((r) => r.body.replace(/ conn=\d+/, '')), ['delayed', 'POST /b 5', 'GET /c 0']);
+  assert.deepEqual(answers(text), ['delayed', 'POST /b 5', 'GET /c 0']);
 });
 
 test('nothing after a request that closes the connection is read as a request', { timeout: 15_000 }, async () => {
   // the trailing space sends the first head through llhttp, which refuses bytes after a close
   for (const first of ['GET /a HTTP/1.1\r\nHost: x\r\nX-A: b \r\nConnection: close\r\n\r\n', 'GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']) {
     const text = await talk([`${first}GET /b HTTP/1.1\r\nHost: x\r\n\r\n`]);
-    assert.deepEqual(bodies(text).map((r) => r.body.replace(/ conn=\d+/, '')), ['GET /a 0'], JSON.stringify(first));
+    assert.deepEqual(answers(text), ['GET /a 0'], JSON.stringify(first));
   }
 });
 
@@ -295,14 +283,14 @@ test('a Connection header cannot take away Content-Length or Host: no body is re
   const request = `POST /public HTTP/1.1\r\nHost: x\r\nConnection: content-length, host, transfer-encoding\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`;
   const text = await talk([request, 'GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
   assert.deepEqual(
-    bodies(text).map((r) => r.body.replace(/ conn=\d+$/, '')),
+    answers(text),
     [`POST /public ${smuggled.length}`, 'GET /after 0'],
   );
   // nor can a response's: its body stays framed for the client
   const response = await talk(['GET /listed-length HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'], 100);
   assert.match(response, /^HTTP\/1\.1 200 OK\r\n(?:[^\r]*\r\n)*content-length: 5\r\n/i);
   assert.deepEqual(
-    bodies(response).map((r) => r.body.replace(/ conn=\d+$/, '')),
+    answers(response),
     ['hello', 'GET /next 0'],
   );
 });
