@@ -2,10 +2,12 @@ import type { StoreConfig } from '../config/common.js';
 import type { FlagSpec } from '../config/flags.js';
 import { isDnsLabel, normalizeDomain } from '../catalog/names.js';
 import { routeProblem } from './routing.js';
+import { ENGINE_CHOICES, type EngineChoice } from './engine-choice.js';
 
 /** The proxy's flags, parsed (durations in ms). */
 export interface ProxyConfig extends StoreConfig {
   listen: string;
+  engine: EngineChoice;
   route: string[];
   domain?: string;
   defaultService?: string;
@@ -31,6 +33,14 @@ const label = (what: string) => (v: string) => (isDnsLabel(v) ? undefined : `${w
 
 export const PROXY_FLAGS: readonly FlagSpec[] = [
   { name: 'listen', type: 'addr', placeholder: 'ADDR', default: '0.0.0.0:80', help: 'address to serve HTTP on' },
+  {
+    name: 'engine',
+    type: 'string',
+    placeholder: 'ENGINE',
+    default: 'auto',
+    choices: ENGINE_CHOICES,
+    help: 'HTTP engine: fast (own HTTP/1.1 engine on Node internals), portable (node:http and undici, public APIs only), auto (fast when its probes of the internals pass, else portable)',
+  },
   {
     name: 'route',
     type: 'list',

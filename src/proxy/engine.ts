@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 import { Catalog, type CatalogChange } from '../catalog/catalog.js';
 import type { RunningMode } from '../cli/mode.js';
 import { parseHostPort } from '../config/flags.js';
@@ -9,17 +9,14 @@ import type { ProxyConfig } from './config.js';
 import { accessLogDestination, type AccessLogDestination } from './access-log.js';
 import { ProxyMetrics } from './metrics.js';
 import { compileRoutes, HostRouter } from './routing.js';
-import { DirectWriter } from './direct-write.js';
-import { SharedReads } from './shared-reads.js';
-import { FrontDoor, type AccessLog } from './server.js';
-import { UpstreamTable } from './upstreams.js';
+import type { AccessLog } from './traffic.js';
+import type { UpstreamTable } from './upstreams.js';
 import { registerCatalogMetrics } from '../catalog/metrics.js';
+import { decideEngine, probeInternals, type Decision } from './engine-choice.js';
+import type { BuiltEngine, EngineParts } from './front-door.js';
 
 /** How long start() waits for the first store snapshot before serving anyway (503s until then). */
 const FIRST_SYNC_WAIT_MS = 3000;
-
-/** Upstream response heads may be larger than what clients may send (cookies, CSP). */
-const UPSTREAM_MAX_HEADER_SIZE = 64 * 1024;
 
 export interface EngineDeps {
   config: ProxyConfig;
@@ -29,15 +26,18 @@ export interface EngineDeps {
 }
 
 /**
- * One proxy process: the catalog feeding the upstream table, and the front door serving it.
- * With --workers 1 this is the mode itself; with more, each cluster worker runs one.
+ * One proxy process: the catalog feeding the upstream table, and the HTTP engine serving it
+ * (chosen at start: see engine-choice.ts). With --workers 1 this is the mode itself; with more,
+ * each cluster worker runs one.
  */
 export class ProxyEngine implements RunningMode {
   private readonly config: ProxyConfig;
   private readonly log: Logger;
+  private readonly registry: Registry;
   private readonly catalog: Catalog;
-  private readonly table: UpstreamTable;
-  private readonly front: FrontDoor;
+  private readonly parts: EngineParts;
+  private built: BuiltEngine | undefined;
+  private decision: Decision | undefined;
   private readonly accessDestination: AccessLogDestination | undefined;
   private address: string | undefined;
   private stopped: Promise<void> | undefined;
@@ -48,19 +48,7 @@ export class ProxyEngine implements RunningMode {
     this.log = deps.log;
     this.catalog = new Catalog({ store: deps.store, log: deps.log, services: { prefix: config.servicesPrefix } });
     registerCatalogMetrics(deps.metrics, () => this.catalog);
-    // one for both sides: it keeps a spare write request between writes
-    const writer = new DirectWriter();
-    this.table = new UpstreamTable(
-      {
-        connectTimeoutMs: config.connectTimeout,
-        keepAliveTimeoutMs: config.upstreamKeepalive,
-        connections: config.upstreamConnections,
-        maxHeaderSize: UPSTREAM_MAX_HEADER_SIZE,
-        readBuffer: Buffer.allocUnsafe(64 * 1024),
-        writer,
-      },
-      deps.log,
-    );
+    this.registry = deps.metrics;
     const metrics = new ProxyMetrics(deps.metrics);
     let accessLog: AccessLog;
     if (config.accessLog) {
@@ -69,9 +57,8 @@ export class ProxyEngine implements RunningMode {
       this.accessDestination = accessLogDestination(1, (lines) => metrics.accessLogDropped(lines));
       accessLog = pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (l) => ({ level: l }) } }, this.accessDestination);
     }
-    this.front = new FrontDoor({
+    this.parts = {
       router: new HostRouter(compileRoutes({ routes: config.route, domain: config.domain, defaultService: config.defaultService })),
-      table: this.table,
       policy: { maxFails: config.maxFails, failTimeoutMs: config.failTimeout },
       limits: {
         clientHeaderTimeoutMs: config.clientHeaderTimeout,
@@ -86,23 +73,41 @@ export class ProxyEngine implements RunningMode {
       metrics,
       log: deps.log,
       accessLog,
-      writer,
-      reads: new SharedReads(),
-    });
+      upstreamKeepAliveMs: config.upstreamKeepalive,
+      upstreamConnections: config.upstreamConnections,
+    };
     this.catalog.on('change', (change) => this.onChange(change));
   }
 
   private onChange(change: CatalogChange): void {
+    const table = this.built?.table;
+    // before the engine is built the first snapshot fills the table (see start)
+    if (table === undefined) return;
     const services = this.catalog.services();
-    if (change.reset) this.table.retain(new Set(services.keys()));
-    for (const service of change.services) this.table.update(service, services.get(service) ?? []);
-    if (change.reset) for (const [service, instances] of services) if (!change.services.has(service)) this.table.update(service, instances);
+    if (change.reset) table.retain(new Set(services.keys()));
+    for (const service of change.services) table.update(service, services.get(service) ?? []);
+    if (change.reset) for (const [service, instances] of services) if (!change.services.has(service)) table.update(service, instances);
     if (change.services.size > 0) {
       this.log.debug({ services: [...change.services], revision: this.catalog.revision }, 'upstreams updated');
     }
   }
 
+  /** Chooses the engine (probing Node's internals for `auto`) and builds it. */
+  private async buildEngine(): Promise<BuiltEngine> {
+    const requested = this.config.engine;
+    const decision = decideEngine(requested, requested === 'portable' ? [] : await probeInternals());
+    this.decision = decision;
+    const { buildEngine } = decision.engine === 'fast' ? await import('./fast/build.js') : await import('./portable/build.js');
+    const built = buildEngine(this.parts);
+    const info = new Gauge({ name: 'beacon_proxy_engine_info', help: 'the HTTP engine serving (1), with why it was chosen', labelNames: ['engine', 'reason'], registers: [this.registry] });
+    info.labels(decision.engine, decision.reason).set(1);
+    this.log.info({ engine: decision.engine, reason: decision.reason }, 'proxy engine chosen');
+    return built;
+  }
+
   async start(): Promise<void> {
+    const built = (this.built = await this.buildEngine());
+    for (const [service, instances] of this.catalog.services()) built.table.update(service, instances);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.catalog.start(),
@@ -110,36 +115,40 @@ export class ProxyEngine implements RunningMode {
     ]);
     clearTimeout(timer);
     const { host, port } = parseHostPort(this.config.listen)!;
-    const where = await this.front.listen(host, port);
+    const where = await built.front.listen(host, port);
     this.address = `${where.address}:${where.port}`;
     this.log.info({ listen: this.address, services: this.catalog.services().size, ready: this.catalog.ready }, 'proxy listening');
   }
 
   stop(): Promise<void> {
     this.stopped ??= (async () => {
-      const { unfinished } = await this.front.stop(this.config.shutdownTimeout);
-      if (unfinished > 0) this.log.warn({ unfinished }, 'shutdown deadline passed; cut requests still in flight');
-      await this.table.close(1000);
+      const built = this.built;
+      if (built !== undefined) {
+        const { unfinished } = await built.front.stop(this.config.shutdownTimeout);
+        if (unfinished > 0) this.log.warn({ unfinished }, 'shutdown deadline passed; cut requests still in flight');
+        await built.table.close(1000);
+      }
       await this.catalog.stop();
       await flushWithin(this.accessDestination, 2000);
-      this.log.info({ requests: this.front.requests }, 'proxy stopped');
+      this.log.info({ requests: built?.traffic.requests ?? 0 }, 'proxy stopped');
     })();
     return this.stopped;
   }
 
   ready(): boolean {
-    return this.catalog.ready && this.front.isListening;
+    return this.catalog.ready && this.built !== undefined && this.built.front.isListening;
   }
 
   status(): ProxyStatus {
-    const now = Date.now();
+    const built = this.built;
     return {
       listen: this.address ?? this.config.listen,
       ready: this.ready(),
       revision: this.catalog.revision,
-      inflight: this.front.inflightRequests,
-      requests: this.front.requests,
-      services: this.table.status(now),
+      engine: this.decision === undefined ? undefined : { name: this.decision.engine, reason: this.decision.reason },
+      inflight: built?.traffic.inflight ?? 0,
+      requests: built?.traffic.requests ?? 0,
+      services: built?.table.status(Date.now()) ?? {},
     };
   }
 }
@@ -148,6 +157,8 @@ export interface ProxyStatus {
   listen: string;
   ready: boolean;
   revision: number;
+  /** the HTTP engine serving and why it was chosen (once started) */
+  engine: { name: string; reason: string } | undefined;
   inflight: number;
   requests: number;
   services: ReturnType<UpstreamTable['status']>;

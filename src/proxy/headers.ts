@@ -170,3 +170,38 @@ export function setForwardedOnObject(headers: Record<string, string | string[] |
   headers['x-forwarded-proto'] = info.proto;
   if (typeof headers.host === 'string') headers['x-forwarded-host'] = headers.host;
 }
+
+/**
+ * The portable engine's form of requestForward + forwardedLines: the same selection as a flat
+ * `[name, value, ...]` list (what undici takes), with the X-Forwarded-* headers appended.
+ */
+export function requestForwardList(raw: readonly string[], connection: string | undefined, host: string | undefined, info: ForwardInfo): string[] {
+  const listed = connectionListed(connection);
+  const out: string[] = [];
+  let prior = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (listed !== undefined && listed.has(lower))) continue;
+    if (OWN.has(lower)) {
+      if (lower === 'x-forwarded-for') prior = prior === '' ? raw[i + 1]! : `${prior}, ${raw[i + 1]!}`;
+      continue;
+    }
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  out.push('x-forwarded-for', prior === '' ? info.clientAddress : `${prior}, ${info.clientAddress}`, 'x-forwarded-proto', info.proto);
+  if (host !== undefined) out.push('x-forwarded-host', host);
+  return out;
+}
+
+/** The portable engine's form of clientResponseLines: a flat list, from undici's raw headers. */
+export function clientResponseList(raw: readonly (string | Buffer)[]): string[] {
+  const text = raw.map(String);
+  const listed = connectionListed(joinedConnection(text));
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += 2) {
+    const lower = text[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (listed !== undefined && listed.has(lower))) continue;
+    out.push(text[i]!, text[i + 1]!);
+  }
+  return out;
+}

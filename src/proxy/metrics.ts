@@ -1,5 +1,5 @@
 import { Counter, type Registry } from 'prom-client';
-import type { FailureKind } from './retry.js';
+import type { FailureKind } from './failures.js';
 
 export const METRIC_NAMES = [
   'beacon_proxy_requests_total',

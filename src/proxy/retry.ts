@@ -2,14 +2,7 @@
  * Pure retry decisions: which upstream failures may be replayed on another instance.
  */
 
-/**
- * How an upstream attempt failed (the connection pool tells them apart where they happen):
- * - `connect`: no connection was made (refused, unreachable, connect timeout): nothing was sent.
- * - `reset`: the connection broke before a response started (reset, closed by the other side).
- * - `timeout`: the upstream accepted the request but did not answer in time.
- * - `other`: anything else (bad response, protocol error).
- */
-export type FailureKind = 'connect' | 'reset' | 'timeout' | 'other';
+import type { FailureKind } from './failures.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 

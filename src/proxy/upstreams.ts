@@ -1,28 +1,42 @@
 import type { Logger } from '../log.js';
 import type { Instance } from '../catalog/catalog.js';
 import { newPeer, peerState, type Peer, type PeerState } from './balancer.js';
-import { UpstreamPool, type PoolOptions } from './pool.js';
 import { pollUntil } from '../wait.js';
 
+/** What the table needs of an engine's connection pool to one upstream address. */
+export interface UpstreamPoolLike {
+  /** open connections */
+  readonly size: number;
+  /** no new connections; idle ones close now, busy ones when their response ends */
+  close(): void;
+  /** cuts everything still open */
+  destroy(): void;
+  /** ages out idle connections */
+  sweep(now: number): void;
+}
+
+/** Opens the pool for one upstream address. */
+export type PoolFactory<P extends UpstreamPoolLike> = (id: string, host: string, port: number) => P;
+
 /** One instance of a service, as the balancer and the I/O shell see it. */
-export interface Upstream extends Peer {
+export interface Upstream<P extends UpstreamPoolLike = UpstreamPoolLike> extends Peer {
   readonly service: string;
   readonly host: string;
   readonly port: number;
   /** `http://host:port` */
   readonly origin: string;
-  readonly pool: UpstreamPool;
+  readonly pool: P;
   /** instance ids registered at this address (usually one) */
   readonly instanceIds: readonly string[];
 }
 
-export interface ServiceUpstreams {
+export interface ServiceUpstreams<P extends UpstreamPoolLike = UpstreamPoolLike> {
   readonly service: string;
-  readonly peers: readonly Upstream[];
+  readonly peers: readonly Upstream<P>[];
 }
 
-interface PoolEntry {
-  pool: UpstreamPool;
+interface PoolEntry<P> {
+  pool: P;
   refs: number;
 }
 
@@ -41,22 +55,22 @@ export interface UpstreamStatus {
  * stays keeps its balancing state and its pool, a removed one has its pool closed gracefully
  * (in-flight requests finish).
  */
-export class UpstreamTable {
-  private readonly byService = new Map<string, ServiceUpstreams>();
-  private readonly pools = new Map<string, PoolEntry>();
-  private readonly options: PoolOptions;
+export class UpstreamTable<P extends UpstreamPoolLike = UpstreamPoolLike> {
+  private readonly byService = new Map<string, ServiceUpstreams<P>>();
+  private readonly pools = new Map<string, PoolEntry<P>>();
+  private readonly openPool: PoolFactory<P>;
   private readonly log: Logger;
 
-  constructor(options: PoolOptions, log: Logger) {
-    this.options = options;
+  constructor(openPool: PoolFactory<P>, log: Logger) {
+    this.openPool = openPool;
     this.log = log;
   }
 
-  get(service: string): ServiceUpstreams | undefined {
+  get(service: string): ServiceUpstreams<P> | undefined {
     return this.byService.get(service);
   }
 
-  services(): IterableIterator<ServiceUpstreams> {
+  services(): IterableIterator<ServiceUpstreams<P>> {
     return this.byService.values();
   }
 
@@ -71,7 +85,7 @@ export class UpstreamTable {
       if (list) list.push(instance);
       else grouped.set(id, [instance]);
     }
-    const peers: Upstream[] = [];
+    const peers: Upstream<P>[] = [];
     const added: string[] = [];
     for (const [id, group] of grouped) {
       const first = group[0]!;
@@ -84,7 +98,7 @@ export class UpstreamTable {
         continue;
       }
       const origin = `http://${id}`;
-      const peer: Upstream = Object.assign(newPeer(id, weight), {
+      const peer: Upstream<P> = Object.assign(newPeer(id, weight), {
         service,
         host: first.host,
         port: first.port,
@@ -135,13 +149,13 @@ export class UpstreamTable {
     return out;
   }
 
-  private acquire(id: string, host: string, port: number): UpstreamPool {
+  private acquire(id: string, host: string, port: number): P {
     const entry = this.pools.get(id);
     if (entry) {
       entry.refs++;
       return entry.pool;
     }
-    const pool = new UpstreamPool(id, host, port, this.options);
+    const pool = this.openPool(id, host, port);
     this.pools.set(id, { pool, refs: 1 });
     return pool;
   }

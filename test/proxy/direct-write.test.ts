@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { DirectWriter } from '../../dist/proxy/direct-write.js';
+import { DirectWriter } from '../../dist/proxy/fast/direct-write.js';
 
 /** A connected pair on loopback: `a` writes, `b` is the peer (paused: nothing read yet). */
 async function pair(t: { after(fn: () => unknown): void }): Promise<{ a: Socket; b: Socket }> {

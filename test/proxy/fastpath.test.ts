@@ -2,9 +2,9 @@
 // accept too and read the same way. Seeded mutations of ordinary messages probe the edges.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRequestHead, parseResponseHead, type FastHead } from '../../dist/proxy/fastpath.js';
+import { parseRequestHead, parseResponseHead, type FastHead } from '../../dist/proxy/fast/fastpath.js';
 import { clientResponseLines, requestFacts, requestForward } from '../../dist/proxy/headers.js';
-import { HeadAction, Http1Parser, type MessageHead } from '../../dist/proxy/http1.js';
+import { HeadAction, Http1Parser, type MessageHead } from '../../dist/proxy/fast/http1.js';
 import { prng } from '../harness/prng.ts';
 
 interface LlhttpReading {

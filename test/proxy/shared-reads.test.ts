@@ -11,8 +11,8 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '../../dist/store/file.js';
-import { SharedReads } from '../../dist/proxy/shared-reads.js';
-import { DirectWriter } from '../../dist/proxy/direct-write.js';
+import { SharedReads } from '../../dist/proxy/fast/shared-reads.js';
+import { DirectWriter } from '../../dist/proxy/fast/direct-write.js';
 import { blobChunk, converse, startProxy, startUpstream, type ProxyUnderTest, type Upstream } from './fixtures.ts';
 import { prng } from '../harness/prng.ts';
 

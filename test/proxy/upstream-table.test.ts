@@ -3,14 +3,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../dist/log.js';
 import { peerState, pickUpstream, reportFailure, reportSuccess } from '../../dist/proxy/balancer.js';
-import { DirectWriter } from '../../dist/proxy/direct-write.js';
+import { DirectWriter } from '../../dist/proxy/fast/direct-write.js';
 import { UpstreamTable } from '../../dist/proxy/upstreams.js';
+import { UpstreamPool } from '../../dist/proxy/fast/pool.js';
 
 const policy = { maxFails: 1, failTimeoutMs: 1000 };
 const inst = (id: string, port: number, weight?: number) => ({ service: 'app', id, key: `/services/app/${id}`, host: '127.0.0.1', port, ...(weight === undefined ? {} : { weight }) });
 
 test('an update while a probe is in flight does not leave the peer stuck probing', async (t) => {
-  const table = new UpstreamTable({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connections: 0, maxHeaderSize: 16384, readBuffer: Buffer.alloc(1024), writer: new DirectWriter() }, createLogger('silent'));
+  const options = { connectTimeoutMs: 1000, keepAliveTimeoutMs: 1000, connections: 0, maxHeaderSize: 16384, readBuffer: Buffer.alloc(1024), writer: new DirectWriter() };
+  const table = new UpstreamTable((id: string, host: string, port: number) => new UpstreamPool(id, host, port, options), createLogger('silent'));
   t.after(() => table.close(100));
   table.update('app', [inst('a', 1), inst('b', 2)]);
   const a = table.get('app')!.peers.find((p) => p.host === '127.0.0.1' && p.port === 1)!;

@@ -234,27 +234,3 @@ export class Http1Parser {
     this.native.close();
   }
 }
-
-/** The header's value (first occurrence) from a flat list, by lowercase name. */
-export function headerValue(headers: readonly string[], lowerName: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i]!;
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return headers[i + 1];
-  }
-  return undefined;
-}
-
-export const STATUS_TEXT: Readonly<Record<number, string>> = {
-  400: 'Bad Request',
-  404: 'Not Found',
-  408: 'Request Timeout',
-  431: 'Request Header Fields Too Large',
-  501: 'Not Implemented',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-};
-
-/** Statuses whose responses never carry a body (RFC 9110 6.4.1). */
-export function bodilessStatus(status: number): boolean {
-  return status < 200 || status === 204 || status === 304;
-}

@@ -7,8 +7,10 @@
 import { connect, type Socket } from 'node:net';
 import type { DirectWriter } from './direct-write.js';
 import { parseResponseHead } from './fastpath.js';
-import { clientResponseLines } from './headers.js';
-import { HeadAction, headerValue, Http1Parser, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
+import { clientResponseLines } from '../headers.js';
+import { UpstreamError } from '../failures.js';
+import { headerValue } from '../responses.js';
+import { HeadAction, Http1Parser, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
 
 export interface PoolOptions {
   connectTimeoutMs: number;
@@ -53,22 +55,13 @@ export interface ConnUser {
   onBody(chunk: Buffer, from: number, to: number): void;
   onMessageEnd(): void;
   /**
-   * The connection failed before the response ended. `connect`: it never connected (nothing
-   * was sent); `reset`: it broke or closed; `other`: the response was malformed.
+   * The connection failed before the response ended (the error's kind: `connect`, it never
+   * connected and nothing was sent; `reset`, it broke or closed; `other`, a malformed response).
    */
-  failed(err: Error, kind: 'connect' | 'reset' | 'other'): void;
+  failed(err: UpstreamError): void;
   /** around each batch of upstream bytes, so a whole batch leaves for the client in one write */
   cork(): void;
   uncork(): void;
-}
-
-export class UpstreamError extends Error {
-  readonly code: string;
-  constructor(message: string, code: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'UpstreamError';
-    this.code = code;
-  }
 }
 
 /** One TCP connection to the upstream. */
@@ -116,10 +109,10 @@ export class UpstreamConn implements ParserEvents {
       socket.setTimeout(0);
       this.user?.connected();
     });
-    socket.on('timeout', () => this.fail(new UpstreamError(`connect to ${pool.id} timed out after ${options.connectTimeoutMs} ms`, 'ETIMEDOUT'), 'connect'));
+    socket.on('timeout', () => this.fail(new UpstreamError('connect', 'ETIMEDOUT', `connect to ${pool.id} timed out after ${options.connectTimeoutMs} ms`)));
     socket.on('end', () => this.end());
-    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(err, this.connected ? 'reset' : 'connect'));
-    socket.on('close', () => this.fail(new UpstreamError(`connection to ${pool.id} closed`, 'ECONNRESET'), this.connected ? 'reset' : 'connect'));
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(socketError(err, this.connected, pool.id)));
+    socket.on('close', () => this.fail(new UpstreamError(this.connected ? 'reset' : 'connect', 'ECONNRESET', `connection to ${pool.id} closed`)));
   }
 
   onHead(head: MessageHead): HeadAction {
@@ -177,12 +170,12 @@ export class UpstreamConn implements ParserEvents {
     }
     user.cork();
     this.parsing = true;
-    let failure: Error | undefined;
+    let failure: UpstreamError | undefined;
     if (this.fastRemaining > 0) this.fastBody(user, chunk, 0);
     else if (!this.parser.atMessageStart || user.skipBody || !this.fast(user, chunk)) {
       const r = this.parser.execute(chunk);
       if (r.kind === 'error') failure = parseError(r.error, this.pool.id);
-      else if (r.kind !== 'done') failure = new UpstreamError(`upstream ${this.pool.id} switched protocols on a plain request`, 'UPSTREAM_UPGRADE');
+      else if (r.kind !== 'done') failure = new UpstreamError('other', 'UPSTREAM_UPGRADE', `upstream ${this.pool.id} switched protocols on a plain request`);
     }
     this.parsing = false;
     user.uncork();
@@ -193,7 +186,7 @@ export class UpstreamConn implements ParserEvents {
       this.pool.release(this, release && failure === undefined && !this.poisoned);
       return;
     }
-    if (failure !== undefined) this.fail(failure, 'other');
+    if (failure !== undefined) this.fail(failure);
   }
 
   /** A whole response head in one read, framed by Content-Length: no llhttp round trip. */
@@ -224,16 +217,16 @@ export class UpstreamConn implements ParserEvents {
     // A close-delimited body ends here; anything else in progress is cut.
     if (this.user !== undefined) {
       const err = this.parser.finish();
-      if (err !== undefined) this.fail(parseError(err, this.pool.id), 'reset');
+      if (err !== undefined) this.fail(parseError(err, this.pool.id, 'reset'));
     }
     this.destroy();
   }
 
-  private fail(err: Error, kind: 'connect' | 'reset' | 'other'): void {
+  private fail(err: UpstreamError): void {
     const user = this.user;
     this.user = undefined;
     this.destroy();
-    user?.failed(err, kind);
+    user?.failed(err);
   }
 
   /** Gone for good: out of the pool, socket and parser released. */
@@ -335,7 +328,7 @@ export class UpstreamPool {
   close(): void {
     this.closing = true;
     for (const conn of [...this.idle]) conn.destroy();
-    for (const w of this.waiters.splice(0)) w.user.failed(new UpstreamError(`upstream ${this.id} removed`, 'UPSTREAM_REMOVED'), 'connect');
+    for (const w of this.waiters.splice(0)) w.user.failed(new UpstreamError('connect', 'UPSTREAM_REMOVED', `upstream ${this.id} removed`));
   }
 
   /** Cuts everything still open. */
@@ -352,6 +345,11 @@ export class UpstreamPool {
   }
 }
 
-function parseError(err: ParseError, id: string): UpstreamError {
-  return new UpstreamError(`bad response from upstream ${id}: ${err.reason ?? err.code}`, err.code, err);
+function parseError(err: ParseError, id: string, kind: 'reset' | 'other' = 'other'): UpstreamError {
+  return new UpstreamError(kind, 'UPSTREAM_BAD_RESPONSE', `bad response from upstream ${id}: ${err.reason ?? err.code}`, err);
+}
+
+function socketError(err: NodeJS.ErrnoException, connected: boolean, id: string): UpstreamError {
+  const code = err.code === 'ECONNREFUSED' || err.code === 'ETIMEDOUT' ? err.code : 'ECONNRESET';
+  return new UpstreamError(connected ? 'reset' : 'connect', code, `upstream ${id}: ${err.message}`, err);
 }

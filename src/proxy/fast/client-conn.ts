@@ -1,0 +1,462 @@
+/**
+ * One client connection of the fast engine: reads requests with llhttp (or the JavaScript fast
+ * path for common heads), one at a time, answers pipelined requests in order, enforces the
+ * client timeouts when the listener's sweep asks, and runs an Exchange per forwarded request.
+ */
+import type { Socket } from 'node:net';
+import { admit, noInstance, type Refusal } from '../admission.js';
+import { requestFacts, requestForward, type ForwardInfo, type RequestFacts } from '../headers.js';
+import { closingResponse, headerValue, localResponse, printable } from '../responses.js';
+import type { Traffic } from '../traffic.js';
+import { isWebSocketUpgrade, type UpgradeRequest } from '../upgrade.js';
+import type { DirectWriter } from './direct-write.js';
+import { Exchange, PAUSE_PENDING, PAUSE_QUEUE, type ExchangeClient, type RequestStart } from './exchange.js';
+import { parseRequestHead } from './fastpath.js';
+import { HeadAction, Http1Parser, type MessageHead, type ParseError, type ParserEvents } from './http1.js';
+import type { UpstreamPool } from './pool.js';
+import type { SharedReads } from './shared-reads.js';
+
+/** What a connection needs of the listener that accepted it. */
+export interface ConnListener {
+  readonly traffic: Traffic<UpstreamPool>;
+  readonly writer: DirectWriter;
+  readonly reads: SharedReads;
+  /** the connection is closed: stop tracking it */
+  forget(conn: ClientConn): void;
+  /** a WebSocket handshake leaves HTTP parsing */
+  upgrade(req: UpgradeRequest, socket: Socket, head: Buffer): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** One client connection: parses its requests one at a time and runs an Exchange for each. */
+export class ClientConn implements ParserEvents, ExchangeClient {
+  private readonly listener: ConnListener;
+  private readonly traffic: Traffic<UpstreamPool>;
+  readonly socket: Socket;
+  readonly address: string;
+  /** what the X-Forwarded-* lines say about this connection */
+  readonly forward: ForwardInfo;
+  private readonly parser: Http1Parser;
+  /** a view of the process's shared read buffer: valid during the call only */
+  private readonly onData = (chunk: Buffer): void => this.feed(chunk);
+  /** the exchange whose response is outstanding */
+  active: Exchange | undefined;
+  /** the exchange whose request body is being read (may be answered already) */
+  private reading: Exchange | null | undefined;
+  /** a pipelined request parsed while `active` was busy */
+  private pending: { head: MessageHead; rest: Buffer; upgrade: boolean } | undefined;
+  private head: MessageHead | undefined;
+  keepAlive = true;
+  gone = false;
+  /** the client half-closed: finish the response in progress, then close */
+  private ended = false;
+  /** ms (Date.now) when the current head began arriving; 0 when no head is in progress */
+  headSince = 0;
+  /** ms when the current request's head was complete; 0 when its body is done */
+  requestSince = 0;
+  /** ms since the connection has been idle (no request in progress) */
+  idleSince: number;
+  /** body bytes still to read by hand after a non-WebSocket Upgrade head (llhttp stops there) */
+  private manualBody = 0;
+  /** the Host of the previous request on this connection, and where it routed */
+  private lastHost: string | undefined;
+  private lastRoute: string | Refusal | undefined;
+  /** after a hand-counted body, llhttp starts over (it stopped at an Upgrade head) */
+  private manualReset = false;
+  /** PAUSE_* reasons the socket is not being read for */
+  private paused = 0;
+  /** the last request asked to close: whatever the client sends after it is not read */
+  private ignoreInput = false;
+
+  constructor(listener: ConnListener, socket: Socket) {
+    this.listener = listener;
+    this.traffic = listener.traffic;
+    this.socket = socket;
+    this.address = socket.remoteAddress ?? '';
+    this.forward = { clientAddress: this.address, proto: 'http' };
+    this.parser = new Http1Parser('request', this, this.traffic.limits.maxHeaderSize);
+    this.idleSince = this.traffic.now;
+    socket.setNoDelay(true);
+    listener.reads.start(socket, this.onData);
+    socket.on('end', () => this.onEnd());
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.onClose());
+  }
+
+  get idle(): boolean {
+    return this.active === undefined && this.reading === undefined && this.headSince === 0 && this.pending === undefined;
+  }
+
+  write(data: string | Buffer): boolean {
+    return this.listener.writer.write(this.socket, data);
+  }
+
+  onceDrained(fn: () => void): void {
+    this.socket.once('drain', fn);
+  }
+
+  closeAfterResponse(): void {
+    this.keepAlive = false;
+  }
+
+  onHead(head: MessageHead): HeadAction {
+    this.headSince = 0;
+    if (this.gone) return HeadAction.Stop;
+    if (head.upgrade || this.active !== undefined) {
+      // an Upgrade head stops llhttp anyway; a pipelined request waits for the current response
+      this.head = head;
+      return HeadAction.Stop;
+    }
+    this.begin(head, false, EMPTY);
+    return this.gone ? HeadAction.Stop : HeadAction.Continue;
+  }
+
+  onBody(chunk: Buffer): void {
+    // reads share one buffer: a body chunk outlives this read (queued, or written later)
+    this.reading?.requestBody(Buffer.from(chunk));
+  }
+
+  onMessageEnd(): void {
+    const ex = this.reading;
+    this.reading = undefined;
+    // RFC 9112 9.6: nothing after a request that closes the connection is a request
+    if (!this.keepAlive) this.ignoreInput = true;
+    this.requestSince = 0;
+    ex?.requestEnd();
+    if (this.active === undefined) this.becameIdle();
+  }
+
+  private feed(data: Buffer): void {
+    if (this.gone || this.ignoreInput) return;
+    const pending = this.pending;
+    if (pending !== undefined) {
+      // read before the pause took hold: it waits behind the pipelined request
+      pending.rest = pending.rest.length === 0 ? Buffer.from(data) : Buffer.concat([pending.rest, data]);
+      return;
+    }
+    const now = this.traffic.tick();
+    if (this.headSince === 0 && this.reading === undefined && this.manualBody === 0) this.headSince = now;
+    let buf = data;
+    for (;;) {
+      if (this.manualBody > 0) {
+        const take = Math.min(this.manualBody, buf.length);
+        this.manualBody -= take;
+        this.onBody(buf.subarray(0, take));
+        buf = buf.subarray(take);
+        if (this.manualBody > 0) return;
+        if (this.manualReset) this.parser.reset();
+        this.onMessageEnd();
+        if (buf.length === 0) return;
+        if (this.headSince === 0) this.headSince = now;
+      }
+      if (this.ignoreInput) return;
+      if (this.parser.atMessageStart && this.active === undefined && this.reading === undefined) {
+        const fast = parseRequestHead(buf, 0, this.traffic.limits.maxHeaderSize);
+        if (fast !== undefined) {
+          this.headSince = 0;
+          const facts: RequestFacts = { host: fast.host, hosts: fast.hosts, connection: undefined, expectContinue: false, chunked: false, hasBody: fast.contentLength > 0 };
+          this.start({ method: fast.method, url: fast.url, versionMajor: 1, versionMinor: fast.minor, keepAlive: fast.keepAlive, facts, lines: fast.forward, forwardedFor: fast.forwardedFor }, false);
+          if (this.gone) return;
+          buf = buf.subarray(fast.end);
+          if (fast.contentLength > 0) {
+            // counted out below; llhttp never saw this message, so nothing to reset after it
+            this.manualBody = fast.contentLength;
+            this.manualReset = false;
+          } else this.onMessageEnd();
+          if (buf.length === 0) return;
+          if (this.manualBody === 0 && this.headSince === 0 && this.reading === undefined) this.headSince = now;
+          continue;
+        }
+      }
+      const r = this.parser.execute(buf);
+      if (r.kind === 'done') return;
+      // (llhttp refuses bytes after a closing request: they are ignored, not an error)
+      if (r.kind === 'error') return this.ignoreInput ? undefined : this.parseError(r.error);
+      const head = this.head;
+      this.head = undefined;
+      if (this.gone || head === undefined) return;
+      const upgrade = r.kind === 'upgrade';
+      if (this.active !== undefined) {
+        // pipelined: the next request waits for the current response
+        this.pending = { head, rest: Buffer.from(r.rest), upgrade };
+        this.pauseReading(PAUSE_PENDING);
+        return;
+      }
+      if (!this.begin(head, upgrade, r.rest)) return;
+      buf = r.rest;
+    }
+  }
+
+  /** Starts one request; false when the connection is no longer ours to parse. */
+  private begin(head: MessageHead, upgrade: boolean, rest: Buffer): boolean {
+    if (upgrade) {
+      const upgradeHeader = headerValue(head.headers, 'upgrade');
+      if (head.method === 'CONNECT') {
+        this.reading = null;
+        this.sendError(501, 'CONNECT is not supported\n', false, true);
+        this.traffic.record({ method: head.method, host: headerValue(head.headers, 'host'), path: head.url, client: this.address, service: '-', upstream: undefined, status: 501, startedAt: this.traffic.mark(), tries: 0 });
+        return false;
+      }
+      if (isWebSocketUpgrade(head.method, upgradeHeader)) {
+        this.handOver(head, rest);
+        return false;
+      }
+      // Another protocol (h2c, TLS/1.0): answered as a plain request without the Upgrade.
+      // llhttp stops at an Upgrade head, so a body is counted out by hand.
+      if (headerValue(head.headers, 'transfer-encoding') !== undefined) {
+        this.reading = null;
+        this.sendError(501, `upgrade to "${printable(upgradeHeader)}" with a chunked body is not supported; send the request without Upgrade\n`, false, true);
+        return false;
+      }
+      const length = Number(headerValue(head.headers, 'content-length') ?? '0');
+      if (!Number.isSafeInteger(length) || length < 0) {
+        // llhttp takes lengths up to 2^64; counting them out by hand needs exact integers
+        this.reading = null;
+        this.sendError(400, 'Content-Length too large for a request with Upgrade\n', false, true);
+        return false;
+      }
+      this.manualBody = length;
+      this.manualReset = true;
+      if (this.manualBody === 0) this.parser.reset();
+    }
+    const facts = requestFacts(head.headers);
+    const forward = requestForward(head.headers, facts.connection);
+    return this.start({ method: head.method, url: head.url, versionMajor: head.versionMajor, versionMinor: head.versionMinor, keepAlive: head.keepAlive, facts, lines: forward.lines, forwardedFor: forward.forwardedFor }, upgrade);
+  }
+
+  /** Routes a request and starts its exchange; false when the connection is no longer ours to parse. */
+  private start(req: RequestStart, upgrade: boolean): boolean {
+    const traffic = this.traffic;
+    this.requestSince = traffic.now;
+    if (!req.keepAlive || traffic.stopping) this.keepAlive = false;
+    const startedAt = traffic.mark();
+    traffic.requests++;
+    const ex = this.route(req, startedAt);
+    if (upgrade && this.manualBody === 0) {
+      // a bodiless request after which llhttp was reset: its message end is now
+      this.reading = ex ?? null;
+      this.onMessageEnd();
+    } else this.reading = ex ?? null;
+    return !this.gone;
+  }
+
+  /** Validates and routes one request; returns its exchange when it went upstream. */
+  private route(req: RequestStart, startedAt: number): Exchange | undefined {
+    const traffic = this.traffic;
+    const facts = req.facts;
+    const host = facts.host;
+    let routed: string | Refusal;
+    if (host === this.lastHost && facts.hosts === 1 && req.url.charCodeAt(0) === 47 /* / */) routed = this.lastRoute!;
+    else {
+      routed = admit({ url: req.url, hosts: facts.hosts, host, versionMinor: req.versionMinor }, (h) => traffic.router.route(h));
+      // a connection's usual Host is looked up once (routes change only with the table)
+      if (facts.hosts === 1 && req.url.charCodeAt(0) === 47) {
+        this.lastHost = host;
+        this.lastRoute = routed;
+      }
+    }
+    if (typeof routed !== 'string') return this.refuse(req, routed, startedAt);
+    if (req.versionMinor === 1 && facts.expectContinue) this.write('HTTP/1.1 100 Continue\r\n\r\n');
+    const ex = new Exchange(this, traffic, req, routed, startedAt);
+    this.active = ex;
+    traffic.begin();
+    if (!ex.attempt()) {
+      this.active = undefined;
+      traffic.settle();
+      ex.abandon();
+      return this.refuse(req, noInstance(routed), startedAt);
+    }
+    return ex;
+  }
+
+  /** Answers a request the proxy does not forward. */
+  private refuse(req: RequestStart, refusal: Refusal, startedAt: number): undefined {
+    this.sendError(refusal.status, refusal.body, refusal.status === 503);
+    const service = refusal.service === undefined ? '-' : this.traffic.label(refusal.service);
+    this.traffic.record({ method: req.method, host: req.facts.host, path: req.url, client: this.address, service, upstream: undefined, status: refusal.status, startedAt, tries: 0 });
+    return undefined;
+  }
+
+  /** An exchange is over (response ended, failed, or the client left). */
+  exchangeDone(ex: Exchange): void {
+    if (this.active !== ex) return;
+    this.active = undefined;
+    this.traffic.settle();
+    if (this.gone) return;
+    if (!this.keepAlive || this.ended) {
+      this.close();
+      return;
+    }
+    const pending = this.pending;
+    if (pending !== undefined) {
+      this.pending = undefined;
+      this.resumeReading(PAUSE_PENDING);
+      // even when empty: llhttp ends a bodiless message on its next execute
+      if (this.begin(pending.head, pending.upgrade, pending.rest)) this.feed(pending.rest);
+      return;
+    }
+    if (this.reading === undefined) this.becameIdle();
+  }
+
+  private becameIdle(): void {
+    this.idleSince = this.traffic.now;
+    if (this.traffic.stopping || this.ended) this.close();
+  }
+
+  /** Writes a short plain-text response (errors, 503s); closes after it when asked or needed. */
+  sendError(status: number, body: string, retryAfter = false, close = false): void {
+    if (this.gone) return;
+    if (close || this.traffic.stopping) this.keepAlive = false;
+    this.write(localResponse(status, body, { retryAfter, close: !this.keepAlive }));
+    if (!this.keepAlive) this.close();
+  }
+
+  private parseError(err: ParseError): void {
+    const code = err.code;
+    let status = 400;
+    let reason = 'bad-request';
+    if (code === 'HPE_HEADER_OVERFLOW') {
+      status = 431;
+      reason = 'header-too-large';
+    }
+    this.traffic.metrics.clientError(reason);
+    this.reading = null;
+    if (this.active !== undefined) {
+      // a response is in progress: it cannot be followed by an error, so the connection ends
+      this.destroy();
+      return;
+    }
+    this.keepAlive = false;
+    this.write(closingResponse(status));
+    this.close();
+  }
+
+  /** The periodic timeout check. */
+  checkTimeouts(now: number): void {
+    const l = this.traffic.limits;
+    if (this.headSince !== 0 && this.active === undefined && now - this.headSince > l.clientHeaderTimeoutMs) {
+      this.headSince = 0;
+      this.timedOut();
+      return;
+    }
+    if (this.requestSince !== 0 && l.clientRequestTimeoutMs > 0 && now - this.requestSince > l.clientRequestTimeoutMs) {
+      this.requestSince = 0;
+      this.timedOut();
+      return;
+    }
+    if (this.idle && now - this.idleSince > l.idleTimeoutMs) {
+      this.destroy();
+      return;
+    }
+    this.active?.checkTimeouts(now);
+  }
+
+  private timedOut(): void {
+    this.traffic.metrics.clientError('timeout');
+    const ex = this.active;
+    // a response already went out (or is going out) for this request: no 408 after it
+    if ((ex !== undefined && ex.responseStarted) || (ex === undefined && this.reading !== undefined)) {
+      this.destroy();
+      return;
+    }
+    this.keepAlive = false;
+    this.write(closingResponse(408));
+    this.close();
+  }
+
+  pauseReading(reason: number): void {
+    // once closing, input is read and dropped (see close)
+    if (this.gone) return;
+    if (this.paused === 0) this.socket.pause();
+    this.paused |= reason;
+  }
+
+  resumeReading(reason: number): void {
+    if ((this.paused & reason) === 0) return;
+    this.paused &= ~reason;
+    if (this.paused === 0 && !this.gone) this.socket.resume();
+  }
+
+  private onEnd(): void {
+    this.ended = true;
+    // A client that closes while its response is pending has given up (nginx's 499): the
+    // upstream request is cancelled rather than finished for nobody.
+    if (this.active === undefined) this.close();
+    else this.destroy();
+  }
+
+  /** Closing, and what was written has not all been handed to the kernel yet. */
+  get flushing(): boolean {
+    return this.gone && !this.socket.destroyed && !this.socket.writableFinished;
+  }
+
+  /** Ends the connection after what was written. */
+  close(): void {
+    if (this.gone) return;
+    this.gone = true;
+    // What the client sends from here on is read and dropped (feed ignores it): closing a
+    // socket with unread input makes the kernel answer with a reset, which throws away the
+    // response still queued for the client.
+    this.paused = 0;
+    this.socket.resume();
+    this.socket.end();
+    // a client that never reads its response must not hold the socket forever
+    this.socket.setTimeout(5000, () => this.socket.destroy());
+    this.cleanup();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    if (!this.gone) {
+      this.gone = true;
+      this.cleanup();
+    }
+    this.listener.forget(this);
+  }
+
+  private cleanup(): void {
+    this.parser.close();
+    const ex = this.active;
+    if (ex !== undefined) ex.clientClosed();
+  }
+
+  /** A WebSocket handshake leaves the HTTP parser: the upgrade path owns the socket from here. */
+  private handOver(head: MessageHead, rest: Buffer): void {
+    const socket = this.socket;
+    this.listener.reads.release(socket, this.onData);
+    socket.removeAllListeners('end');
+    socket.removeAllListeners('error');
+    socket.removeAllListeners('close');
+    this.gone = true;
+    this.parser.close();
+    this.listener.forget(this);
+    // Nothing reads the socket until http-proxy-3 pipes it (after the upstream's 101): paused,
+    // what the client sends meanwhile waits instead of being emitted to no listener.
+    socket.pause();
+    const headers: Record<string, string> = {};
+    const raw = head.headers;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      const prior = headers[name];
+      headers[name] = prior === undefined ? raw[i + 1]! : `${prior}, ${raw[i + 1]!}`;
+    }
+    const req: UpgradeRequest = {
+      method: head.method,
+      url: head.url,
+      headers,
+      rawHeaders: raw,
+      httpVersion: `${head.versionMajor}.${head.versionMinor}`,
+      httpVersionMajor: head.versionMajor,
+      httpVersionMinor: head.versionMinor,
+      socket,
+      connection: socket,
+    };
+    this.listener.upgrade(req, socket, Buffer.from(rest));
+  }
+}
+

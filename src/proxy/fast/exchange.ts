@@ -1,0 +1,463 @@
+/**
+ * One client request on one pooled upstream connection at a time, through its attempts: it
+ * borrows a connection, sends the head and the body (re-framed when chunked), passes the
+ * response on (gathered into few writes) and reports the outcome. Retry and ejection decisions
+ * are the shared Traffic's.
+ */
+import { forwardedLines, type ForwardInfo, type RequestFacts } from '../headers.js';
+import { UpstreamError } from '../failures.js';
+import { bodilessStatus, sanitizeReason } from '../responses.js';
+import type { Traffic } from '../traffic.js';
+import type { Upstream } from '../upstreams.js';
+import type { ConnUser, ResponseHead, UpstreamConn, UpstreamPool } from './pool.js';
+
+/** A request head as routing and its exchange need it, from either parser. */
+export interface RequestStart {
+  method: string;
+  url: string;
+  versionMajor: number;
+  versionMinor: number;
+  keepAlive: boolean;
+  facts: RequestFacts;
+  /** header lines for the upstream: hop-by-hop and X-Forwarded-* removed */
+  lines: string;
+  /** X-Forwarded-For as received ('' when none) */
+  forwardedFor: string;
+}
+
+/** What an exchange needs of its client connection. */
+export interface ExchangeClient {
+  readonly address: string;
+  readonly forward: ForwardInfo;
+  /** the client is gone (closed, or closing after an error) */
+  readonly gone: boolean;
+  /** the connection stays open after this response */
+  readonly keepAlive: boolean;
+  /** the connection closes after the current response */
+  closeAfterResponse(): void;
+  write(data: string | Buffer): boolean;
+  /** calls `fn` once when the client's socket drains */
+  onceDrained(fn: () => void): void;
+  pauseReading(reason: number): void;
+  resumeReading(reason: number): void;
+  sendError(status: number, body: string, retryAfter?: boolean, close?: boolean): void;
+  destroy(): void;
+  /** the exchange is over (response ended, failed, or the client left) */
+  exchangeDone(ex: Exchange): void;
+}
+
+export type FastUpstream = Upstream<UpstreamPool>;
+
+/** Why a client connection is not being read (several may hold at once). */
+export const PAUSE_PENDING = 1;
+export const PAUSE_QUEUE = 2;
+export const PAUSE_UPSTREAM = 4;
+
+/** Where an exchange is with its current attempt. */
+const Phase = {
+  /** asked the instance's pool for a connection */
+  Waiting: 0,
+  /** has a connection that is still connecting: the body is held back */
+  Connecting: 1,
+  /** the request (head, then body as it comes) goes to the upstream */
+  Forwarding: 2,
+  /** the response head went to the client */
+  Responding: 3,
+  Done: 4,
+} as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+/** Request body bytes held while no upstream connection takes them yet. */
+const MAX_QUEUED_BODY = 64 * 1024;
+
+/** Response bodies up to this size are gathered with their head into one write. */
+const GATHER_MAX = 16 * 1024;
+
+const NO_TRIES: readonly FastUpstream[] = [];
+
+export class Exchange implements ConnUser {
+  readonly client: ExchangeClient;
+  readonly traffic: Traffic<UpstreamPool>;
+  readonly method: string;
+  readonly url: string;
+  readonly host: string;
+  readonly service: string;
+  readonly startedAt: number;
+  readonly hasBody: boolean;
+  /** the request body is chunked: re-framed to the upstream as chunks */
+  readonly chunked: boolean;
+  /** request head for the upstream */
+  readonly head: string;
+  /** the client speaks HTTP/1.0: no chunked responses to it */
+  readonly http10: boolean;
+  readonly skipBody: boolean;
+  private phase: Phase = Phase.Waiting;
+  peer: FastUpstream | undefined;
+  private tried: FastUpstream[] | undefined;
+  tries = 0;
+  private conn: UpstreamConn | undefined;
+  /** removes the listener waiting for the upstream to drain */
+  private upstreamDrain: (() => void) | undefined;
+  /** body chunks read from the client and not written upstream yet */
+  private queued: Buffer[] | undefined;
+  private queuedBytes = 0;
+  /** the client's body has ended */
+  private requestEnded: boolean;
+  private bodyConsumed = false;
+  /** the whole request went to the upstream */
+  private requestSent = false;
+  /** when the request went upstream (ms, Traffic's clock), for the header timeout */
+  private sentAt = 0;
+  /** last upstream activity during the body (ms), for the body timeout */
+  private lastActivity = 0;
+  /** the upstream keeps the connection open after this response */
+  private upstreamKeepAlive = false;
+  /** the response is re-framed as chunks (upstream chunked or close-delimited, client 1.1) */
+  private responseChunked = false;
+  /** an interim (1xx) response is being skipped */
+  private interim = false;
+  status = 0;
+  /** response text gathered during one upstream read (see cork) */
+  private out = '';
+  private batching = false;
+  private waitingDrain = false;
+
+  constructor(client: ExchangeClient, traffic: Traffic<UpstreamPool>, req: RequestStart, service: string, startedAt: number) {
+    const facts = req.facts;
+    this.client = client;
+    this.traffic = traffic;
+    this.method = req.method;
+    this.url = req.url;
+    this.host = facts.host;
+    this.service = service;
+    this.startedAt = startedAt;
+    this.chunked = facts.chunked;
+    this.hasBody = facts.hasBody;
+    this.requestEnded = !this.hasBody;
+    this.http10 = req.versionMajor === 1 && req.versionMinor === 0;
+    this.skipBody = req.method === 'HEAD';
+    const forwarded = forwardedLines(req.forwardedFor, facts.hosts > 0 ? facts.host : undefined, client.forward);
+    // the lines passed on carry no framing of their own: a chunked body is re-chunked
+    this.head = `${req.method} ${req.url} HTTP/1.1\r\n${req.lines}${forwarded}${this.chunked ? 'transfer-encoding: chunked\r\n' : ''}\r\n`;
+  }
+
+  get done(): boolean {
+    return this.phase === Phase.Done;
+  }
+
+  /** The response head went to the client: an error can no longer be answered cleanly. */
+  get responseStarted(): boolean {
+    return this.phase === Phase.Responding;
+  }
+
+  /** Picks the next peer and asks its pool for a connection; false when none is left. */
+  attempt(): boolean {
+    const peer = this.traffic.pick(this.service, this.tried ?? NO_TRIES);
+    if (peer === undefined) return false;
+    this.peer = peer;
+    this.tries++;
+    this.requestSent = false;
+    this.phase = Phase.Waiting;
+    this.sentAt = this.traffic.now;
+    peer.pool.acquire(this);
+    return true;
+  }
+
+  /** Never went upstream (no live instance): over before it began. */
+  abandon(): void {
+    this.phase = Phase.Done;
+  }
+
+  attached(conn: UpstreamConn): void {
+    if (this.phase === Phase.Done) {
+      conn.release(true);
+      return;
+    }
+    this.conn = conn;
+    // net holds the head until the connection exists; the body waits for connected(), so a
+    // refused connection leaves it unsent and the request can go to another instance whole
+    conn.write(this.head);
+    if (!this.hasBody) {
+      this.phase = Phase.Forwarding;
+      this.requestSent = true;
+      // the header timeout runs from here, not from a wait in the pool's queue
+      this.sentAt = this.traffic.now;
+      return;
+    }
+    this.phase = Phase.Connecting;
+    if (conn.connected) this.connected();
+  }
+
+  connected(): void {
+    const conn = this.conn;
+    if (this.phase !== Phase.Connecting || conn === undefined) return;
+    this.phase = Phase.Forwarding;
+    const queued = this.queued;
+    conn.socket.cork();
+    if (queued !== undefined) {
+      this.queued = undefined;
+      this.queuedBytes = 0;
+      for (const chunk of queued) this.writeBody(conn, chunk);
+    }
+    if (this.chunked && this.requestEnded) conn.write('0\r\n\r\n');
+    conn.socket.uncork();
+    this.client.resumeReading(PAUSE_QUEUE);
+    if (this.requestEnded) {
+      this.requestSent = true;
+      this.sentAt = this.traffic.now;
+    }
+  }
+
+  private writeBody(conn: UpstreamConn, chunk: Buffer): boolean {
+    this.bodyConsumed = true;
+    if (!this.chunked) return conn.write(chunk);
+    conn.write(`${chunk.length.toString(16)}\r\n`);
+    conn.write(chunk);
+    return conn.write('\r\n');
+  }
+
+  /** A piece of the client's request body. */
+  requestBody(chunk: Buffer): void {
+    if (this.phase === Phase.Done || chunk.length === 0) return;
+    const conn = this.conn;
+    if (conn === undefined || this.phase < Phase.Forwarding) {
+      (this.queued ??= []).push(chunk);
+      this.queuedBytes += chunk.length;
+      if (this.queuedBytes > MAX_QUEUED_BODY) this.client.pauseReading(PAUSE_QUEUE);
+      return;
+    }
+    if (!this.writeBody(conn, chunk) && this.upstreamDrain === undefined) {
+      // the upstream reads slower than the client sends: one listener until it drains
+      this.client.pauseReading(PAUSE_UPSTREAM);
+      const socket = conn.socket;
+      const onDrain = (): void => {
+        this.upstreamDrain = undefined;
+        this.client.resumeReading(PAUSE_UPSTREAM);
+      };
+      this.upstreamDrain = () => socket.off('drain', onDrain);
+      socket.once('drain', onDrain);
+    }
+  }
+
+  /** Stops waiting for the upstream to drain (the exchange ended or moved on). */
+  private stopUpstreamDrain(): void {
+    const off = this.upstreamDrain;
+    if (off === undefined) return;
+    this.upstreamDrain = undefined;
+    off();
+    this.client.resumeReading(PAUSE_UPSTREAM);
+  }
+
+  /** The client's request body is complete. */
+  requestEnd(): void {
+    if (this.requestEnded) return;
+    this.requestEnded = true;
+    const conn = this.conn;
+    if (this.phase === Phase.Done || conn === undefined || this.phase < Phase.Forwarding) return;
+    if (this.chunked) conn.write('0\r\n\r\n');
+    this.requestSent = true;
+    this.sentAt = this.traffic.now;
+  }
+
+  /** Upstream bytes are being parsed: small writes to the client are gathered until uncork. */
+  cork(): void {
+    this.batching = true;
+  }
+
+  uncork(): void {
+    this.batching = false;
+    this.flush();
+  }
+
+  private emit(text: string): void {
+    if (this.batching) this.out += text;
+    else this.send(text);
+  }
+
+  private emitChunk(chunk: Buffer, from: number, to: number): void {
+    if (this.batching && to - from <= GATHER_MAX) {
+      this.out += chunk.toString('latin1', from, to);
+      return;
+    }
+    this.flush();
+    // the upstream's read buffer is reused for the next read
+    this.send(Buffer.from(chunk.subarray(from, to)));
+  }
+
+  private flush(): void {
+    const out = this.out;
+    if (out === '') return;
+    this.out = '';
+    this.send(out);
+  }
+
+  private send(data: string | Buffer): void {
+    if (this.client.gone) return;
+    if (this.client.write(data) || this.waitingDrain) return;
+    // the client reads slower than the upstream sends: stop reading the upstream until it drains
+    const conn = this.conn;
+    if (conn === undefined) return;
+    this.waitingDrain = true;
+    conn.socket.pause();
+    this.client.onceDrained(() => {
+      this.waitingDrain = false;
+      this.lastActivity = this.traffic.now;
+      conn.socket.resume();
+    });
+  }
+
+  onHead(head: ResponseHead): boolean {
+    const status = head.status;
+    if (status < 200) {
+      if (status === 101) {
+        this.failed(new UpstreamError('other', 'UPSTREAM_UPGRADE', 'upstream switched protocols on a plain request'));
+        return true;
+      }
+      // 100 Continue and 103 Early Hints: the client got its own 100 already
+      this.interim = true;
+      return false;
+    }
+    this.traffic.responded(this.peer!);
+    const client = this.client;
+    if (client.gone) return true;
+    let framing = '';
+    const bodiless = this.skipBody || bodilessStatus(status);
+    if (!bodiless && !head.hasLength) {
+      // upstream chunked or close-delimited
+      if (this.http10) client.closeAfterResponse();
+      else {
+        this.responseChunked = true;
+        framing = 'transfer-encoding: chunked\r\n';
+      }
+    }
+    if (!this.requestEnded || this.traffic.stopping) client.closeAfterResponse();
+    if (!client.keepAlive) framing += 'connection: close\r\n';
+    else if (this.http10) framing += 'connection: keep-alive\r\n';
+    this.status = status;
+    this.phase = Phase.Responding;
+    this.upstreamKeepAlive = head.keepAlive;
+    this.lastActivity = this.traffic.now;
+    this.emit(`HTTP/1.1 ${status} ${sanitizeReason(head.reason)}\r\n${head.lines}${framing}\r\n`);
+    return this.skipBody;
+  }
+
+  onBody(chunk: Buffer, from: number, to: number): void {
+    if (this.client.gone || this.phase === Phase.Done) return;
+    this.lastActivity = this.traffic.now;
+    if (this.responseChunked) this.emit(`${(to - from).toString(16)}\r\n`);
+    this.emitChunk(chunk, from, to);
+    if (this.responseChunked) this.emit('\r\n');
+  }
+
+  onMessageEnd(): void {
+    if (this.interim) {
+      this.interim = false;
+      return;
+    }
+    if (this.phase === Phase.Done) return;
+    this.phase = Phase.Done;
+    if (this.responseChunked) this.emit('0\r\n\r\n');
+    // before the connection may be ended or handed to the next request
+    this.flush();
+    const conn = this.conn!;
+    this.conn = undefined;
+    // reusable only when the whole request went out (an early response leaves a body unsent)
+    this.stopUpstreamDrain();
+    conn.release(this.upstreamKeepAlive && this.requestSent && !this.client.gone && !this.waitingDrain);
+    this.record(this.client.gone ? 499 : this.status);
+    this.client.exchangeDone(this);
+  }
+
+  failed(err: UpstreamError): void {
+    if (this.phase === Phase.Done) return;
+    const traffic = this.traffic;
+    const peer = this.peer!;
+    const conn = this.conn;
+    this.conn = undefined;
+    this.stopUpstreamDrain();
+    if (conn !== undefined) conn.destroy();
+    if (this.client.gone) {
+      traffic.neutral(peer);
+      this.finish(499);
+      return;
+    }
+    traffic.failed(peer, err);
+    if (this.phase === Phase.Responding) {
+      // Too late for a clean error: cut the client connection so it sees a truncated response.
+      traffic.log.warn({ service: this.service, upstream: peer.id, err: err.message }, 'upstream failed mid-response');
+      this.phase = Phase.Done;
+      this.client.destroy();
+      this.finish(this.status);
+      return;
+    }
+    const retry = traffic.retries(this.service, {
+      kind: err.kind,
+      method: this.method,
+      hasBody: this.hasBody,
+      bodyConsumed: this.bodyConsumed,
+      requestSent: this.requestSent,
+      responseStarted: false,
+      tries: this.tries,
+    });
+    if (retry) {
+      (this.tried ??= []).push(peer);
+      if (this.attempt()) return;
+    }
+    traffic.log.debug({ service: this.service, upstream: peer.id, err: err.message, kind: err.kind, tries: this.tries }, 'upstream request failed');
+    this.phase = Phase.Done;
+    // a body still arriving has nowhere to go: the connection ends after the error
+    this.client.sendError(502, err.kind === 'timeout' ? `upstream of service "${this.service}" timed out\n` : `upstream of service "${this.service}" failed\n`, false, !this.requestEnded);
+    this.finish(502);
+  }
+
+  /** The client went away: the upstream connection is cut (its response would have nowhere to go). */
+  clientClosed(): void {
+    if (this.phase === Phase.Done) return;
+    const conn = this.conn;
+    this.conn = undefined;
+    this.stopUpstreamDrain();
+    if (conn !== undefined) conn.destroy();
+    else this.peer?.pool.cancel(this);
+    if (this.peer !== undefined) this.traffic.neutral(this.peer);
+    this.finish(499);
+  }
+
+  /** Periodic check of the upstream timeouts. */
+  checkTimeouts(now: number): void {
+    if (this.phase === Phase.Done) return;
+    const l = this.traffic.limits;
+    if (this.conn === undefined) {
+      // queued for a connection (--upstream-connections): the header timeout bounds the wait
+      if (this.peer !== undefined && now - this.sentAt > l.upstreamHeaderTimeoutMs) {
+        this.peer.pool.cancel(this);
+        this.phase = Phase.Done;
+        this.client.sendError(503, `no connection to service "${this.service}" came free within ${l.upstreamHeaderTimeoutMs} ms\n`, true, !this.requestEnded);
+        this.finish(503);
+      }
+      return;
+    }
+    if (this.phase !== Phase.Responding) {
+      if (this.requestSent && now - this.sentAt > l.upstreamHeaderTimeoutMs) {
+        this.failed(new UpstreamError('timeout', 'UPSTREAM_HEADER_TIMEOUT', `upstream ${this.peer!.id} sent no response head within ${l.upstreamHeaderTimeoutMs} ms`));
+      }
+    } else if (l.upstreamBodyTimeoutMs > 0 && !this.waitingDrain && now - this.lastActivity > l.upstreamBodyTimeoutMs) {
+      // (a client that reads slowly is not the upstream's silence)
+      this.failed(new UpstreamError('timeout', 'UPSTREAM_BODY_TIMEOUT', `upstream ${this.peer!.id} went silent for ${l.upstreamBodyTimeoutMs} ms mid-body`));
+    }
+  }
+
+  private finish(status: number): void {
+    this.phase = Phase.Done;
+    this.stopUpstreamDrain();
+    // a body held for a connection that never came has nowhere to go: the client is read again
+    this.queued = undefined;
+    this.queuedBytes = 0;
+    this.client.resumeReading(PAUSE_QUEUE);
+    this.record(status);
+    this.client.exchangeDone(this);
+  }
+
+  private record(status: number): void {
+    this.traffic.record({ method: this.method, host: this.host, path: this.url, client: this.client.address, service: this.service, upstream: this.peer?.id, status, startedAt: this.startedAt, tries: this.tries });
+  }
+}

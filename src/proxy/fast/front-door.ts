@@ -1,0 +1,101 @@
+/**
+ * The fast engine's listener: a plain TCP server whose connections are read by ClientConn,
+ * one sweep timer for every client and upstream timeout (it also advances the shared clock),
+ * WebSocket hand-over, and a graceful stop.
+ */
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { pollUntil } from '../../wait.js';
+import type { FrontDoor } from '../front-door.js';
+import type { Traffic } from '../traffic.js';
+import { WebSocketUpgrades, type UpgradeRequest } from '../upgrade.js';
+import { ClientConn, type ConnListener } from './client-conn.js';
+import { DirectWriter } from './direct-write.js';
+import type { UpstreamPool } from './pool.js';
+import { SharedReads } from './shared-reads.js';
+
+export class FastFrontDoor implements FrontDoor, ConnListener {
+  readonly engine = 'fast';
+  readonly traffic: Traffic<UpstreamPool>;
+  readonly writer: DirectWriter;
+  readonly reads = new SharedReads();
+  private readonly server: Server;
+  private readonly conns = new Set<ClientConn>();
+  private readonly upgrades: WebSocketUpgrades;
+  private readonly sweeper: NodeJS.Timeout;
+  private listening = false;
+
+  /** `writer` is shared with the upstream pools: it keeps a spare write request between writes */
+  constructor(traffic: Traffic<UpstreamPool>, writer: DirectWriter) {
+    this.traffic = traffic;
+    this.writer = writer;
+    this.upgrades = new WebSocketUpgrades(traffic);
+    // paused until the ClientConn has chosen how the socket is read (see SharedReads)
+    this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => {
+      if (traffic.stopping) {
+        socket.destroy();
+        return;
+      }
+      this.conns.add(new ClientConn(this, socket));
+    });
+    // Timeouts are checked by one timer for every connection, not a timer per request.
+    const l = traffic.limits;
+    const smallest = Math.min(l.clientHeaderTimeoutMs, l.idleTimeoutMs, l.upstreamHeaderTimeoutMs, l.clientRequestTimeoutMs || Infinity, l.upstreamBodyTimeoutMs || Infinity);
+    const every = Math.max(20, Math.min(1000, Math.floor(smallest / 4)));
+    this.sweeper = setInterval(() => this.sweep(), every);
+    this.sweeper.unref();
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ host, port, backlog: 4096 }, () => {
+        this.server.off('error', onError);
+        this.server.on('error', (err) => this.traffic.log.error({ err: err.message }, 'proxy listener error'));
+        this.listening = true;
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get isListening(): boolean {
+    return this.listening;
+  }
+
+  private sweep(): void {
+    const now = this.traffic.tick();
+    for (const conn of this.conns) conn.checkTimeouts(now);
+    this.traffic.table.sweep(now);
+  }
+
+  forget(conn: ClientConn): void {
+    this.conns.delete(conn);
+  }
+
+  upgrade(req: UpgradeRequest, socket: Socket, head: Buffer): void {
+    this.upgrades.pass(req, socket, head);
+  }
+
+  /**
+   * Graceful: stop accepting, let in-flight requests finish (closing keep-alive connections as
+   * they go idle) until `deadlineMs`, then cut what is left.
+   */
+  async stop(deadlineMs: number): Promise<{ unfinished: number }> {
+    const traffic = this.traffic;
+    traffic.stopping = true;
+    const deadline = Date.now() + deadlineMs;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const conn of [...this.conns]) if (conn.idle) conn.close();
+    await traffic.drain(deadlineMs);
+    const unfinished = traffic.inflight;
+    // A finished response may still be on its way out of a closing connection: it gets the
+    // rest of the deadline to reach the kernel ('finish'), rather than being cut by destroy.
+    await pollUntil(() => ![...this.conns].some((conn) => conn.flushing), deadline);
+    this.upgrades.destroyAll();
+    for (const conn of [...this.conns]) conn.destroy();
+    clearInterval(this.sweeper);
+    await closed;
+    this.listening = false;
+    return { unfinished };
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The contract both HTTP engines keep: a listener that serves requests through the shared
+ * Traffic and stops gracefully. The engine is chosen once at start (see engine-choice.ts).
+ */
+import type { AddressInfo } from 'node:net';
+
+export type EngineName = 'fast' | 'portable';
+
+export interface FrontDoor {
+  readonly engine: EngineName;
+  listen(host: string, port: number): Promise<AddressInfo>;
+  readonly isListening: boolean;
+  /**
+   * Graceful: stop accepting, let in-flight requests finish (closing keep-alive connections as
+   * they go idle) until `deadlineMs`, then cut what is left.
+   */
+  stop(deadlineMs: number): Promise<{ unfinished: number }>;
+}
+
+/** What an engine is built from: the shared pieces, and how to reach upstreams. */
+export interface EngineParts {
+  readonly router: import('./routing.js').HostRouter;
+  readonly policy: import('./balancer.js').EjectionPolicy;
+  readonly limits: import('./traffic.js').ServerLimits;
+  readonly metrics: import('./metrics.js').ProxyMetrics;
+  readonly log: import('../log.js').Logger;
+  readonly accessLog: import('./traffic.js').AccessLog;
+  /** how long an idle upstream connection is kept for reuse */
+  readonly upstreamKeepAliveMs: number;
+  /** max connections per upstream; 0 = unlimited */
+  readonly upstreamConnections: number;
+}
+
+/** A built engine: the upstream table the catalog feeds, and the front door serving it. */
+export interface BuiltEngine {
+  readonly table: import('./upstreams.js').UpstreamTable;
+  readonly traffic: import('./traffic.js').Traffic;
+  readonly front: FrontDoor;
+}

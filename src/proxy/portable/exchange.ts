@@ -1,0 +1,243 @@
+/**
+ * One client request in the portable engine: node:http's request and response on the client
+ * side, an undici dispatch per attempt on the upstream side. It is its own undici dispatch
+ * handler, so an attempt costs one object rather than a set of closures. Retry and ejection
+ * decisions are the shared Traffic's.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { UpstreamError, type FailureKind, type UpstreamErrorCode } from '../failures.js';
+import { clientResponseList } from '../headers.js';
+import type { Traffic } from '../traffic.js';
+import type { Upstream } from '../upstreams.js';
+import type { PortablePool } from './pool.js';
+
+export type PortableUpstream = Upstream<PortablePool>;
+
+const Phase = {
+  /** dispatched to the instance's pool; no connection carries it yet */
+  Waiting: 0,
+  /** undici is writing it on a connection */
+  Forwarding: 1,
+  /** the response head went to the client */
+  Responding: 2,
+  Done: 3,
+} as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+class ClientGoneError extends Error {
+  override readonly name = 'ClientGoneError';
+}
+
+const NO_TRIES: readonly PortableUpstream[] = [];
+
+/** What the exchange reports back to its front door. */
+export interface ExchangeOwner {
+  /** answers with a short plain-text response (or cuts the connection if a response began) */
+  sendError(res: ServerResponse, status: number, body: string, retryAfter?: boolean): void;
+  /** the exchange is over */
+  finished(ex: PortableExchange, status: number): void;
+}
+
+export class PortableExchange implements Dispatcher.DispatchHandler {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly service: string;
+  readonly startedAt: number;
+  private readonly traffic: Traffic<PortablePool>;
+  private readonly owner: ExchangeOwner;
+  private readonly hasBody: boolean;
+  private readonly options: Dispatcher.DispatchOptions;
+  private phase: Phase = Phase.Waiting;
+  peer: PortableUpstream | undefined;
+  private tried: PortableUpstream[] | undefined;
+  tries = 0;
+  private controller: Dispatcher.DispatchController | undefined;
+  /** Traffic's clock when the attempt was dispatched: a wait for a free connection is bounded */
+  dispatchedAt = 0;
+  private requestSent = false;
+  private clientGone = false;
+  status = 0;
+
+  constructor(traffic: Traffic<PortablePool>, owner: ExchangeOwner, req: IncomingMessage, res: ServerResponse, service: string, startedAt: number, headers: string[], hasBody: boolean) {
+    this.traffic = traffic;
+    this.owner = owner;
+    this.req = req;
+    this.res = res;
+    this.service = service;
+    this.startedAt = startedAt;
+    this.hasBody = hasBody;
+    this.options = {
+      path: req.url!,
+      method: req.method as Dispatcher.HttpMethod,
+      headers,
+      body: hasBody ? req : null,
+      // Retries are decided here, not inside undici.
+      idempotent: false,
+      reset: false,
+    };
+  }
+
+  get done(): boolean {
+    return this.phase === Phase.Done;
+  }
+
+  /** Picks the next peer and dispatches; false when none is left. */
+  attempt(): boolean {
+    const peer = this.traffic.pick(this.service, this.tried ?? NO_TRIES);
+    if (peer === undefined) return false;
+    this.peer = peer;
+    this.tries++;
+    this.requestSent = false;
+    this.controller = undefined;
+    this.phase = Phase.Waiting;
+    this.dispatchedAt = this.traffic.now;
+    peer.pool.undici.dispatch(this.options, this);
+    return true;
+  }
+
+  /** Never went upstream (no live instance): over before it began. */
+  abandon(): void {
+    this.phase = Phase.Done;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // answered meanwhile (a 503 after waiting too long for a connection), or nobody to answer
+    if (this.phase === Phase.Done || this.clientGone) {
+      controller.abort(new ClientGoneError('request no longer wanted'));
+      return;
+    }
+    this.phase = Phase.Forwarding;
+  }
+
+  onRequestSent(): void {
+    this.requestSent = true;
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
+    const peer = this.peer!;
+    this.traffic.responded(peer);
+    if (this.clientGone || this.phase === Phase.Done) return controller.abort(new ClientGoneError('client went away'));
+    // 1xx are not passed on (the client got its own 100 Continue from node:http)
+    if (statusCode < 200) return;
+    const headers = clientResponseList((controller.rawHeaders ?? []) as (string | Buffer)[]);
+    try {
+      if (statusMessage) this.res.writeHead(statusCode, statusMessage, headers);
+      else this.res.writeHead(statusCode, headers);
+    } catch (err) {
+      // The upstream sent something Node refuses to repeat (bad header characters).
+      this.traffic.log.warn({ service: this.service, upstream: peer.id, err: (err as Error).message }, 'upstream response head rejected');
+      controller.abort(err as Error);
+      return;
+    }
+    this.status = statusCode;
+    this.phase = Phase.Responding;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.phase === Phase.Done) return;
+    this.phase = Phase.Done;
+    this.res.end();
+    this.owner.finished(this, this.status);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.phase === Phase.Done) return;
+    const traffic = this.traffic;
+    const peer = this.peer!;
+    if (this.clientGone || err instanceof ClientGoneError) {
+      traffic.neutral(peer);
+      this.phase = Phase.Done;
+      this.owner.finished(this, 499);
+      return;
+    }
+    const failure = upstreamFailure(err, this.phase !== Phase.Waiting, peer.id);
+    traffic.failed(peer, failure);
+    if (this.phase === Phase.Responding) {
+      // Too late for a clean error: cut the client connection so it sees a truncated response.
+      this.phase = Phase.Done;
+      traffic.log.warn({ service: this.service, upstream: peer.id, err: failure.message }, 'upstream failed mid-response');
+      this.res.destroy(failure);
+      this.owner.finished(this, this.status);
+      return;
+    }
+    const req = this.req;
+    const retry = traffic.retries(this.service, {
+      kind: failure.kind,
+      method: req.method!,
+      hasBody: this.hasBody,
+      bodyConsumed: req.readableDidRead || req.destroyed,
+      requestSent: this.requestSent,
+      responseStarted: false,
+      tries: this.tries,
+    });
+    if (retry) {
+      (this.tried ??= []).push(peer);
+      if (this.attempt()) return;
+    }
+    traffic.log.debug({ service: this.service, upstream: peer.id, err: failure.message, kind: failure.kind, tries: this.tries }, 'upstream request failed');
+    this.phase = Phase.Done;
+    this.owner.sendError(this.res, 502, failure.kind === 'timeout' ? `upstream of service "${this.service}" timed out\n` : `upstream of service "${this.service}" failed\n`);
+    this.owner.finished(this, 502);
+  }
+
+  /** The client went away: the upstream request is cut (its response would have nowhere to go). */
+  clientClosed(): void {
+    if (this.phase === Phase.Done) return;
+    this.clientGone = true;
+    this.controller?.abort(new ClientGoneError('client went away'));
+  }
+
+  /** Periodic check: a wait for a free connection (--upstream-connections) is bounded. */
+  checkTimeouts(now: number): void {
+    const limit = this.traffic.limits.upstreamHeaderTimeoutMs;
+    if (this.phase !== Phase.Waiting || now - this.dispatchedAt <= limit) return;
+    // undici keeps the request queued; it is aborted when a connection takes it (onRequestStart)
+    this.phase = Phase.Done;
+    this.owner.sendError(this.res, 503, `no connection to service "${this.service}" came free within ${limit} ms\n`, true);
+    this.owner.finished(this, 503);
+  }
+}
+
+/** An undici failure as the proxy's kinds: nothing was written yet means `connect`. */
+function upstreamFailure(err: Error, started: boolean, id: string): UpstreamError {
+  const code = (err as { code?: string }).code ?? '';
+  let kind: FailureKind;
+  let own: UpstreamErrorCode;
+  switch (code) {
+    case 'UND_ERR_HEADERS_TIMEOUT':
+      [kind, own] = ['timeout', 'UPSTREAM_HEADER_TIMEOUT'];
+      break;
+    case 'UND_ERR_BODY_TIMEOUT':
+      [kind, own] = ['timeout', 'UPSTREAM_BODY_TIMEOUT'];
+      break;
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      [kind, own] = ['connect', 'ETIMEDOUT'];
+      break;
+    case 'ECONNREFUSED':
+      [kind, own] = ['connect', 'ECONNREFUSED'];
+      break;
+    case 'UND_ERR_SOCKET':
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'UND_ERR_CLOSED':
+      [kind, own] = [started ? 'reset' : 'connect', 'ECONNRESET'];
+      break;
+    case 'HPE_INVALID_CONSTANT':
+    case 'UND_ERR_INFO':
+    case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+      [kind, own] = ['other', 'UPSTREAM_BAD_RESPONSE'];
+      break;
+    default:
+      [kind, own] = [started ? 'other' : 'connect', code.startsWith('HPE_') ? 'UPSTREAM_BAD_RESPONSE' : 'UPSTREAM_FAILED'];
+  }
+  return new UpstreamError(kind, own, `upstream ${id}: ${err.message}`, err);
+}

@@ -1,0 +1,166 @@
+/**
+ * The portable engine's listener: node:http on the client side (its parser, timeouts,
+ * pipelining and framing), the shared admission, Traffic and WebSocket hand-over, and a
+ * graceful stop. Public Node.js APIs only.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { admit, hostsOf, noInstance, type Refusal } from '../admission.js';
+import type { FrontDoor } from '../front-door.js';
+import { requestForwardList, requestFacts } from '../headers.js';
+import { closingResponse } from '../responses.js';
+import type { Traffic } from '../traffic.js';
+import { isWebSocketUpgrade, WebSocketUpgrades, type UpgradeRequest } from '../upgrade.js';
+import { PortableExchange, type ExchangeOwner } from './exchange.js';
+import type { PortablePool } from './pool.js';
+
+const kExchange = Symbol('beacon.exchange');
+type TaggedResponse = ServerResponse & { [kExchange]?: PortableExchange };
+
+export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
+  readonly engine = 'portable';
+  private readonly traffic: Traffic<PortablePool>;
+  private readonly server: Server;
+  private readonly upgrades: WebSocketUpgrades;
+  private readonly active = new Set<PortableExchange>();
+  private readonly sweeper: NodeJS.Timeout;
+  private listening = false;
+
+  constructor(traffic: Traffic<PortablePool>) {
+    this.traffic = traffic;
+    this.upgrades = new WebSocketUpgrades(traffic);
+    const l = traffic.limits;
+    this.server = createServer(
+      {
+        maxHeaderSize: l.maxHeaderSize,
+        headersTimeout: l.clientHeaderTimeoutMs,
+        requestTimeout: l.clientRequestTimeoutMs,
+        keepAliveTimeout: l.idleTimeoutMs,
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(l.clientHeaderTimeoutMs / 2))),
+        noDelay: true,
+        // the shared admission answers a missing Host, as the fast engine does
+        requireHostHeader: false,
+        // Only WebSocket upgrades go to 'upgrade'; anything else with an Upgrade header (h2c,
+        // TLS/1.0) takes the normal request path instead of being dropped.
+        shouldUpgradeCallback: (req: IncomingMessage) => isWebSocketUpgrade(req.method ?? '', req.headers.upgrade),
+      } as ServerOptions,
+      (req, res) => this.handle(req, res),
+    );
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrades.pass(req as unknown as UpgradeRequest, socket, head));
+    this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.upgrades.refuse(socket, { status: 501, body: 'CONNECT is not supported\n' }));
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
+    const smallest = Math.min(l.upstreamHeaderTimeoutMs, l.clientHeaderTimeoutMs);
+    this.sweeper = setInterval(() => this.sweep(), Math.max(20, Math.min(1000, Math.floor(smallest / 4))));
+    this.sweeper.unref();
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ host, port, backlog: 4096 }, () => {
+        this.server.off('error', onError);
+        this.server.on('error', (err) => this.traffic.log.error({ err: err.message }, 'proxy listener error'));
+        this.listening = true;
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get isListening(): boolean {
+    return this.listening;
+  }
+
+  private sweep(): void {
+    const now = this.traffic.tick();
+    for (const ex of this.active) ex.checkTimeouts(now);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const traffic = this.traffic;
+    const startedAt = traffic.mark();
+    traffic.requests++;
+    traffic.begin();
+    res.once('close', () => this.closed(res as TaggedResponse));
+    if (traffic.stopping) res.shouldKeepAlive = false;
+    const { host, hosts } = hostsOf(req.rawHeaders);
+    const routed = admit({ url: req.url ?? '', hosts, host, versionMinor: req.httpVersionMinor }, (h) => traffic.router.route(h));
+    if (typeof routed !== 'string') return this.refuse(req, res, routed, startedAt);
+    const facts = requestFacts(req.rawHeaders);
+    const headers = requestForwardList(req.rawHeaders, facts.connection, hosts > 0 ? host : undefined, { clientAddress: req.socket.remoteAddress ?? '', proto: 'http' });
+    const ex = new PortableExchange(traffic, this, req, res, routed, startedAt, headers, facts.hasBody);
+    (res as TaggedResponse)[kExchange] = ex;
+    if (!ex.attempt()) {
+      ex.abandon();
+      return this.refuse(req, res, noInstance(routed), startedAt);
+    }
+    this.active.add(ex);
+  }
+
+  private refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal, startedAt: number): void {
+    this.sendError(res, refusal.status, refusal.body, refusal.status === 503);
+    const service = refusal.service === undefined ? '-' : this.traffic.label(refusal.service);
+    this.traffic.record({ method: req.method ?? '', host: hostsOf(req.rawHeaders).host, path: req.url ?? '', client: req.socket.remoteAddress ?? '', service, upstream: undefined, status: refusal.status, startedAt, tries: 0 });
+  }
+
+  /** A response closed (finished or cut): the request is no longer in flight. */
+  private closed(res: TaggedResponse): void {
+    const ex = res[kExchange];
+    if (ex !== undefined) {
+      ex.clientClosed();
+      this.active.delete(ex);
+    }
+    this.traffic.settle();
+    if (this.traffic.stopping) this.server.closeIdleConnections();
+  }
+
+  finished(ex: PortableExchange, status: number): void {
+    this.active.delete(ex);
+    const req = ex.req;
+    this.traffic.record({ method: req.method ?? '', host: hostsOf(req.rawHeaders).host, path: req.url ?? '', client: req.socket.remoteAddress ?? '', service: ex.service, upstream: ex.peer?.id, status, startedAt: ex.startedAt, tries: ex.tries });
+  }
+
+  sendError(res: ServerResponse, status: number, body: string, retryAfter = false): void {
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store'];
+    if (retryAfter) headers.push('retry-after', '1');
+    // a body still arriving has nowhere to go: the connection ends after the error
+    if (this.traffic.stopping || !res.req.complete) headers.push('connection', 'close');
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    const code = err.code ?? 'unknown';
+    let status: number | undefined = 400;
+    let reason = 'bad-request';
+    if (code === 'HPE_HEADER_OVERFLOW') [status, reason] = [431, 'header-too-large'];
+    else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') [status, reason] = [408, 'timeout'];
+    else if (code === 'ECONNRESET' || code === 'EPIPE') [status, reason] = [undefined, 'reset'];
+    this.traffic.metrics.clientError(reason);
+    const s = socket as Socket & { _httpMessage?: { headersSent?: boolean } };
+    // a response already began on this connection: an error after it would be garbage
+    if (status !== undefined && s.writable && !s.writableEnded && s._httpMessage?.headersSent !== true) s.end(closingResponse(status));
+    s.destroy();
+  }
+
+  async stop(deadlineMs: number): Promise<{ unfinished: number }> {
+    const traffic = this.traffic;
+    traffic.stopping = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    await traffic.drain(deadlineMs);
+    const unfinished = traffic.inflight;
+    this.upgrades.destroyAll();
+    this.server.closeAllConnections();
+    clearInterval(this.sweeper);
+    await closed;
+    this.listening = false;
+    return { unfinished };
+  }
+}
+

@@ -1,0 +1,179 @@
+/**
+ * What both HTTP engines share once a request is read: the clock, routing, picking an
+ * instance, what a failure or a success does to it (ejection), retry decisions, in-flight
+ * counting for a graceful stop, and accounting (metrics and the access log). An engine moves
+ * bytes and asks this object what to do; it decides nothing of this on its own.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../log.js';
+import { pickUpstream, reportFailure, reportNeutral, reportSuccess, type EjectionPolicy } from './balancer.js';
+import type { UpstreamError } from './failures.js';
+import type { ProxyMetrics } from './metrics.js';
+import { shouldRetry, type AttemptOutcome } from './retry.js';
+import type { HostRouter } from './routing.js';
+import type { Upstream, UpstreamPoolLike, UpstreamTable } from './upstreams.js';
+
+export interface ServerLimits {
+  /** client: time to send the request head (slowloris) */
+  clientHeaderTimeoutMs: number;
+  /** client: whole request (head and body); 0 = unlimited */
+  clientRequestTimeoutMs: number;
+  /** client: keep-alive idle time between requests */
+  idleTimeoutMs: number;
+  maxHeaderSize: number;
+  maxTries: number;
+  connectTimeoutMs: number;
+  /** upstream: time from the request to the response head */
+  upstreamHeaderTimeoutMs: number;
+  /** upstream: longest silence inside a response body; 0 = none */
+  upstreamBodyTimeoutMs: number;
+}
+
+/** The access log: a pino logger or nothing. */
+export type AccessLog = Logger | undefined;
+
+/** One answered request, as metrics and the access log record it. */
+export interface RequestRecord {
+  readonly method: string;
+  readonly host: string | undefined;
+  readonly path: string;
+  readonly client: string;
+  readonly service: string;
+  readonly upstream: string | undefined;
+  readonly status: number;
+  /** `Traffic.mark()` when the request began */
+  readonly startedAt: number;
+  readonly tries: number;
+}
+
+export interface TrafficDeps<P extends UpstreamPoolLike> {
+  router: HostRouter;
+  table: UpstreamTable<P>;
+  policy: EjectionPolicy;
+  limits: ServerLimits;
+  metrics: ProxyMetrics;
+  log: Logger;
+  accessLog: AccessLog;
+}
+
+const NO_TRIES: readonly Upstream[] = [];
+
+export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
+  readonly router: HostRouter;
+  readonly table: UpstreamTable<P>;
+  readonly policy: EjectionPolicy;
+  readonly limits: ServerLimits;
+  readonly metrics: ProxyMetrics;
+  readonly log: Logger;
+  private readonly accessLog: AccessLog;
+  /**
+   * The clock (ms since the epoch) for timeouts and balancing, advanced by the listener that
+   * owns it (`tick`, at each client read and each sweep): none of them needs more precision
+   * than the sweep interval, and one clock read per read is cheaper than one per decision.
+   */
+  now = Date.now();
+  /** requests received */
+  requests = 0;
+  /** requests whose response is not finished */
+  inflight = 0;
+  stopping = false;
+  private drained: (() => void) | undefined;
+
+  constructor(deps: TrafficDeps<P>) {
+    this.router = deps.router;
+    this.table = deps.table;
+    this.policy = deps.policy;
+    this.limits = deps.limits;
+    this.metrics = deps.metrics;
+    this.log = deps.log;
+    this.accessLog = deps.accessLog;
+  }
+
+  tick(): number {
+    return (this.now = Date.now());
+  }
+
+  /** A high-resolution mark for request durations (RequestRecord.startedAt). */
+  mark(): number {
+    return performance.now();
+  }
+
+  /** The next instance of `service` to try, skipping `tried`; undefined when none is left. */
+  pick(service: string, tried: readonly Upstream<P>[] = NO_TRIES as readonly Upstream<P>[]): Upstream<P> | undefined {
+    const entry = this.table.get(service);
+    return entry === undefined ? undefined : (pickUpstream(entry.peers, this.now, tried) as Upstream<P> | undefined);
+  }
+
+  /** The instance started a response: it is healthy (a probe brings it back). */
+  responded(peer: Upstream<P>): void {
+    if (reportSuccess(peer)) this.log.info({ service: peer.service, upstream: peer.id }, 'upstream back in rotation');
+  }
+
+  /** The attempt ended for a reason that says nothing about the instance (the client left). */
+  neutral(peer: Upstream<P>): void {
+    reportNeutral(peer);
+  }
+
+  /** The attempt failed: counted, and the instance ejected when it keeps failing. */
+  failed(peer: Upstream<P>, err: UpstreamError): void {
+    const service = peer.service;
+    this.metrics.upstreamError(service, err.kind);
+    if (reportFailure(peer, Date.now(), this.policy)) {
+      this.metrics.ejection(service);
+      this.log.warn({ service, upstream: peer.id, err: err.message, forMs: this.policy.failTimeoutMs }, 'upstream ejected after failures');
+    }
+  }
+
+  /** Whether a failed attempt is replayed on another instance (counted when it is). */
+  retries(service: string, outcome: Omit<AttemptOutcome, 'maxTries'>): boolean {
+    const retry = shouldRetry({ ...outcome, maxTries: this.limits.maxTries });
+    if (retry) this.metrics.retry(service);
+    return retry;
+  }
+
+  /**
+   * The metrics label for a service without instances: its name when a flag names it, else "-".
+   * `<anything>.<domain>` Host headers must not mint unbounded label values.
+   */
+  label(service: string | undefined): string {
+    return service !== undefined && (this.router.isNamed(service) || this.table.get(service) !== undefined) ? service : '-';
+  }
+
+  /** Metrics and the access log for one answered request. */
+  record(r: RequestRecord): void {
+    const ms = performance.now() - r.startedAt;
+    this.metrics.request(r.service, r.status, ms / 1000);
+    if (this.accessLog !== undefined) {
+      this.accessLog.info({ method: r.method, host: r.host, path: r.path, status: r.status, service: r.service, upstream: r.upstream, tries: r.tries, ms: Math.round(ms * 1000) / 1000, client: r.client }, 'request');
+    }
+  }
+
+  /** An upgrade handed to the WebSocket proxy. */
+  recordUpgrade(method: string, host: string | undefined, path: string, service: string, upstream: string, client: string | undefined): void {
+    this.requests++;
+    this.metrics.request(service, 101, 0);
+    this.accessLog?.info({ method, host, path, status: 101, service, upstream, client }, 'upgrade');
+  }
+
+  /** A request is in flight until `settle`. */
+  begin(): void {
+    this.inflight++;
+  }
+
+  settle(): void {
+    this.inflight--;
+    if (this.stopping && this.inflight === 0) this.drained?.();
+  }
+
+  /** Stops taking requests; resolves when none is in flight, or after `deadlineMs`. */
+  async drain(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.inflight === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => (this.drained = resolve)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs))),
+    ]);
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * WebSocket handshakes, for both engines: admitted like plain requests (target, Host count and
+ * syntax, route), then handed to http-proxy-3 with the proxy's X-Forwarded-* headers. After the
+ * upstream's 101 the socket carries frames, so an error there closes it instead of answering.
+ */
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createProxyServer, type ProxyServer } from 'http-proxy-3';
+import { admit, hostsOf, noInstance, type Refusal } from './admission.js';
+import { setForwardedOnObject } from './headers.js';
+import { localResponse, printable } from './responses.js';
+import type { Traffic } from './traffic.js';
+
+/** The request fields an upgrade (and http-proxy-3) needs: the shape of an IncomingMessage. */
+export interface UpgradeRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawHeaders: string[];
+  httpVersion: string;
+  httpVersionMajor: number;
+  httpVersionMinor: number;
+  socket: Socket;
+  connection: Socket;
+}
+
+/** A WebSocket opening handshake: the only upgrade the proxy passes on (RFC 6455 4.1). */
+export function isWebSocketUpgrade(method: string, upgrade: string | undefined): boolean {
+  return method === 'GET' && upgrade !== undefined && /^websocket$/i.test(upgrade.trim());
+}
+
+const GATEWAY_ERROR = 'HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: 12\r\n\r\nbad gateway\n';
+
+export class WebSocketUpgrades {
+  private readonly traffic: Traffic;
+  private readonly proxy: ProxyServer;
+  private readonly proto: string;
+  private readonly open = new Set<Duplex>();
+  /** client sockets whose upgrade the upstream accepted (101 sent or on its way) */
+  private readonly switched = new WeakSet<Duplex>();
+
+  constructor(traffic: Traffic, proto = 'http') {
+    this.traffic = traffic;
+    this.proto = proto;
+    this.proxy = createProxyServer({ xfwd: false, ws: true, changeOrigin: false, proxyTimeout: 0, connectTimeout: traffic.limits.connectTimeoutMs } as never);
+    // The upstream accepted the upgrade: remember it before the 101 goes to the client.
+    this.proxy.on('proxyReqWs', (proxyReq: ClientRequest, _req: IncomingMessage, socket: Duplex) => {
+      proxyReq.once('upgrade', () => this.switched.add(socket));
+    });
+    // Always handled: an unhandled 'error' on the proxy emitter would take the process down.
+    this.proxy.on('error', (err: Error, req: IncomingMessage, target: unknown) => {
+      traffic.log.debug({ err: err.message, url: req?.url }, 'websocket proxy error');
+      const socket = target as Duplex | undefined;
+      if (socket && typeof (socket as Socket).destroy === 'function' && !socket.destroyed) {
+        // After the 101 the socket speaks WebSocket: an HTTP response there would be garbage frames.
+        if (!this.switched.has(socket) && socket.writable && !(socket as Socket).writableEnded) socket.end(GATEWAY_ERROR);
+        socket.destroy();
+      }
+    });
+  }
+
+  /** Admits the handshake and passes it on, or answers it and closes the socket. */
+  pass(req: UpgradeRequest, socket: Socket, head: Buffer): void {
+    const traffic = this.traffic;
+    socket.on('error', () => socket.destroy());
+    const { host, hosts } = hostsOf(req.rawHeaders);
+    if (traffic.stopping) return this.refuse(socket, { status: 503, body: 'shutting down\n' });
+    const routed = admit({ url: req.url, hosts, host, versionMinor: req.httpVersionMinor }, (h) => traffic.router.route(h));
+    if (typeof routed !== 'string') return this.refuse(socket, routed);
+    const peer = traffic.pick(routed);
+    if (peer === undefined) return this.refuse(socket, noInstance(routed));
+    setForwardedOnObject(req.headers, { clientAddress: socket.remoteAddress ?? '', proto: this.proto });
+    this.open.add(socket);
+    socket.once('close', () => this.open.delete(socket));
+    traffic.recordUpgrade(req.method, host, req.url, routed, peer.id, socket.remoteAddress);
+    traffic.neutral(peer);
+    this.proxy.ws(req as unknown as IncomingMessage, socket, head, { target: `http://${peer.id}` });
+  }
+
+  /** Refuses an upgrade the way a plain request would be answered, then closes. */
+  refuse(socket: Duplex, refusal: Refusal): void {
+    this.traffic.metrics.request(this.traffic.label(refusal.service), refusal.status, 0);
+    if (socket.writable) socket.end(localResponse(refusal.status, refusal.body, { retryAfter: refusal.status === 503, close: true }));
+    socket.destroy();
+  }
+
+  /** An Upgrade to something other than WebSocket, on an engine that cannot answer it plainly. */
+  refuseProtocol(socket: Duplex, upgrade: string | undefined): void {
+    this.refuse(socket, { status: 501, body: `upgrade to "${printable(upgrade)}" is not supported; send the request without Upgrade\n` });
+  }
+
+  /** Cuts every upgraded connection (end of a graceful stop). */
+  destroyAll(): void {
+    for (const socket of this.open) socket.destroy();
+    this.proxy.close?.();
+  }
+}
