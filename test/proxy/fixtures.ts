@@ -8,6 +8,9 @@ import { startBeacon, type BeaconProcess } from '../harness/beacon.ts';
 import { freePort } from '../harness/ports.ts';
 import { waitFor } from '../harness/wait.ts';
 
+/** The HTTP engine these tests hold to the contract (npm test runs the proxy suite once per engine). */
+export const ENGINE = process.env.BEACON_ENGINE ?? 'auto';
+
 export interface Upstream {
   name: string;
   port: number;

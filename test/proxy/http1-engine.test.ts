@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '../../dist/store/file.js';
 import { freePort } from '../harness/ports.ts';
-import { converse, startProxy, type ProxyUnderTest } from './fixtures.ts';
+import { converse, ENGINE, startProxy, type ProxyUnderTest } from './fixtures.ts';
 
 let upstream: Server;
 let proxy: ProxyUnderTest;
@@ -237,8 +237,16 @@ test('a head split across reads is joined as llhttp joins it, never re-read from
   assert.doesNotMatch(text, /\/admin/);
 });
 
-test('an Upgrade request whose Content-Length cannot be counted exactly is refused', { timeout: 15_000 }, async () => {
-  const text = await talk(['POST /a HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nContent-Length: 9007199254740993\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n']);
+test('an Upgrade request whose Content-Length cannot be counted exactly is refused (fast) or framed whole (portable)', { timeout: 15_000 }, async () => {
+  const request = 'POST /a HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nContent-Length: 9007199254740993\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+  if (ENGINE === 'portable') {
+    // A documented difference: node:http's llhttp frames the body itself (lengths up to 2^64),
+    // so the bytes after the head are body, the request waits for the rest, nothing is smuggled.
+    const outcome = await converse(proxy.port, [request], 0, 1500).then((r) => r.text, (err: Error) => err.message);
+    assert.doesNotMatch(outcome, /smuggled|HTTP\/1\.1 [45]/);
+    return;
+  }
+  const text = await talk([request]);
   assert.match(text, /^HTTP\/1\.1 400 /);
   assert.doesNotMatch(text, /smuggled/);
 });
@@ -273,7 +281,7 @@ test('nothing after a request that closes the connection is read as a request', 
   // the trailing space sends the first head through llhttp, which refuses bytes after a close
   for (const first of ['GET /a HTTP/1.1\r\nHost: x\r\nX-A: b \r\nConnection: close\r\n\r\n', 'GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']) {
     const text = await talk([`${first}GET /b HTTP/1.1\r\nHost: x\r\n\r\n`]);
-    assert.deepEqual(answers(text), ['GET /a 0'], JSON.stringify(first));
+    assert.deepEqual(answers(text), ["GET /a 0"], JSON.stringify(first) + text);
   }
 });
 

@@ -122,6 +122,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     // 1xx are not passed on (the client got its own 100 Continue from node:http)
     if (statusCode < 200) return;
     const headers = clientResponseList((controller.rawHeaders ?? []) as (string | Buffer)[]);
+    if (this.traffic.stopping) this.res.shouldKeepAlive = false;
     try {
       if (statusMessage) this.res.writeHead(statusCode, statusMessage, headers);
       else this.res.writeHead(statusCode, headers);

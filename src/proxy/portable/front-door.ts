@@ -80,6 +80,8 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const traffic = this.traffic;
     const startedAt = traffic.mark();
+    // the clock advances with each request here (node:http reads the sockets)
+    traffic.tick();
     traffic.requests++;
     traffic.begin();
     res.once('close', () => this.closed(res as TaggedResponse));
@@ -129,13 +131,16 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store'];
     if (retryAfter) headers.push('retry-after', '1');
     // a body still arriving has nowhere to go: the connection ends after the error
-    if (this.traffic.stopping || !res.req.complete) headers.push('connection', 'close');
+    if (this.traffic.stopping || (requestFacts(res.req.rawHeaders).hasBody && !res.req.complete)) headers.push('connection', 'close');
     res.writeHead(status, headers);
     res.end(body);
   }
 
   private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     const code = err.code ?? 'unknown';
+    // RFC 9112 9.6: bytes after a request that closes the connection are no request; they are
+    // ignored and the response in progress finishes (node:http then closes)
+    if (code === 'HPE_CLOSED_CONNECTION') return;
     let status: number | undefined = 400;
     let reason = 'bad-request';
     if (code === 'HPE_HEADER_OVERFLOW') [status, reason] = [431, 'header-too-large'];
