@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import { admit, hostsOf, noInstance, type Refusal } from './admission.js';
 import { setForwardedOnObject } from './headers.js';
-import { localResponse, printable } from './responses.js';
+import { headerValue, localResponse, printable } from './responses.js';
 import type { Traffic } from './traffic.js';
 
 /** The request fields an upgrade (and http-proxy-3) needs: the shape of an IncomingMessage. */
@@ -23,6 +23,41 @@ export interface UpgradeRequest {
   httpVersionMinor: number;
   socket: Socket;
   connection: Socket;
+}
+
+/** What to do with a request head that carries Upgrade (llhttp stops after such a head). */
+export type UpgradeHead =
+  | { readonly kind: 'websocket' }
+  | { readonly kind: 'refuse'; readonly status: number; readonly body: string }
+  /** another protocol (h2c, TLS/1.0): answered as a plain request, its body counted out by hand */
+  | { readonly kind: 'plain'; readonly bodyLength: number };
+
+/** Pure: how the fast engine treats a head with Upgrade. */
+export function classifyUpgrade(method: string, headers: readonly string[]): UpgradeHead {
+  if (method === 'CONNECT') return { kind: 'refuse', status: 501, body: 'CONNECT is not supported\n' };
+  const upgrade = headerValue(headers, 'upgrade');
+  const chunked = headerValue(headers, 'transfer-encoding') !== undefined;
+  const length = Number(headerValue(headers, 'content-length') ?? '0');
+  if (isWebSocketUpgrade(method, upgrade)) {
+    // RFC 6455 4.1: a GET with no body; one with a body would leave the upstream waiting for it
+    if (chunked || length !== 0) return { kind: 'refuse', status: 400, body: 'a WebSocket handshake carries no body\n' };
+    return { kind: 'websocket' };
+  }
+  if (chunked) return { kind: 'refuse', status: 501, body: `upgrade to "${printable(upgrade)}" with a chunked body is not supported; send the request without Upgrade\n` };
+  // llhttp takes lengths up to 2^64; counting them out by hand needs exact integers
+  if (!Number.isSafeInteger(length) || length < 0) return { kind: 'refuse', status: 400, body: 'Content-Length too large for a request with Upgrade\n' };
+  return { kind: 'plain', bodyLength: length };
+}
+
+/** An UpgradeRequest from a parsed head (names lowercased, repeated ones joined, as node:http does). */
+export function upgradeRequest(method: string, url: string, raw: string[], versionMajor: number, versionMinor: number, socket: Socket): UpgradeRequest {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const prior = headers[name];
+    headers[name] = prior === undefined ? raw[i + 1]! : `${prior}, ${raw[i + 1]!}`;
+  }
+  return { method, url, headers, rawHeaders: raw, httpVersion: `${versionMajor}.${versionMinor}`, httpVersionMajor: versionMajor, httpVersionMinor: versionMinor, socket, connection: socket };
 }
 
 /** A WebSocket opening handshake: the only upgrade the proxy passes on (RFC 6455 4.1). */
@@ -66,6 +101,8 @@ export class WebSocketUpgrades {
     socket.on('error', () => socket.destroy());
     const { host, hosts } = hostsOf(req.rawHeaders);
     if (traffic.stopping) return this.refuse(socket, { status: 503, body: 'shutting down\n' });
+    const shape = classifyUpgrade(req.method, req.rawHeaders);
+    if (shape.kind === 'refuse') return this.refuse(socket, shape);
     const routed = admit({ url: req.url, hosts, host, versionMinor: req.httpVersionMinor }, (h) => traffic.router.route(h));
     if (typeof routed !== 'string') return this.refuse(socket, routed);
     const peer = traffic.pick(routed);

@@ -6,9 +6,9 @@
 import type { Socket } from 'node:net';
 import { admit, noInstance, type Refusal } from '../admission.js';
 import { requestFacts, requestForward, type ForwardInfo, type RequestFacts } from '../headers.js';
-import { closingResponse, headerValue, localResponse, printable } from '../responses.js';
+import { closingResponse, headerValue, localResponse } from '../responses.js';
 import type { Traffic } from '../traffic.js';
-import { isWebSocketUpgrade, type UpgradeRequest } from '../upgrade.js';
+import { classifyUpgrade, upgradeRequest, type UpgradeRequest } from '../upgrade.js';
 import type { DirectWriter } from './direct-write.js';
 import { Exchange, PAUSE_PENDING, PAUSE_QUEUE, type ExchangeClient, type RequestStart } from './exchange.js';
 import { parseRequestHead } from './fastpath.js';
@@ -191,32 +191,19 @@ export class ClientConn implements ParserEvents, ExchangeClient {
   /** Starts one request; false when the connection is no longer ours to parse. */
   private begin(head: MessageHead, upgrade: boolean, rest: Buffer): boolean {
     if (upgrade) {
-      const upgradeHeader = headerValue(head.headers, 'upgrade');
-      if (head.method === 'CONNECT') {
-        this.reading = null;
-        this.sendError(501, 'CONNECT is not supported\n', false, true);
-        this.traffic.record({ method: head.method, host: headerValue(head.headers, 'host'), path: head.url, client: this.address, service: '-', upstream: undefined, status: 501, startedAt: this.traffic.mark(), tries: 0 });
-        return false;
-      }
-      if (isWebSocketUpgrade(head.method, upgradeHeader)) {
+      const kind = classifyUpgrade(head.method, head.headers);
+      if (kind.kind === 'websocket') {
         this.handOver(head, rest);
         return false;
       }
-      // Another protocol (h2c, TLS/1.0): answered as a plain request without the Upgrade.
-      // llhttp stops at an Upgrade head, so a body is counted out by hand.
-      if (headerValue(head.headers, 'transfer-encoding') !== undefined) {
+      if (kind.kind === 'refuse') {
         this.reading = null;
-        this.sendError(501, `upgrade to "${printable(upgradeHeader)}" with a chunked body is not supported; send the request without Upgrade\n`, false, true);
+        this.sendError(kind.status, kind.body, false, true);
+        this.traffic.record({ method: head.method, host: headerValue(head.headers, 'host'), path: head.url, client: this.address, service: '-', upstream: undefined, status: kind.status, startedAt: this.traffic.mark(), tries: 0 });
         return false;
       }
-      const length = Number(headerValue(head.headers, 'content-length') ?? '0');
-      if (!Number.isSafeInteger(length) || length < 0) {
-        // llhttp takes lengths up to 2^64; counting them out by hand needs exact integers
-        this.reading = null;
-        this.sendError(400, 'Content-Length too large for a request with Upgrade\n', false, true);
-        return false;
-      }
-      this.manualBody = length;
+      // llhttp stops at an Upgrade head, so a body is counted out by hand
+      this.manualBody = kind.bodyLength;
       this.manualReset = true;
       if (this.manualBody === 0) this.parser.reset();
     }
@@ -438,24 +425,7 @@ export class ClientConn implements ParserEvents, ExchangeClient {
     // Nothing reads the socket until http-proxy-3 pipes it (after the upstream's 101): paused,
     // what the client sends meanwhile waits instead of being emitted to no listener.
     socket.pause();
-    const headers: Record<string, string> = {};
-    const raw = head.headers;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toLowerCase();
-      const prior = headers[name];
-      headers[name] = prior === undefined ? raw[i + 1]! : `${prior}, ${raw[i + 1]!}`;
-    }
-    const req: UpgradeRequest = {
-      method: head.method,
-      url: head.url,
-      headers,
-      rawHeaders: raw,
-      httpVersion: `${head.versionMajor}.${head.versionMinor}`,
-      httpVersionMajor: head.versionMajor,
-      httpVersionMinor: head.versionMinor,
-      socket,
-      connection: socket,
-    };
+    const req = upgradeRequest(head.method, head.url, head.headers, head.versionMajor, head.versionMinor, socket);
     this.listener.upgrade(req, socket, Buffer.from(rest));
   }
 }

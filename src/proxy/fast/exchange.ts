@@ -10,6 +10,7 @@ import { bodilessStatus, sanitizeReason } from '../responses.js';
 import type { Traffic } from '../traffic.js';
 import type { Upstream } from '../upstreams.js';
 import type { ConnUser, ResponseHead, UpstreamConn, UpstreamPool } from './pool.js';
+import { ResponseGathering } from './response-gathering.js';
 
 /** A request head as routing and its exchange need it, from either parser. */
 export interface RequestStart {
@@ -70,14 +71,9 @@ type Phase = (typeof Phase)[keyof typeof Phase];
 /** Request body bytes held while no upstream connection takes them yet. */
 const MAX_QUEUED_BODY = 64 * 1024;
 
-/** Response bodies up to this size are gathered with their head into one write. */
-const GATHER_MAX = 16 * 1024;
-
 const NO_TRIES: readonly FastUpstream[] = [];
 
-export class Exchange implements ConnUser {
-  readonly client: ExchangeClient;
-  readonly traffic: Traffic<UpstreamPool>;
+export class Exchange extends ResponseGathering implements ConnUser {
   readonly method: string;
   readonly url: string;
   readonly host: string;
@@ -95,7 +91,7 @@ export class Exchange implements ConnUser {
   peer: FastUpstream | undefined;
   private tried: FastUpstream[] | undefined;
   tries = 0;
-  private conn: UpstreamConn | undefined;
+  protected conn: UpstreamConn | undefined;
   /** removes the listener waiting for the upstream to drain */
   private upstreamDrain: (() => void) | undefined;
   /** body chunks read from the client and not written upstream yet */
@@ -108,8 +104,6 @@ export class Exchange implements ConnUser {
   private requestSent = false;
   /** when the request went upstream (ms, Traffic's clock), for the header timeout */
   private sentAt = 0;
-  /** last upstream activity during the body (ms), for the body timeout */
-  private lastActivity = 0;
   /** the upstream keeps the connection open after this response */
   private upstreamKeepAlive = false;
   /** the response is re-framed as chunks (upstream chunked or close-delimited, client 1.1) */
@@ -117,15 +111,10 @@ export class Exchange implements ConnUser {
   /** an interim (1xx) response is being skipped */
   private interim = false;
   status = 0;
-  /** response text gathered during one upstream read (see cork) */
-  private out = '';
-  private batching = false;
-  private waitingDrain = false;
 
   constructor(client: ExchangeClient, traffic: Traffic<UpstreamPool>, req: RequestStart, service: string, startedAt: number) {
+    super(client, traffic);
     const facts = req.facts;
-    this.client = client;
-    this.traffic = traffic;
     this.method = req.method;
     this.url = req.url;
     this.host = facts.host;
@@ -257,53 +246,6 @@ export class Exchange implements ConnUser {
     if (this.chunked) conn.write('0\r\n\r\n');
     this.requestSent = true;
     this.sentAt = this.traffic.now;
-  }
-
-  /** Upstream bytes are being parsed: small writes to the client are gathered until uncork. */
-  cork(): void {
-    this.batching = true;
-  }
-
-  uncork(): void {
-    this.batching = false;
-    this.flush();
-  }
-
-  private emit(text: string): void {
-    if (this.batching) this.out += text;
-    else this.send(text);
-  }
-
-  private emitChunk(chunk: Buffer, from: number, to: number): void {
-    if (this.batching && to - from <= GATHER_MAX) {
-      this.out += chunk.toString('latin1', from, to);
-      return;
-    }
-    this.flush();
-    // the upstream's read buffer is reused for the next read
-    this.send(Buffer.from(chunk.subarray(from, to)));
-  }
-
-  private flush(): void {
-    const out = this.out;
-    if (out === '') return;
-    this.out = '';
-    this.send(out);
-  }
-
-  private send(data: string | Buffer): void {
-    if (this.client.gone) return;
-    if (this.client.write(data) || this.waitingDrain) return;
-    // the client reads slower than the upstream sends: stop reading the upstream until it drains
-    const conn = this.conn;
-    if (conn === undefined) return;
-    this.waitingDrain = true;
-    conn.socket.pause();
-    this.client.onceDrained(() => {
-      this.waitingDrain = false;
-      this.lastActivity = this.traffic.now;
-      conn.socket.resume();
-    });
   }
 
   onHead(head: ResponseHead): boolean {
