@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import type { Registry } from 'prom-client';
-import { Catalog, type CatalogChange } from '../catalog/catalog.js';
+import { Catalog, type CatalogChange, type CatalogStoreState } from '../catalog/catalog.js';
 import type { RunningMode } from '../cli/mode.js';
 import { parseHostPort } from '../config/flags.js';
 import type { Logger } from '../log.js';
@@ -140,6 +140,7 @@ export class ProxyEngine implements RunningMode {
       inflight: this.front.inflightRequests,
       requests: this.front.requests,
       services: this.table.status(now),
+      store: this.catalog.storeState(),
     };
   }
 }
@@ -151,6 +152,7 @@ export interface ProxyStatus {
   inflight: number;
   requests: number;
   services: ReturnType<UpstreamTable['status']>;
+  store: CatalogStoreState;
 }
 
 /**
