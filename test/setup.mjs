@@ -8,6 +8,8 @@ const NEEDED = [
   ['nginx', 'nginx-light'],
   ['dig', 'bind9-dnsutils'],
   ['openssl', 'openssl'],
+  // the admin page tests drive a real headless browser (playwright-core never downloads one)
+  ['chromium', 'chromium'],
 ];
 
 export function missingPackages(needed = NEEDED) {

@@ -1,52 +1,53 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { parseHostPort } from '../config/flags.js';
+import { CONTENT_SECURITY_POLICY, liveFragment, pageDocument } from './layout.js';
+import { LiveState } from './live.js';
+import { lookupTable } from './pages/dns.js';
+import { pageFor } from './pages/index.js';
+import type { ModePage } from './types.js';
+import { beaconVersion } from './version.js';
+import { Viewers } from './viewers.js';
 
 export interface AdminTarget {
   ready(): boolean;
   status(): unknown;
+  /** dns: the records at or under a name, for the page's search box (`GET /lookup?name=`) */
+  lookup?(name: string): unknown;
 }
 
-/** `/healthz`, `/readyz`, `/metrics`, `/status` for one mode. */
+/** one sample (status and counters) per tick; each viewer gets at most one update per tick */
+const TICK_MS = 1000;
+/** a comment on idle streams every so many ticks */
+const KEEPALIVE_TICKS = 15;
+const MAX_NAME = 253;
+
+/** `/`, `/events`, `/lookup`, `/healthz`, `/readyz`, `/metrics`, `/status` for one mode. */
 export class AdminServer {
   private server: Server | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private ticks = 0;
+  private sampling = false;
+  private readonly page: ModePage;
+  private readonly live: LiveState;
+  private readonly viewers = new Viewers();
+  private readonly version = beaconVersion();
 
   constructor(
     private readonly address: string,
     private readonly target: AdminTarget,
     private readonly metrics: Registry,
-  ) {}
+    private readonly mode = 'beacon',
+  ) {
+    this.page = pageFor(mode);
+    this.live = new LiveState(mode, this.page, target, metrics);
+  }
 
   async start(): Promise<AddressInfo> {
     // A bare `:9100` binds loopback: admin endpoints are not for the world unless asked for.
     const { host, port } = parseHostPort(this.address, '127.0.0.1')!;
-    const server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      const send = (status: number, type: string, body: string): void => {
-        res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
-        res.end(req.method === 'HEAD' ? undefined : body);
-      };
-      if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
-      switch (path) {
-        case '/healthz':
-          return send(200, 'text/plain', 'ok\n');
-        case '/readyz': {
-          const ready = this.target.ready();
-          return send(ready ? 200 : 503, 'text/plain', ready ? 'ready\n' : 'not ready\n');
-        }
-        case '/status':
-          return send(200, 'application/json', `${JSON.stringify(this.target.status(), null, 2)}\n`);
-        case '/metrics':
-          this.metrics.metrics().then(
-            (text) => send(200, this.metrics.contentType, text),
-            (err: Error) => send(500, 'text/plain', `${err.message}\n`),
-          );
-          return;
-        default:
-          return send(404, 'text/plain', 'not found: try /healthz, /readyz, /metrics, /status\n');
-      }
-    });
+    const server = createServer((req, res) => this.handle(req, res));
     server.keepAliveTimeout = 5000;
     server.headersTimeout = 10_000;
     await new Promise<void>((resolve, reject) => {
@@ -57,10 +58,90 @@ export class AdminServer {
       });
     });
     this.server = server;
+    this.ticker = setInterval(() => void this.tick(), TICK_MS);
+    this.ticker.unref();
     return server.address() as AddressInfo;
   }
 
+  private async tick(): Promise<void> {
+    if (this.sampling) return;
+    this.sampling = true;
+    try {
+      await this.live.sample();
+      if (this.viewers.size > 0) this.viewers.broadcast(liveFragment(this.page, this.live.view()).text);
+      if (++this.ticks % KEEPALIVE_TICKS === 0) this.viewers.keepalive();
+    } catch {
+      // a status() that throws mid-restart: the next tick tries again
+    } finally {
+      this.sampling = false;
+    }
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const send = (status: number, type: string, body: string, headers: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
+    switch (url.pathname) {
+      case '/':
+        return send(200, 'text/html; charset=utf-8', this.document(url), { 'content-security-policy': CONTENT_SECURITY_POLICY, 'referrer-policy': 'no-referrer' });
+      case '/events':
+        return this.events(req, res);
+      case '/lookup': {
+        if (!this.target.lookup) return send(404, 'text/plain', `${this.mode} has no lookup\n`);
+        const name = url.searchParams.get('name') ?? '';
+        if (name.length === 0 || name.length > MAX_NAME) return send(400, 'text/plain', `name must be 1-${MAX_NAME} characters\n`);
+        const result = this.target.lookup(name);
+        if (url.searchParams.get('format') === 'html') return send(200, 'text/html; charset=utf-8', lookupTable(result).text);
+        return send(200, 'application/json', `${JSON.stringify(result, null, 2)}\n`);
+      }
+      case '/healthz':
+        return send(200, 'text/plain', 'ok\n');
+      case '/readyz': {
+        const ready = this.target.ready();
+        return send(ready ? 200 : 503, 'text/plain', ready ? 'ready\n' : 'not ready\n');
+      }
+      case '/status':
+        return send(200, 'application/json', `${JSON.stringify(this.target.status(), null, 2)}\n`);
+      case '/metrics':
+        this.metrics.metrics().then(
+          (text) => send(200, this.metrics.contentType, text),
+          (err: Error) => send(500, 'text/plain', `${err.message}\n`),
+        );
+        return;
+      default:
+        return send(404, 'text/plain', 'not found: try /, /healthz, /readyz, /metrics, /status\n');
+    }
+  }
+
+  private document(url: URL): string {
+    const name = url.searchParams.get('name')?.slice(0, MAX_NAME);
+    const search = this.page.search && name !== undefined ? { value: name, ...(name && this.target.lookup ? { results: lookupTable(this.target.lookup(name)) } : {}) } : undefined;
+    return pageDocument({ mode: this.mode, version: this.version, page: this.page, view: this.live.view(), ...(search ? { search } : {}) });
+  }
+
+  private events(req: IncomingMessage, res: ServerResponse): void {
+    const headers = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', 'x-content-type-options': 'nosniff' };
+    if (req.method === 'HEAD') {
+      res.writeHead(200, headers).end();
+      return;
+    }
+    if (this.viewers.full) {
+      res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '10' }).end('too many viewers\n');
+      return;
+    }
+    res.writeHead(200, headers);
+    res.write('retry: 2000\n\n');
+    const remove = this.viewers.add(res, liveFragment(this.page, this.live.view()).text)!;
+    res.on('close', remove);
+    req.socket.setKeepAlive(true, 10_000);
+  }
+
   async stop(): Promise<void> {
+    clearInterval(this.ticker);
+    this.viewers.closeAll();
     const server = this.server;
     if (!server) return;
     this.server = undefined;

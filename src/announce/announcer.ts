@@ -22,6 +22,14 @@ export interface AnnouncerOptions {
 
 type StoreState = 'unknown' | 'up' | 'down';
 
+/** how many checks status() lists (the admin page's "last checks") */
+const CHECK_HISTORY = 20;
+
+interface CheckRecord extends CheckResult {
+  at: string;
+  ms: number;
+}
+
 function announceMetrics(registry: Registry) {
   return {
     checks: new Counter({ name: 'beacon_announce_checks_total', help: 'health checks run, by result', labelNames: ['result'], registers: [registry] }),
@@ -44,6 +52,10 @@ export class Announcer implements RunningMode {
   private health: Health = INITIAL_HEALTH;
   private lease: Lease | undefined;
   private lastCheck: (CheckResult & { at: string }) | undefined;
+  private readonly checks: CheckRecord[] = [];
+  /** when the lease was last known alive (granted or kept alive), for the time it has left */
+  private leaseAliveAt = 0;
+  private lastStoreError: { message: string; at: string } | undefined;
   private storeState: StoreState = 'unknown';
   private retryAt = 0;
   private verifyAt = 0;
@@ -102,9 +114,12 @@ export class Announcer implements RunningMode {
   }
 
   private async tick(): Promise<void> {
+    const checkStarted = performance.now();
     const result = await runCheck(this.options.check, this.options.timeoutMs);
     if (!this.running) return;
     this.lastCheck = { ...result, at: new Date().toISOString() };
+    this.checks.push({ ...this.lastCheck, ms: Math.round((performance.now() - checkStarted) * 10) / 10 });
+    if (this.checks.length > CHECK_HISTORY) this.checks.shift();
     this.metrics.checks.inc({ result: result.ok ? 'pass' : 'fail' });
     const before = this.health;
     this.health = nextHealth(before, result.ok, this.options.rise, this.options.fall);
@@ -166,8 +181,10 @@ export class Announcer implements RunningMode {
     }
     lease.onKeepalive((ok, error) => {
       if (lease !== this.lease) return;
-      if (ok) this.storeUp();
-      else {
+      if (ok) {
+        this.leaseAliveAt = Date.now();
+        this.storeUp();
+      } else {
         this.metrics.keepaliveFailures.inc();
         this.storeDown(error);
       }
@@ -181,6 +198,7 @@ export class Announcer implements RunningMode {
       this.wake?.();
     });
     this.lease = lease;
+    this.leaseAliveAt = Date.now();
     this.verifyAt = Date.now() + lease.ttlMs;
     this.metrics.registrations.inc();
     this.metrics.registered.set(1);
@@ -216,6 +234,7 @@ export class Announcer implements RunningMode {
 
   private storeDown(err: unknown): void {
     this.metrics.storeErrors.inc();
+    this.lastStoreError = { message: describeCause(err), at: new Date().toISOString() };
     this.retryAt = Date.now() + this.retryDelay;
     this.retryDelay = Math.min(this.retryDelay * 2, 10_000);
     if (this.storeState !== 'down') {
@@ -248,9 +267,12 @@ export class Announcer implements RunningMode {
       draining: this.draining,
       registered: this.lease !== undefined,
       lease: this.lease?.id,
+      ...(this.lease ? { leaseTtlMs: this.lease.ttlMs, leaseLeftMs: Math.max(0, this.leaseAliveAt + this.lease.ttlMs - Date.now()) } : {}),
       keys: this.pairs.map(([k]) => k),
-      store: { url: this.store.description, state: this.storeState },
+      store: { url: this.store.description, state: this.storeState, connected: this.storeState === 'up', ...(this.lastStoreError ? { lastError: this.lastStoreError } : {}) },
+      checkKind: this.options.check.kind,
       lastCheck: this.lastCheck,
+      checks: [...this.checks],
     };
   }
 }

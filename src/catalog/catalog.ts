@@ -38,6 +38,21 @@ export interface CatalogChange {
   readonly raw: boolean;
 }
 
+/** What the admin page shows of the store: connection, revision, the last error, skipped values. */
+export interface CatalogStoreState {
+  readonly url: string;
+  readonly connected: boolean;
+  readonly synced: boolean;
+  readonly revision: number;
+  readonly malformed: number;
+  readonly lastError?: { readonly message: string; readonly at: string };
+  /** the last few values skipped as malformed (newest last), each once per key and value */
+  readonly recentMalformed: readonly { readonly key: string; readonly reason: string; readonly at: string }[];
+}
+
+/** how many skipped values storeState() remembers */
+const RECENT_MALFORMED = 10;
+
 type Parsed = { kind: 'instance'; instance: Instance } | { kind: 'sky'; entry: SkyEntry } | { kind: 'config'; value: unknown };
 
 /**
@@ -53,6 +68,8 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
   private skyConfigValue: unknown;
   private servicesCache: Map<string, Instance[]> | undefined;
   private readonly warned = new Map<string, string>();
+  private lastError: { message: string; at: string } | undefined;
+  private readonly recentMalformed: { key: string; reason: string; at: string }[] = [];
   private watch: Watch | undefined;
   private stopped = false;
   private synced = false;
@@ -96,6 +113,7 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
         this.setConnected(true);
         return;
       } catch (err) {
+        this.lastError = { message: (err as Error).message, at: new Date().toISOString() };
         if (attempt === 0) this.options.log.warn({ err: (err as Error).message }, 'store unreachable; serving the last known view and retrying');
         await sleep(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)), () => this.stopped);
       }
@@ -108,6 +126,7 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
   }
 
   private setConnected(connected: boolean, error?: Error): void {
+    if (!connected && error) this.lastError = { message: error.message, at: new Date().toISOString() };
     if (connected === this.connected) return;
     const before = this.ready;
     this.connected = connected;
@@ -216,6 +235,8 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
     // Logged once per key and value: a sidekick rewriting the same bad value every 10 s stays quiet.
     if (this.warned.get(kv.key) !== kv.value) {
       this.warned.set(kv.key, kv.value);
+      this.recentMalformed.push({ key: kv.key, reason, at: new Date().toISOString() });
+      if (this.recentMalformed.length > RECENT_MALFORMED) this.recentMalformed.shift();
       this.options.log.warn({ key: kv.key, value: kv.value.slice(0, 200), reason }, 'skipping malformed value');
     }
     return undefined;
@@ -247,6 +268,19 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
   /** the parsed `/skydns/config` JSON, if present and valid */
   skydnsConfig(): unknown {
     return this.skyConfigValue;
+  }
+
+  /** for `/status` and the admin page */
+  storeState(): CatalogStoreState {
+    return {
+      url: this.options.store.description,
+      connected: this.connected,
+      synced: this.synced,
+      revision: this.revision,
+      malformed: this.malformed,
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+      recentMalformed: [...this.recentMalformed],
+    };
   }
 
   /** every key the catalog mirrors, as stored (for templates) */

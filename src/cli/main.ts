@@ -139,7 +139,7 @@ export async function main(io: CliIo): Promise<number> {
   }
 
   if (mode.daemon) collectDefaultMetrics({ register: metrics });
-  const admin = typeof flags.admin === 'string' ? new AdminServer(flags.admin, running, metrics) : undefined;
+  const admin = typeof flags.admin === 'string' ? new AdminServer(flags.admin, running, metrics, mode.name) : undefined;
 
   let stopping: Promise<number> | undefined;
   const shutdown = (reason: string, code: number): Promise<number> =>

@@ -31,7 +31,7 @@ export const ADMIN_FLAG: FlagSpec = {
   name: 'admin',
   type: 'addr',
   placeholder: 'ADDR',
-  help: 'serve /healthz, /readyz, /metrics and /status on this address (e.g. 127.0.0.1:9100); off when unset',
+  help: 'serve the live page (/), /healthz, /readyz, /metrics and /status on this address (e.g. 127.0.0.1:9100); off when unset',
 };
 
 export interface StoreConfig extends StoreFlags {

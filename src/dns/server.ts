@@ -294,6 +294,28 @@ export class DnsServer implements RunningMode {
     return this.catalog.ready;
   }
 
+  /**
+   * The records stored at or under a name, as the admin page's search box shows them (read-only,
+   * from the index; no query is answered or counted). Bounded to `limit` records.
+   */
+  lookup(name: string, limit = 100): { name: string; records: unknown[]; truncated: boolean } {
+    const labels = name.trim().toLowerCase().replace(/\.+$/, '').split('.').filter(Boolean).reverse();
+    const found = labels.length === 0 ? [] : this.index.lookup(labels).services;
+    const records = found.slice(0, limit).map((r) => ({
+      name: r.name,
+      key: r.key,
+      ...(r.host !== undefined ? { host: r.host } : {}),
+      ...(r.port ? { port: r.port } : {}),
+      ...(r.text !== undefined ? { text: r.text } : {}),
+      ...(r.ttl ? { ttl: r.ttl } : {}),
+      priority: r.priority,
+      weight: r.weight,
+      ...(r.group !== undefined ? { group: r.group } : {}),
+      ...(r.lease !== undefined ? { lease: r.lease } : {}),
+    }));
+    return { name, records, truncated: found.length > limit };
+  }
+
   status(): unknown {
     const totals = this.totals();
     return {
@@ -324,6 +346,7 @@ export class DnsServer implements RunningMode {
       recursionRefused: totals.recursionRefused,
       forwardsShed: totals.forwardsShed,
       uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
+      store: this.catalog.storeState(),
     };
   }
 

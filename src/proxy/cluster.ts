@@ -148,6 +148,7 @@ export class ProxyPrimary implements RunningMode {
         requests: s.status?.requests,
         revision: s.status?.revision,
       })),
+      store: first?.store,
       // Every worker follows the same store; instance state (ejections) is per worker.
       services: mergeServices(this.slots.flatMap((s) => (s.status ? [s.status] : []))),
     };

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import { Catalog, type CatalogChange } from '../catalog/catalog.js';
+import { Catalog, type CatalogChange, type CatalogStoreState } from '../catalog/catalog.js';
 import type { RunningMode } from '../cli/mode.js';
 import { parseHostPort } from '../config/flags.js';
 import type { Logger } from '../log.js';
@@ -149,6 +149,7 @@ export class ProxyEngine implements RunningMode {
       inflight: built?.traffic.inflight ?? 0,
       requests: built?.traffic.requests ?? 0,
       services: built?.table.status(Date.now()) ?? {},
+      store: this.catalog.storeState(),
     };
   }
 }
@@ -162,6 +163,7 @@ export interface ProxyStatus {
   inflight: number;
   requests: number;
   services: ReturnType<UpstreamTable['status']>;
+  store: CatalogStoreState;
 }
 
 /**

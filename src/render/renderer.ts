@@ -161,6 +161,7 @@ export class Renderer implements RunningMode {
       malformed: this.catalog?.malformed ?? this.onetimeStats.malformed,
       resourceErrors: this.resourceErrors,
       resources: [...this.statuses.values()],
+      ...(this.catalog ? { store: this.catalog.storeState() } : {}),
     };
   }
 

@@ -1,0 +1,70 @@
+/**
+ * What the page shows, sampled once per tick from the same sources `/status` and `/metrics`
+ * read: the mode's status, counter totals turned into rates, events noticed between samples.
+ * Viewers share it: however many are watching, the mode is asked once per tick.
+ */
+import type { Registry } from 'prom-client';
+import { RateSeries } from './series.js';
+import type { ModePage, PageEvent, PageView } from './types.js';
+
+/** five minutes of one-second samples */
+export const SERIES_POINTS = 300;
+/** events kept for "recent ejections and retries" */
+const EVENTS_KEPT = 50;
+
+export interface StatusSource {
+  status(): unknown;
+}
+
+export class LiveState {
+  private status: unknown;
+  private sampled = false;
+  private readonly series = new RateSeries(SERIES_POINTS);
+  private readonly events: PageEvent[] = [];
+
+  constructor(
+    private readonly mode: string,
+    private readonly page: ModePage,
+    private readonly source: StatusSource,
+    private readonly metrics: Registry,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** One round: the status, the page's counters, and what changed since the last round. */
+  async sample(): Promise<void> {
+    const totals = await this.counterTotals();
+    const now = this.clock();
+    const status = this.source.status();
+    const deltas = this.series.sample(totals, now);
+    if (this.sampled && this.page.events) {
+      for (const event of this.page.events(this.status, status, deltas, now)) this.events.push(event);
+      if (this.events.length > EVENTS_KEPT) this.events.splice(0, this.events.length - EVENTS_KEPT);
+    }
+    this.status = status;
+    this.sampled = true;
+  }
+
+  /** The view as of the last sample (the status read fresh when nothing was sampled yet). */
+  view(): PageView {
+    return { mode: this.mode, status: this.sampled ? this.status : this.source.status(), series: this.series, events: this.events, now: this.clock() };
+  }
+
+  private async counterTotals(): Promise<Map<string, number>> {
+    const totals = new Map<string, number>();
+    for (const spec of this.page.counters ?? []) {
+      const metric = this.metrics.getSingleMetric(spec.metric);
+      if (!metric) continue;
+      let values: readonly { value: number; labels: Record<string, string | number>; metricName?: string }[];
+      try {
+        values = (await metric.get()).values as typeof values;
+      } catch {
+        continue;
+      }
+      for (const sample of values) {
+        if (sample.metricName !== undefined && sample.metricName !== spec.metric) continue;
+        for (const key of spec.keys(sample.labels)) totals.set(key, (totals.get(key) ?? 0) + sample.value);
+      }
+    }
+    return totals;
+  }
+}

@@ -1,0 +1,133 @@
+// The admin page's pure parts: escaping, the rate ring, events between samples, viewers that
+// stop reading, and pages rendered from statuses that lack fields.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { escapeHtml, html } from '../../dist/admin/html.js';
+import { Ring, RateSeries, ratio } from '../../dist/admin/series.js';
+import { Viewers, sseFrame, type EventSink } from '../../dist/admin/viewers.js';
+import { proxyEvents } from '../../dist/admin/pages/proxy.js';
+import { pageFor } from '../../dist/admin/pages/index.js';
+import { liveFragment } from '../../dist/admin/layout.js';
+import { sparkPoints } from '../../dist/admin/sparkline.js';
+
+test('interpolations are escaped; Html values and arrays of them are kept', () => {
+  const cases: [string, string][] = [
+    ['<script>alert(1)</script>', '&lt;script&gt;alert(1)&lt;/script&gt;'],
+    [`"'&`, '&quot;&#39;&amp;'],
+    ['plain', 'plain'],
+  ];
+  for (const [input, want] of cases) {
+    assert.equal(escapeHtml(input), want);
+    assert.equal(html`<td title="${input}">${input}</td>`.text, `<td title="${want}">${want}</td>`);
+  }
+  assert.equal(html`<ul>${['<a>', html`<li>ok</li>`]}</ul>`.text, '<ul>&lt;a&gt;<li>ok</li></ul>');
+  assert.equal(html`${undefined}${null}${false}${0}`.text, '0');
+});
+
+test('the ring keeps the newest values, oldest first', () => {
+  const ring = new Ring(3);
+  for (const v of [1, 2, 3, 4, 5]) ring.push(v);
+  assert.deepEqual(ring.values(), [3, 4, 5]);
+  assert.equal(ring.last(), 5);
+});
+
+test('rates from counter totals: baseline first, resets, keys that vanish are forgotten', () => {
+  const series = new RateSeries(4);
+  assert.deepEqual([...series.sample(new Map([['a', 10]]), 0)], []);
+  assert.deepEqual([...series.sample(new Map([['a', 30]]), 2000)], [['a', 20]]);
+  assert.deepEqual(series.rates('a'), [10]);
+  // a counter that went down was reset: its value is the increase
+  series.sample(new Map([['a', 4]]), 3000);
+  assert.deepEqual(series.rates('a'), [10, 4]);
+  // gone: reads 0/s, forgotten once only zeros remain
+  for (let t = 4000; t <= 8000; t += 1000) series.sample(new Map(), t);
+  assert.deepEqual(series.rates('a'), []);
+  // series of different lengths line up at their newest point
+  assert.deepEqual(ratio([1, 2, 0], [2, 0, 4, 4]), [0, 0.5, 0]);
+  assert.deepEqual(ratio([1, 1], [0, 4]), [0, 0.25]);
+});
+
+test('sparkline points: highest value at the top, empty series draws nothing', () => {
+  assert.equal(sparkPoints([]), '');
+  assert.equal(sparkPoints([0, 2]), '0.0,23.0 100.0,1.0');
+  assert.equal(sparkPoints([0, 0], 1), '0.0,23.0 100.0,23.0');
+});
+
+test('proxy events: ejections and returns from state changes, retries from counter increases', () => {
+  const status = (state: string, extra = {}) => ({ services: { web: [{ id: '10.0.0.1:80', instances: ['a@1'], state, fails: 2, ...extra }] } });
+  const now = Date.parse('2025-01-01T10:00:00Z');
+  assert.deepEqual(proxyEvents(status('up'), status('ejected', { ejectedForMs: 5000 }), new Map(), now), [
+    { at: now, kind: 'ejected', text: 'web/a@1 (10.0.0.1:80) ejected until 10:00:05 after 2 failures' },
+  ]);
+  assert.deepEqual(proxyEvents(status('probing'), status('up'), new Map(), now), [{ at: now, kind: 'recovered', text: 'web/a@1 (10.0.0.1:80) back up (was probing)' }]);
+  assert.deepEqual(proxyEvents(status('up'), status('up'), new Map([['retry:web', 3], ['req:web', 9]]), now), [{ at: now, kind: 'retry', text: 'web: 3 requests retried on another instance' }]);
+  // an instance that is new is not an event; nor is a status without services
+  assert.deepEqual(proxyEvents({}, status('ejected'), new Map(), now), []);
+  assert.deepEqual(proxyEvents(undefined, 'garbage', new Map(), now), []);
+});
+
+class FakeSink implements EventSink {
+  writes: string[] = [];
+  writableNeedDrain = false;
+  writableLength = 0;
+  destroyed = false;
+  write(chunk: string): boolean {
+    this.writes.push(chunk);
+    return true;
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+}
+
+test('viewers: one update per new fragment, none while behind, dropped when they stop reading', () => {
+  const viewers = new Viewers({ max: 2, maxBehind: 3, maxBuffered: 1000 });
+  const reader = new FakeSink();
+  const stuck = new FakeSink();
+  viewers.add(reader, 'a');
+  viewers.add(stuck, 'a');
+  assert.equal(viewers.full, true);
+  assert.equal(viewers.add(new FakeSink(), 'a'), undefined);
+  viewers.broadcast('a');
+  assert.deepEqual(reader.writes, [sseFrame('update', 'a')], 'an unchanged fragment is not sent again');
+  stuck.writableNeedDrain = true;
+  for (const f of ['b', 'c', 'd']) viewers.broadcast(f);
+  assert.equal(stuck.writes.length, 1, 'nothing is queued for a viewer that is behind');
+  assert.equal(stuck.destroyed, false);
+  viewers.broadcast('e');
+  assert.equal(stuck.destroyed, true);
+  assert.equal(viewers.size, 1);
+  assert.equal(reader.writes.length, 5);
+  // too much unread: dropped at once
+  reader.writableLength = 5000;
+  viewers.broadcast('f');
+  assert.equal(reader.destroyed, true);
+  assert.equal(viewers.dropped, 2);
+});
+
+test('an SSE frame gives every line of the data its own field', () => {
+  assert.equal(sseFrame('update', '<p>\n</p>'), 'event: update\ndata: <p>\ndata: </p>\n\n');
+});
+
+test('every page renders a status with missing or mistyped fields, and escapes what it shows', () => {
+  const view = (mode: string, status: unknown) => ({ mode, status, series: new RateSeries(10), events: [], now: 0 });
+  for (const mode of ['proxy', 'dns', 'announce', 'render', 'services']) {
+    for (const status of [undefined, null, {}, 'text', { services: 'no', resources: 7, checks: {}, store: [] }]) {
+      const out = liveFragment(pageFor(mode), view(mode, status)).text;
+      assert.match(out, /<section id="store"/, mode);
+    }
+  }
+  const render = liveFragment(pageFor('render'), view('render', {
+    resources: [{ name: 'nginx<1>', dest: '/etc/x', lastOutcome: 'check-failed', lastError: 'nginx: [emerg] "<script>" unexpected' }],
+  })).text;
+  assert.ok(render.includes('nginx&lt;1&gt;'));
+  assert.ok(render.includes('&quot;&lt;script&gt;&quot; unexpected'));
+  assert.ok(!render.includes('<script>'));
+  const proxy = liveFragment(pageFor('proxy'), view('proxy', {
+    routes: [{ source: 'flag', host: '<h>', path: '/', action: 'service web' }],
+    certificates: [{ name: 'c', hosts: ['a.test'], notAfter: '1970-01-02T00:00:00Z' }],
+    tcp: [{ listen: ':5432', service: 'db', connections: 3 }],
+  })).text;
+  for (const id of ['routes', 'certificates', 'tcp']) assert.match(proxy, new RegExp(`<section id="${id}"`));
+  assert.ok(proxy.includes('&lt;h&gt;'));
+});
