@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { fixed, int, str, variadic, type FuncMap } from './template/exec.js';
 import { GoStruct, KVPair, typeName } from './template/values.js';
+import { goReplace, goSplit, goToLower, goToUpper } from './gostrings.js';
 import { compareStrings, pathBase, pathDir, type KeyValues } from './kv.js';
 
 export interface FuncOptions {
@@ -36,8 +37,8 @@ export function confdFuncs(kv: KeyValues, options: FuncOptions): FuncMap {
     dir: fixed(1, (p: unknown) => pathDir(str(p))),
     split: fixed(2, (s: unknown, sep: unknown) => goSplit(str(s), str(sep))),
     join: fixed(2, (a: unknown, sep: unknown) => stringSlice(a).join(str(sep))),
-    toUpper: fixed(1, (s: unknown) => str(s).toUpperCase()),
-    toLower: fixed(1, (s: unknown) => str(s).toLowerCase()),
+    toUpper: fixed(1, (s: unknown) => goToUpper(str(s))),
+    toLower: fixed(1, (s: unknown) => goToLower(str(s))),
     contains: fixed(2, (s: unknown, sub: unknown) => str(s).includes(str(sub))),
     replace: fixed(4, (s: unknown, o: unknown, n: unknown, count: unknown) => goReplace(str(s), str(o), str(n), int(count))),
     trimSuffix: fixed(2, (s: unknown, suffix: unknown) => {
@@ -204,41 +205,6 @@ function parseJson(s: string): unknown {
 function jsonKind(v: unknown): string {
   if (Array.isArray(v)) return 'array';
   return typeof v === 'object' ? 'object' : typeof v;
-}
-
-/** strings.Split: an empty separator splits into characters. */
-export function goSplit(s: string, sep: string): string[] {
-  return sep === '' ? [...s] : s.split(sep);
-}
-
-/** strings.Replace with Go's n (negative: all). */
-export function goReplace(s: string, old: string, repl: string, n: number): string {
-  if (n === 0 || old === repl) return s;
-  if (old === '') {
-    const chars = [...s];
-    const limit = n < 0 ? chars.length + 1 : n;
-    let out = '';
-    let done = 0;
-    for (let i = 0; i <= chars.length; i++) {
-      if (done < limit) {
-        out += repl;
-        done++;
-      }
-      if (i < chars.length) out += chars[i];
-    }
-    return out;
-  }
-  let out = '';
-  let rest = s;
-  let done = 0;
-  while (n < 0 || done < n) {
-    const i = rest.indexOf(old);
-    if (i === -1) break;
-    out += rest.slice(0, i) + repl;
-    rest = rest.slice(i + old.length);
-    done++;
-  }
-  return out + rest;
 }
 
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];

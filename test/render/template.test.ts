@@ -116,6 +116,10 @@ const CONFD: Case[] = [
   { name: 'join', src: '{{$s := getvs "/es/*"}}services: {{join $s ","}}', kvs: { '/es/1': 'b', '/es/2': 'a' }, want: 'services: a,b' },
   { name: 'replace with -1', src: '{{replace "a-b-c" "-" "_" -1}} {{replace "a-b-c" "-" "_" 1}}', want: 'a_b_c a_b-c' },
   { name: 'case and contains and trimSuffix', src: '{{toUpper "value"}} {{toLower "Value"}} {{contains "abc" "b"}} {{trimSuffix "app.conf" ".conf"}}', want: 'VALUE value true app' },
+  // Go's strings.ToUpper/ToLower map each rune to one rune (Unicode's simple case mapping): no
+  // expansions (JavaScript: ß -> SS, ŉ -> ʼN, ﬁ -> FI, ᾳ -> ΑΙ, İ -> i̇) and no final sigma
+  { name: 'toUpper rune by rune as Go', src: '{{toUpper "straße ŉ ǰ ﬁ ᾳ ᾀ ῃ ı i ǆ ǅ µ é"}}', want: 'STRAßE ŉ ǰ ﬁ ᾼ ᾈ ῌ I I Ǆ Ǆ Μ É' },
+  { name: 'toLower rune by rune as Go', src: '{{toLower "ΟΔΟΣ İSTANBUL ẞ ǅ ᾈ É"}}', want: 'οδοσ istanbul ß ǆ ᾀ é' },
   { name: 'map for sub-templates', src: '{{$e := map "name" "elasticsearch" "private_port" 9200}}name: {{index $e "name"}} port: {{index $e "private_port"}}', want: 'name: elasticsearch port: 9200' },
   { name: 'getenv with default', src: '{{getenv "HOSTNAME"}} {{getenv "HOST_IP" "127.0.0.1"}}', env: { HOSTNAME: 'web1' }, want: 'web1 127.0.0.1' },
   { name: 'seq atoi arithmetic', src: '{{seq 1 3}} {{atoi "42"}} {{add 1 2}} {{sub 5 7}} {{mul 3 4}} {{div 7 2}} {{mod 7 3}}', want: '[1 2 3] 42 3 -2 12 3 1' },
