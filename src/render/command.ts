@@ -29,7 +29,7 @@ export const definition: ModeDefinition = {
     { name: 'onetime', type: 'bool', default: false, help: 'render once and exit (0 when every resource rendered and applied, 1 otherwise)' },
     { name: 'watch', type: 'bool', default: true, help: 'keep watching the store and confdir, applying changes after the --wait debounce (the default; --onetime turns it off)' },
     { name: 'noop', type: 'bool', default: false, help: 'print a diff of what would change on stdout; write nothing, run no command' },
-    { name: 'prefix', type: 'string', placeholder: 'PREFIX', help: "key prefix prepended to every resource's prefix (confd's -prefix)" },
+    { name: 'prefix', type: 'string', placeholder: 'PREFIX', help: "key prefix that replaces every resource's `prefix` (confd's -prefix)" },
     {
       name: 'wait',
       type: 'string',

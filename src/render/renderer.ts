@@ -65,6 +65,8 @@ type Outcome = ApplyResult['outcome'] | 'render-failed' | 'guarded';
 
 const UPSTREAMS_NAME = 'nginx-upstreams';
 
+const EMPTY_VIEW: ViewSnapshot = { revision: 0, values: new Map(), services: new Map() };
+
 export class Renderer implements RunningMode {
   readonly finished?: Promise<number>;
   private resolveFinished?: (code: number) => void;
@@ -145,7 +147,8 @@ export class Renderer implements RunningMode {
 
   ready(): boolean {
     if (this.config.onetime) return true;
-    return this.catalog?.ready ?? false;
+    // without a catalog, ready once there are resources (they read no keys)
+    return this.catalog?.ready ?? this.resources.length > 0;
   }
 
   status(): unknown {
@@ -197,7 +200,9 @@ export class Renderer implements RunningMode {
     if (prefixes.length === 0) {
       this.catalog = undefined;
       void old?.stop();
-      this.deps.log.warn({ confdir: this.confdir }, 'no template resources yet; waiting for conf.d/*.toml');
+      // resources that read no keys render without a store view (confd renders them too)
+      if (this.resources.length > 0) this.debouncer.trigger();
+      else this.deps.log.warn({ confdir: this.confdir }, 'no template resources yet; waiting for conf.d/*.toml');
       return;
     }
     const services = this.config.nginxUpstreams ? withSlash(this.config.servicesPrefix) : undefined;
@@ -247,8 +252,13 @@ export class Renderer implements RunningMode {
           this.ensureCatalog();
         }
         const catalog = this.catalog;
+        if (!catalog) {
+          // no keys to read: only resources without keys (if any) are left to render
+          if (this.resources.length > 0) await this.runAll(EMPTY_VIEW);
+          continue;
+        }
         // a new catalog's first snapshot triggers its own run
-        if (!catalog || catalog.revision === 0) continue;
+        if (catalog.revision === 0) continue;
         await this.runAll(snapshotOf(catalog));
       } while (this.rerun && !this.stopped);
     };
@@ -264,9 +274,13 @@ export class Renderer implements RunningMode {
   private async runOnce(): Promise<number> {
     const prefixes = this.prefixes();
     this.catalogPrefixes = prefixes;
-    if (prefixes.length === 0) {
+    if (this.resources.length === 0 && !this.config.nginxUpstreams) {
       this.deps.log.error({ confdir: this.confdir }, 'nothing to render: no template resources and no --nginx-upstreams');
       return 1;
+    }
+    if (prefixes.length === 0) {
+      const ok = await this.runAll(EMPTY_VIEW);
+      return ok && this.resourceErrors.length === 0 ? 0 : 1;
     }
     // one read of every prefix at one revision; no watch
     const snapshot = await this.deps.store.read(prefixes);
