@@ -8,6 +8,8 @@ import { Announcer } from './announcer.js';
 import { parseCheckSpec } from './checks.js';
 import { defaultHostAddress } from './host.js';
 
+const DEFAULT_TIMEOUT_MS = 1000;
+
 const label = (what: string) => (v: string) => (isDnsLabel(v) ? undefined : `${what} must be a DNS label (a-z, 0-9, '-', 1-63 chars), got ${JSON.stringify(v)}`);
 
 export interface AnnounceConfig extends StoreConfig {
@@ -17,7 +19,8 @@ export interface AnnounceConfig extends StoreConfig {
   id?: string;
   check?: string;
   interval: number;
-  timeout: number;
+  /** undefined: the smaller of 1 s and --interval */
+  timeout?: number;
   rise: number;
   fall: number;
   ttl: number;
@@ -39,7 +42,7 @@ export const definition: ModeDefinition = {
     { name: 'id', type: 'string', placeholder: 'ID', help: 'instance id, a DNS label (default: host name and port, sanitized, e.g. web1-8080)', validate: label('id') },
     { name: 'check', type: 'string', placeholder: 'SPEC', help: 'http(s)://URL (2xx/3xx passes), tcp://HOST:PORT (connect passes) or cmd:COMMAND (exit 0 passes); default: TCP connect to host:port' },
     { name: 'interval', type: 'duration', default: 2000, min: 100, help: 'time between checks' },
-    { name: 'timeout', type: 'duration', default: 1000, min: 10, help: 'time one check may take' },
+    { name: 'timeout', type: 'duration', min: 10, help: 'time one check may take (default: 1s, or --interval when that is shorter)' },
     { name: 'rise', type: 'int', default: 2, min: 1, max: 100, help: 'consecutive passes before registering' },
     { name: 'fall', type: 'int', default: 3, min: 1, max: 100, help: 'consecutive failures before deregistering' },
     { name: 'ttl', type: 'duration', default: 15_000, min: 1000, help: 'lease TTL: how long keys outlive a dead sidecar' },
@@ -54,7 +57,10 @@ export const definition: ModeDefinition = {
     const port = requireFlag<number>(ctx.flags, 'port');
     const host = flags.host ?? defaultHostAddress();
     const id = flags.id ?? defaultInstanceId(hostname(), port);
-    if (flags.timeout > flags.interval) throw new UsageError('--timeout', `must not exceed --interval (${flags.timeout}ms > ${flags.interval}ms)`);
+    // The default follows --interval down, so `--interval 300ms` alone is valid; only an explicit
+    // --timeout (flag, env or config file) can exceed it.
+    const timeout = flags.timeout ?? Math.min(DEFAULT_TIMEOUT_MS, flags.interval);
+    if (timeout > flags.interval) throw new UsageError('--timeout', `must not exceed --interval (${timeout}ms > ${flags.interval}ms)`);
     const domain = normalizeDomain(flags.domain);
     if (!domain.split('.').every(isDnsLabel)) throw new UsageError('--domain', `expected a DNS name such as skydns.local, got ${JSON.stringify(flags.domain)}`);
     const check = parseCheckSpec(flags.check, host, port);
@@ -74,7 +80,7 @@ export const definition: ModeDefinition = {
         },
         check,
         intervalMs: flags.interval,
-        timeoutMs: flags.timeout,
+        timeoutMs: timeout,
         rise: flags.rise,
         fall: flags.fall,
         ...(flags.drainFile ? { drainFile: flags.drainFile } : {}),

@@ -152,7 +152,15 @@ class Demo implements RunningMode {
     this.out(`  for i in 1 2 3 4; do curl -s http://${curlHost}:${this.proxy.port}/; done       # round robin`);
     this.out(`  dig @${digHost} -p ${this.dns.port} ${this.config.service}.${this.config.domain} A +short     # every instance`);
     this.out(`  dig @${digHost} -p ${this.dns.port} ${this.config.service}.${this.config.domain} SRV +short`);
-    this.out(`  node ${CLI} services --store ${store} --watch      # the registry, live`);
+    // The Node running the demo, not whatever `node` the user's shell finds first (a system Node
+    // may be too old: `npm start` runs the project's pinned one from node_modules/.bin).
+    const servicesArgs = [
+      '--store', store,
+      ...(c.servicesPrefix !== '/services' ? ['--services-prefix', c.servicesPrefix] : []),
+      ...common.slice(common.indexOf('--skydns-prefix') + 2),
+      '--watch',
+    ];
+    this.out(`  ${[process.execPath, CLI, 'services', ...servicesArgs].map(shellWord).join(' ')}      # the registry, live`);
     this.out(`  kill ${apps[0]!.pid}     # stop ${apps[0]!.name}: it leaves the proxy and DNS within seconds`);
     this.out('Ctrl-C stops everything.');
     this.ctx.log.info({ apps: apps.length, dns: dnsAddr, proxy: proxyAddr }, 'demo ready');
@@ -222,6 +230,11 @@ export const definition: ModeDefinition = {
     return new Demo(config, ctx, parseHostPort(config.dnsListen, '127.0.0.1')!, parseHostPort(config.proxyListen, '127.0.0.1')!);
   },
 };
+
+/** `word` as one shell word: as it is when nothing in it is special, else single-quoted. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_\/.:,=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
 
 /** `beacon demo-app NAME PORT`: internal, started by the demo. */
 export async function runDemoApp(argv: readonly string[]): Promise<number> {

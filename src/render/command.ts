@@ -3,6 +3,7 @@ import type { ModeDefinition } from '../cli/mode.js';
 import type { StoreConfig } from '../config/common.js';
 import { UsageError } from '../errors.js';
 import { commandProblem } from './apply.js';
+import { serversProblem } from './lookup.js';
 import { Renderer } from './renderer.js';
 import { parseWait } from './wait.js';
 
@@ -14,6 +15,8 @@ export interface RenderFlags extends StoreConfig {
   prefix?: string;
   wait: string;
   reloadTimeout: number;
+  lookupServers?: string[];
+  lookupTimeout: number;
   nginxUpstreams?: string;
   checkCmd?: string;
   reloadCmd?: string;
@@ -29,7 +32,7 @@ export const definition: ModeDefinition = {
     { name: 'onetime', type: 'bool', default: false, help: 'render once and exit (0 when every resource rendered and applied, 1 otherwise)' },
     { name: 'watch', type: 'bool', default: true, help: 'keep watching the store and confdir, applying changes after the --wait debounce (the default; --onetime turns it off)' },
     { name: 'noop', type: 'bool', default: false, help: 'print a diff of what would change on stdout; write nothing, run no command' },
-    { name: 'prefix', type: 'string', placeholder: 'PREFIX', help: "key prefix prepended to every resource's prefix (confd's -prefix)" },
+    { name: 'prefix', type: 'string', placeholder: 'PREFIX', help: "key prefix that replaces every resource's `prefix` (confd's -prefix)" },
     {
       name: 'wait',
       type: 'string',
@@ -42,6 +45,14 @@ export const definition: ModeDefinition = {
       },
     },
     { name: 'reload-timeout', type: 'duration', default: 30_000, min: 100, help: 'time limit for each check_cmd and reload_cmd run (killed after it)' },
+    {
+      name: 'lookup-servers',
+      type: 'list',
+      placeholder: 'ADDR[,ADDR...]',
+      help: "DNS servers for the templates' lookupIP/lookupIPV4/lookupIPV6/lookupSRV (IP or IP:PORT, [IPv6]:PORT); default: the system resolver (/etc/hosts and /etc/resolv.conf)",
+      validate: (v: string[]) => serversProblem(v),
+    },
+    { name: 'lookup-timeout', type: 'duration', default: 5000, min: 10, help: "time limit of one template lookup; a lookup that takes longer answers empty, as a failed one does in confd" },
     { name: 'nginx-upstreams', type: 'string', placeholder: 'FILE', help: 'template-free mode: write one `upstream <service> { server host:port; }` block per service to FILE' },
     { name: 'check-cmd', type: 'string', placeholder: 'CMD', help: 'with --nginx-upstreams: validation command ({{.src}} = staged file; without it the check runs with the new file in place and reverts on failure)' },
     { name: 'reload-cmd', type: 'string', placeholder: 'CMD', help: 'with --nginx-upstreams: reload command, e.g. "nginx -s reload"' },
@@ -72,6 +83,7 @@ export const definition: ModeDefinition = {
         wait,
         timeoutMs: flags.reloadTimeout,
         servicesPrefix: flags.servicesPrefix,
+        lookup: { timeoutMs: flags.lookupTimeout, ...(flags.lookupServers && flags.lookupServers.length > 0 ? { servers: flags.lookupServers } : {}) },
         ...(flags.nginxUpstreams
           ? { nginxUpstreams: { file: flags.nginxUpstreams, ...(flags.checkCmd ? { checkCmd: flags.checkCmd } : {}), ...(flags.reloadCmd ? { reloadCmd: flags.reloadCmd } : {}) } }
           : {}),

@@ -2,21 +2,27 @@
  * confd's template functions (resource/template/template_funcs.go and the memkv lookups),
  * bound to one render's key/value view.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { fixed, int, str, variadic, type FuncMap } from './template/exec.js';
 import { GoStruct, KVPair, typeName } from './template/values.js';
-import { compareStrings, pathBase, pathDir, type KeyValues } from './kv.js';
+import { goReplace, goSplit, goToLower, goToUpper } from './gostrings.js';
+import { pathBase, pathDir, type KeyValues } from './kv.js';
+import { TemplateLookups } from './lookup.js';
 
 export interface FuncOptions {
   env: Readonly<Record<string, string | undefined>>;
   now?: () => Date;
+  /**
+   * Answers for the DNS lookups; lookups without an answer are recorded there and answer empty
+   * (see lookup.ts: evaluateWithLookups resolves them and evaluates again). Default: none known.
+   */
+  lookups?: TemplateLookups;
 }
 
 /** Names every confd template may use (for parsing before any data exists). */
 export function confdFuncs(kv: KeyValues, options: FuncOptions): FuncMap {
   const now = options.now ?? (() => new Date());
+  const lookups = options.lookups ?? new TemplateLookups();
   return {
     // memkv lookups
     exists: fixed(1, (k: unknown) => kv.exists(str(k))),
@@ -36,8 +42,8 @@ export function confdFuncs(kv: KeyValues, options: FuncOptions): FuncMap {
     dir: fixed(1, (p: unknown) => pathDir(str(p))),
     split: fixed(2, (s: unknown, sep: unknown) => goSplit(str(s), str(sep))),
     join: fixed(2, (a: unknown, sep: unknown) => stringSlice(a).join(str(sep))),
-    toUpper: fixed(1, (s: unknown) => str(s).toUpperCase()),
-    toLower: fixed(1, (s: unknown) => str(s).toLowerCase()),
+    toUpper: fixed(1, (s: unknown) => goToUpper(str(s))),
+    toLower: fixed(1, (s: unknown) => goToLower(str(s))),
     contains: fixed(2, (s: unknown, sub: unknown) => str(s).includes(str(sub))),
     replace: fixed(4, (s: unknown, o: unknown, n: unknown, count: unknown) => goReplace(str(s), str(o), str(n), int(count))),
     trimSuffix: fixed(2, (s: unknown, suffix: unknown) => {
@@ -76,8 +82,10 @@ export function confdFuncs(kv: KeyValues, options: FuncOptions): FuncMap {
     }, 2),
     datetime: fixed(0, () => new GoTime(now())),
     fileExists: fixed(1, (p: unknown) => existsSync(str(p))),
-    lookupIP: fixed(1, (name: unknown) => lookupIP(str(name))),
-    lookupSRV: fixed(3, (service: unknown, proto: unknown, name: unknown) => lookupSRV(str(service), str(proto), str(name))),
+    lookupIP: fixed(1, (name: unknown) => lookups.ip(str(name))),
+    lookupIPV4: fixed(1, (name: unknown) => lookups.ipv4(str(name))),
+    lookupIPV6: fixed(1, (name: unknown) => lookups.ipv6(str(name))),
+    lookupSRV: fixed(3, (service: unknown, proto: unknown, name: unknown) => lookups.srv(str(service), str(proto), str(name))),
     parseBool: fixed(1, (s: unknown) => {
       const v = str(s);
       if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
@@ -120,74 +128,6 @@ export function confdFuncs(kv: KeyValues, options: FuncOptions): FuncMap {
   };
 }
 
-const LOOKUP_TIMEOUT_MS = 5000;
-
-/** A DNS name as resolvers take it: labels of letters, digits, `_` and `-`, 253 characters in all. */
-const LOOKUP_LABEL = /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
-
-export function isLookupName(name: string): boolean {
-  const bare = name.endsWith('.') ? name.slice(0, -1) : name;
-  return bare.length > 0 && bare.length <= 253 && bare.split('.').every((label) => LOOKUP_LABEL.test(label));
-}
-
-/** Names from store values reach a child process: anything but a DNS name is a template error. */
-function checkLookupName(func: string, name: string): void {
-  if (!isLookupName(name)) throw new Error(`${func}: ${JSON.stringify(name.slice(0, 100))} is not a DNS name`);
-}
-
-/**
- * net.LookupIP through the system resolver (getent, as Go's cgo resolver), sorted so that DNS
- * round robin does not cause rewrites; nil (no addresses) on failure, as confd returns.
- * Templates evaluate synchronously, so the lookup runs in a short-lived child process.
- */
-export function lookupIP(name: string): string[] | null {
-  if (isIP(name)) return [name];
-  checkLookupName('lookupIP', name);
-  try {
-    // `--`: a name is never an option to getent
-    const out = execFileSync('getent', ['ahosts', '--', name], { timeout: LOOKUP_TIMEOUT_MS, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const ips = new Set(out.split('\n').map((l) => l.split(/\s+/)[0]!).filter((ip) => isIP(ip)));
-    return ips.size === 0 ? null : [...ips].sort(compareStrings);
-  } catch {
-    return null;
-  }
-}
-
-export class SRV extends GoStruct {
-  constructor(
-    readonly Target: string,
-    readonly Port: number,
-    readonly Priority: number,
-    readonly Weight: number,
-  ) {
-    super();
-  }
-  fieldNames(): readonly string[] {
-    return ['Target', 'Port', 'Priority', 'Weight'];
-  }
-  format(): string {
-    return `&{${this.Target} ${this.Port} ${this.Priority} ${this.Weight}}`;
-  }
-}
-
-const SRV_SCRIPT = `require('node:dns').promises.resolveSrv(process.argv[1]).then((r) => process.stdout.write(JSON.stringify(r)), () => process.stdout.write('[]'))`;
-
-/** net.LookupSRV (`_service._proto.name`), sorted as confd does; empty on failure. */
-export function lookupSRV(service: string, proto: string, name: string): SRV[] {
-  const query = service === '' && proto === '' ? name : `_${service}._${proto}.${name}`;
-  checkLookupName('lookupSRV', query);
-  try {
-    // `--`: the query is an argument of the script, never an option to node
-    const out = execFileSync(process.execPath, ['-e', SRV_SCRIPT, '--', query], { timeout: LOOKUP_TIMEOUT_MS, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const records = JSON.parse(out) as { name: string; port: number; priority: number; weight: number }[];
-    const srvs = records.map((r) => new SRV(r.name.endsWith('.') ? r.name : `${r.name}.`, r.port, r.priority, r.weight));
-    const key = (s: SRV): string => `${s.Target}${s.Port}${s.Priority}${s.Weight}`;
-    return srvs.sort((a, b) => compareStrings(key(a), key(b)));
-  } catch {
-    return [];
-  }
-}
-
 function stringSlice(a: unknown): string[] {
   if (!Array.isArray(a) || !a.every((x) => typeof x === 'string')) throw new Error(`wrong type for value; expected []string; got ${typeName(a)}`);
   return a as string[];
@@ -204,41 +144,6 @@ function parseJson(s: string): unknown {
 function jsonKind(v: unknown): string {
   if (Array.isArray(v)) return 'array';
   return typeof v === 'object' ? 'object' : typeof v;
-}
-
-/** strings.Split: an empty separator splits into characters. */
-export function goSplit(s: string, sep: string): string[] {
-  return sep === '' ? [...s] : s.split(sep);
-}
-
-/** strings.Replace with Go's n (negative: all). */
-export function goReplace(s: string, old: string, repl: string, n: number): string {
-  if (n === 0 || old === repl) return s;
-  if (old === '') {
-    const chars = [...s];
-    const limit = n < 0 ? chars.length + 1 : n;
-    let out = '';
-    let done = 0;
-    for (let i = 0; i <= chars.length; i++) {
-      if (done < limit) {
-        out += repl;
-        done++;
-      }
-      if (i < chars.length) out += chars[i];
-    }
-    return out;
-  }
-  let out = '';
-  let rest = s;
-  let done = 0;
-  while (n < 0 || done < n) {
-    const i = rest.indexOf(old);
-    if (i === -1) break;
-    out += rest.slice(0, i) + repl;
-    rest = rest.slice(i + old.length);
-    done++;
-  }
-  return out + rest;
 }
 
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
@@ -351,5 +256,3 @@ export class GoTime extends GoStruct {
     });
   }
 }
-
-export { compareStrings };

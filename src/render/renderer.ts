@@ -15,6 +15,7 @@ import type { Store } from '../store/store.js';
 import { applyContent, readCurrent, type ApplyResult, type ApplyTarget } from './apply.js';
 import { confdFuncs } from './funcs.js';
 import { KeyValues } from './kv.js';
+import { dnsResolver, evaluateWithLookups, TemplateLookups, type LookupResolver } from './lookup.js';
 import { loadResources, minimalPrefixes, resourceEntries, type TemplateResource } from './resource.js';
 import { Template } from './template/exec.js';
 import { emptyUpstreams, renderUpstreams, servicesFromValues } from './upstreams.js';
@@ -32,6 +33,8 @@ export interface RenderConfig {
   readonly timeoutMs: number;
   readonly servicesPrefix: string;
   readonly nginxUpstreams?: { file: string; checkCmd?: string; reloadCmd?: string };
+  /** template lookups: DNS servers (none: the system's) and the time limit of one lookup */
+  readonly lookup: { readonly servers?: readonly string[]; readonly timeoutMs: number };
 }
 
 interface RenderDeps {
@@ -65,6 +68,8 @@ type Outcome = ApplyResult['outcome'] | 'render-failed' | 'guarded';
 
 const UPSTREAMS_NAME = 'nginx-upstreams';
 
+const EMPTY_VIEW: ViewSnapshot = { revision: 0, values: new Map(), services: new Map() };
+
 export class Renderer implements RunningMode {
   readonly finished?: Promise<number>;
   private resolveFinished?: (code: number) => void;
@@ -86,6 +91,7 @@ export class Renderer implements RunningMode {
   private readonly statuses = new Map<string, ResourceStatus>();
   private readonly counters: Record<'renders' | 'writes' | 'reloads' | 'checkFailures' | 'reloadFailures' | 'templateErrors' | 'guarded', Counter<'resource'>>;
   private readonly lastSuccess: Gauge<'resource'>;
+  private readonly resolver: LookupResolver;
 
   constructor(
     private readonly config: RenderConfig,
@@ -94,6 +100,7 @@ export class Renderer implements RunningMode {
     this.confdir = config.confdir;
     if (config.onetime) this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     this.debouncer = new Debouncer(config.wait, () => this.schedule());
+    this.resolver = dnsResolver(config.lookup);
     const counter = (name: string, help: string): Counter<'resource'> =>
       new Counter({ name: `beacon_render_${name}`, help, labelNames: ['resource'], registers: [deps.metrics] });
     this.counters = {
@@ -145,7 +152,8 @@ export class Renderer implements RunningMode {
 
   ready(): boolean {
     if (this.config.onetime) return true;
-    return this.catalog?.ready ?? false;
+    // without a catalog, ready once there are resources (they read no keys)
+    return this.catalog?.ready ?? this.resources.length > 0;
   }
 
   status(): unknown {
@@ -198,7 +206,9 @@ export class Renderer implements RunningMode {
     if (prefixes.length === 0) {
       this.catalog = undefined;
       void old?.stop();
-      this.deps.log.warn({ confdir: this.confdir }, 'no template resources yet; waiting for conf.d/*.toml');
+      // resources that read no keys render without a store view (confd renders them too)
+      if (this.resources.length > 0) this.debouncer.trigger();
+      else this.deps.log.warn({ confdir: this.confdir }, 'no template resources yet; waiting for conf.d/*.toml');
       return;
     }
     const services = this.config.nginxUpstreams ? withSlash(this.config.servicesPrefix) : undefined;
@@ -248,8 +258,13 @@ export class Renderer implements RunningMode {
           this.ensureCatalog();
         }
         const catalog = this.catalog;
+        if (!catalog) {
+          // no keys to read: only resources without keys (if any) are left to render
+          if (this.resources.length > 0) await this.runAll(EMPTY_VIEW);
+          continue;
+        }
         // a new catalog's first snapshot triggers its own run
-        if (!catalog || catalog.revision === 0) continue;
+        if (catalog.revision === 0) continue;
         await this.runAll(snapshotOf(catalog));
       } while (this.rerun && !this.stopped);
     };
@@ -265,9 +280,13 @@ export class Renderer implements RunningMode {
   private async runOnce(): Promise<number> {
     const prefixes = this.prefixes();
     this.catalogPrefixes = prefixes;
-    if (prefixes.length === 0) {
+    if (this.resources.length === 0 && !this.config.nginxUpstreams) {
       this.deps.log.error({ confdir: this.confdir }, 'nothing to render: no template resources and no --nginx-upstreams');
       return 1;
+    }
+    if (prefixes.length === 0) {
+      const ok = await this.runAll(EMPTY_VIEW);
+      return ok && this.resourceErrors.length === 0 ? 0 : 1;
     }
     // one read of every prefix at one revision; no watch
     const snapshot = await this.deps.store.read(prefixes);
@@ -282,9 +301,11 @@ export class Renderer implements RunningMode {
     this.runs++;
     this.lastRevision = view.revision;
     let allOk = true;
+    // one run looks each name up once, whichever resources ask for it
+    const lookups = new TemplateLookups();
     for (const resource of this.resources) {
       if (this.stopped) break;
-      const outcome = await this.runResource(resource, view);
+      const outcome = await this.runResource(resource, view, lookups);
       if (!isSuccess(outcome)) allOk = false;
     }
     if (this.config.nginxUpstreams && !this.stopped) {
@@ -294,11 +315,11 @@ export class Renderer implements RunningMode {
     return allOk;
   }
 
-  private async runResource(resource: TemplateResource, view: ViewSnapshot): Promise<Outcome> {
+  private async runResource(resource: TemplateResource, view: ViewSnapshot, lookups: TemplateLookups): Promise<Outcome> {
     const log = this.deps.log.child({ resource: resource.name });
     let content: string;
     try {
-      content = renderResource(resource, view.values, this.deps.env);
+      content = await renderResource(resource, view.values, this.deps.env, lookups, this.resolver);
     } catch (err) {
       this.counters.templateErrors.inc({ resource: resource.name });
       log.error({ err: describeCause(err), src: resource.src }, 'template failed; keeping the previous file');
@@ -385,8 +406,17 @@ function isSuccess(outcome: Outcome): boolean {
   return outcome === 'unchanged' || outcome === 'written' || outcome === 'diff';
 }
 
-/** Parses and executes a resource's template against the keys it reads. */
-export function renderResource(resource: TemplateResource, values: ReadonlyMap<string, string>, env: Readonly<Record<string, string | undefined>>): string {
+/**
+ * Parses and executes a resource's template against the keys it reads; the DNS lookups it makes
+ * are resolved between evaluations, never while the event loop waits.
+ */
+export async function renderResource(
+  resource: TemplateResource,
+  values: ReadonlyMap<string, string>,
+  env: Readonly<Record<string, string | undefined>>,
+  lookups: TemplateLookups,
+  resolver: LookupResolver,
+): Promise<string> {
   let src: string;
   try {
     src = readFileSync(resource.src, 'utf8');
@@ -394,7 +424,8 @@ export function renderResource(resource: TemplateResource, values: ReadonlyMap<s
     throw new Error(`cannot read template ${resource.src}: ${(err as Error).message}`);
   }
   const kv = new KeyValues(resourceEntries(resource, values));
-  return new Template(resource.src, src, confdFuncs(kv, { env })).execute(null);
+  const template = new Template(resource.src, src, confdFuncs(kv, { env, lookups }));
+  return evaluateWithLookups(() => template.execute(null), lookups, resolver);
 }
 
 function snapshotOf(catalog: Catalog): ViewSnapshot {

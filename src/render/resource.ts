@@ -16,7 +16,7 @@ export interface TemplateResource {
   /** absolute template path (`templates/<src>`) */
   readonly src: string;
   readonly dest: string;
-  /** store key prefixes read for this resource (already joined with prefix) */
+  /** store keys read for this resource, each with the keys below it (already joined with prefix); may be empty */
   readonly keys: readonly string[];
   /** prefix stripped from keys before the template sees them */
   readonly prefix: string;
@@ -37,7 +37,7 @@ export class ResourceError extends Error {
   }
 }
 
-/** Parses one resource file's text. `globalPrefix` is `--prefix`. */
+/** Parses one resource file's text. `globalPrefix` is `--prefix`: when set, it replaces the file's `prefix`. */
 export function parseResource(file: string, text: string, confdir: string, globalPrefix = ''): TemplateResource {
   let doc: Record<string, unknown>;
   try {
@@ -67,11 +67,14 @@ export function parseResource(file: string, text: string, confdir: string, globa
   const src = strField('src', true)!;
   const dest = strField('dest', true)!;
   if (!dest.startsWith('/')) throw new ResourceError(file, `"dest" must be an absolute path, got ${JSON.stringify(dest)}`);
-  const rawKeys = tpl.keys;
-  if (!Array.isArray(rawKeys) || rawKeys.length === 0 || !rawKeys.every((k) => typeof k === 'string' && k !== '')) {
-    throw new ResourceError(file, '"keys" must be a non-empty list of key prefixes');
+  // confd: no `keys` (or `keys = []`) reads nothing; the template still renders (getenv, lookups)
+  const rawKeys = tpl.keys ?? [];
+  if (!Array.isArray(rawKeys) || !rawKeys.every((k) => typeof k === 'string' && k !== '')) {
+    throw new ResourceError(file, '"keys" must be a list of key prefixes');
   }
-  const prefix = pathJoin('/', globalPrefix, strField('prefix', false) ?? '');
+  // confd (since 0.12): -prefix replaces the resource's prefix, it is not prepended to it
+  const filePrefix = strField('prefix', false) ?? '';
+  const prefix = pathJoin('/', globalPrefix !== '' ? globalPrefix : filePrefix);
   let mode: number | undefined;
   const rawMode = tpl.mode;
   if (rawMode !== undefined) {
@@ -137,11 +140,20 @@ export function minimalPrefixes(keys: Iterable<string>): string[] {
   return out;
 }
 
-/** The key/value pairs a resource sees: keys under its key prefixes, with its prefix stripped. */
+/**
+ * Whether a resource's key entry reads `key`: the entry itself and the keys below it, on a path
+ * boundary (`/services/web` reads `/services/web` and `/services/web/a`, never
+ * `/services/web-old/a`), as confd's etcd v3 backend filters its prefix reads.
+ */
+export function keyEntryReads(entry: string, key: string): boolean {
+  return key === entry || key.startsWith(entry.endsWith('/') ? entry : `${entry}/`);
+}
+
+/** The key/value pairs a resource sees: keys under its key entries, with its prefix stripped. */
 export function resourceEntries(resource: TemplateResource, all: ReadonlyMap<string, string>): [string, string][] {
   const out: [string, string][] = [];
   for (const [key, value] of all) {
-    if (!resource.keys.some((k) => key.startsWith(k))) continue;
+    if (!resource.keys.some((k) => keyEntryReads(k, key))) continue;
     const stripped = resource.prefix !== '/' && key.startsWith(resource.prefix) ? key.slice(resource.prefix.length) : key;
     out.push([pathJoin('/', stripped), value]);
   }

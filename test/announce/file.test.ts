@@ -166,3 +166,23 @@ test('announce: SIGTERM during a slow check exits without waiting out the interv
   assert.equal(exit.code, 0);
   assert.ok(Date.now() - since < 3000, `took ${Date.now() - since}ms to stop`);
 });
+
+test('announce: --interval below 1s alone is valid (the default --timeout follows it down); an explicit larger --timeout still exits 2', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-interval-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const reader = new FileStore(dir);
+  t.after(() => reader.close());
+  const base = ['announce', '--store', `file://${dir}`, '--service', 'quick', '--id', 'q1', '--port', '9', '--host', '127.0.0.1', '--check', 'cmd:true', '--rise', '1'];
+  const beacon = startBeacon([...base, '--interval', '300ms']);
+  t.after(() => beacon.stop('SIGKILL'));
+  await waitFor('registered', async () => (await reader.read(['/services/quick/'])).kvs.length === 1, 15_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n${beacon.output()}`);
+  });
+  assert.equal((await beacon.stop('SIGTERM', 10_000)).code, 0);
+
+  for (const [args, env] of [[['--interval', '300ms', '--timeout', '500ms'], {}], [['--interval', '300ms'], { BEACON_TIMEOUT: '500ms' }]] as const) {
+    const res = await runBeacon([...base, ...args], env);
+    assert.equal(res.code, 2, res.stderr);
+    assert.match(res.stderr, /--timeout: must not exceed --interval \(500ms > 300ms\)/);
+  }
+});

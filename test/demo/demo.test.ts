@@ -4,6 +4,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import { startBeacon } from '../harness/beacon.ts';
+import { spawnTracked } from '../harness/procs.ts';
 import { freePort } from '../harness/ports.ts';
 import { waitFor } from '../harness/wait.ts';
 import { EtcdCluster } from '../harness/etcd.ts';
@@ -52,6 +53,21 @@ test('beacon demo: apps behind the proxy and in DNS; Ctrl-C stops every process'
   assert.deepEqual(targets, ['web1.web.skydns.local.', 'web2.web.skydns.local.', 'web3.web.skydns.local.']);
   const a = await run('dig', ['+short', '+time=2', '+tries=1', '-p', String(dnsPort), '@127.0.0.1', 'web.skydns.local', 'A'], { timeout: 10_000 });
   assert.equal(a.stdout.trim(), '127.0.0.1');
+
+  // The printed `services --watch` command works from the user's shell, whose PATH has no
+  // node_modules/.bin: `node` there may be an older system Node (20 here, which crashes in undici).
+  const line = demo.output().split('\n').find((l) => / services --store /.test(l));
+  assert.ok(line, demo.output());
+  const command = line.replace(/#.*$/, '').trim();
+  const userPath = (process.env.PATH ?? '').split(':').filter((d) => !d.includes('node_modules')).join(':');
+  const services = spawnTracked('sh', ['-c', `exec ${command}`], { env: { ...process.env, PATH: userPath } });
+  t.after(() => services.stop('SIGKILL'));
+  await waitFor('the printed services command lists the apps', () => /web3/.test(services.output()), 20_000).catch((err: Error) => {
+    throw new Error(`${err.message}\n$ ${command}\n${services.output().slice(-2000)}`);
+  });
+  assert.match(services.output(), /web1 .*web2 .*web3|web1[\s\S]*web2[\s\S]*web3/);
+  assert.equal(services.child.exitCode, null, 'still watching');
+  await services.stop('SIGTERM');
 
   const exit = await demo.stop('SIGINT', 20_000);
   assert.equal(exit.code, 0);

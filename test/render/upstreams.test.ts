@@ -75,7 +75,8 @@ reload_cmd = "nginx -s reload"
     ['src = "x"', /missing \[template\] table/],
     ['[template]\ndest = "/x"\nkeys = ["/a"]', /missing "src"/],
     ['[template]\nsrc = "x"\ndest = "rel"\nkeys = ["/a"]', /"dest" must be an absolute path/],
-    ['[template]\nsrc = "x"\ndest = "/x"\nkeys = []', /"keys" must be a non-empty list/],
+    ['[template]\nsrc = "x"\ndest = "/x"\nkeys = "/a"', /"keys" must be a list of key prefixes/],
+    ['[template]\nsrc = "x"\ndest = "/x"\nkeys = ["/a", ""]', /"keys" must be a list of key prefixes/],
     ['[template]\nsrc = "x"\ndest = "/x"\nkeys = ["/a"]\nmode = "rw"', /"mode" must be an octal string/],
     ['[template\nsrc=', /invalid TOML/],
     ['[template]\nsrc = "x"\ndest = "/x"\nkeys = ["/a"]\ncheck_cmd = "nginx -t -c {{.src"', /check_cmd "nginx -t -c \{\{\.src": command:1:/],
@@ -83,6 +84,34 @@ reload_cmd = "nginx -s reload"
     assert.throws(() => parseResource('/c/conf.d/bad.toml', text, '/c'), (e: unknown) => e instanceof ResourceError && want.test(e.message) && e.message.startsWith('/c/conf.d/bad.toml: '));
   }
 });
+
+test('confd semantics: --prefix replaces the resource prefix; keys = [] reads nothing like no keys; a key entry reads itself and below, on a path boundary', () => {
+  const toml = '[template]\nsrc = "t"\ndest = "/x"\nprefix = "/production"\nkeys = [ "/services/web" ]\n';
+  assert.deepEqual(pick(parseResource('/c/conf.d/a.toml', toml, '/c')), { prefix: '/production', keys: ['/production/services/web'] });
+  assert.deepEqual(pick(parseResource('/c/conf.d/a.toml', toml, '/c', '/staging')), { prefix: '/staging', keys: ['/staging/services/web'] });
+  assert.deepEqual(pick(parseResource('/c/conf.d/a.toml', toml, '/c', 'staging/')), { prefix: '/staging', keys: ['/staging/services/web'] });
+  for (const keys of ['keys = []\n', '']) {
+    assert.deepEqual(pick(parseResource('/c/conf.d/a.toml', `[template]\nsrc = "t"\ndest = "/x"\n${keys}`, '/c')), { prefix: '/', keys: [] }, keys);
+  }
+
+  const r = parseResource('/c/conf.d/a.toml', '[template]\nsrc = "t"\ndest = "/x"\nkeys = [ "/services/web", "/nginx/" ]\n', '/c');
+  const values = new Map([
+    ['/services/web', 'parent'],
+    ['/services/web/a', '10.0.0.1:80'],
+    ['/services/web/x/y', 'deep'],
+    ['/services/web-old/b', '10.0.0.2:80'],
+    ['/services/webx', 'other'],
+    ['/nginx/conf', 'c'],
+    ['/nginxx', 'no'],
+  ]);
+  assert.deepEqual(resourceEntries(r, values).map(([k]) => k), ['/services/web', '/services/web/a', '/services/web/x/y', '/nginx/conf']);
+  const none = parseResource('/c/conf.d/a.toml', '[template]\nsrc = "t"\ndest = "/x"\n', '/c');
+  assert.deepEqual(resourceEntries(none, values), []);
+});
+
+function pick(r: { prefix: string; keys: readonly string[] }): { prefix: string; keys: readonly string[] } {
+  return { prefix: r.prefix, keys: r.keys };
+}
 
 test('minimalPrefixes drops prefixes covered by others', () => {
   assert.deepEqual(minimalPrefixes(['/services/app', '/services/', '/services/web', '/nginx', '/nginx']), ['/nginx', '/services/']);
