@@ -21,6 +21,8 @@ export type UpstreamErrorCode =
   | 'UPSTREAM_HEADER_TIMEOUT'
   | 'UPSTREAM_BODY_TIMEOUT'
   | 'UPSTREAM_BAD_RESPONSE'
+  /** a reused keep-alive connection closed before any response byte (the keep-alive race) */
+  | 'UPSTREAM_STALE_CONNECTION'
   | 'UPSTREAM_FAILED';
 
 export class UpstreamError extends Error {

@@ -6,6 +6,7 @@
  */
 import { forwardedLines, type ForwardInfo, type RequestFacts } from '../headers.js';
 import { UpstreamError } from '../failures.js';
+import { isIdempotent } from '../retry.js';
 import { bodilessStatus, sanitizeReason } from '../responses.js';
 import type { Traffic } from '../traffic.js';
 import type { Upstream } from '../upstreams.js';
@@ -92,6 +93,8 @@ export class Exchange extends ResponseGathering implements ConnUser {
   private tried: FastUpstream[] | undefined;
   tries = 0;
   protected conn: UpstreamConn | undefined;
+  /** replayed once after the keep-alive race */
+  private staleReplayed = false;
   /** removes the listener waiting for the upstream to drain */
   private upstreamDrain: (() => void) | undefined;
   /** body chunks read from the client and not written upstream yet */
@@ -323,6 +326,7 @@ export class Exchange extends ResponseGathering implements ConnUser {
       this.finish(499);
       return;
     }
+    if (err.code === 'UPSTREAM_STALE_CONNECTION' && this.replayOnFreshConnection(peer)) return;
     traffic.failed(peer, err);
     if (this.phase === Phase.Responding) {
       // Too late for a clean error: cut the client connection so it sees a truncated response.
@@ -350,6 +354,22 @@ export class Exchange extends ResponseGathering implements ConnUser {
     // a body still arriving has nowhere to go: the connection ends after the error
     this.client.sendError(502, err.kind === 'timeout' ? `upstream of service "${this.service}" timed out\n` : `upstream of service "${this.service}" failed\n`, false, !this.requestEnded);
     this.finish(502);
+  }
+
+  /**
+   * The keep-alive race (the instance closed an idle connection as it was reused): says nothing
+   * about the instance, so no ejection; a replayable request goes again, once, on a new
+   * connection to the same instance, as nginx and Node's agent do.
+   */
+  private replayOnFreshConnection(peer: FastUpstream): boolean {
+    if (this.staleReplayed || !isIdempotent(this.method) || (this.hasBody && this.bodyConsumed)) return false;
+    this.staleReplayed = true;
+    this.traffic.metrics.retry(this.service);
+    this.requestSent = false;
+    this.phase = Phase.Waiting;
+    this.sentAt = this.traffic.now;
+    peer.pool.acquire(this, true);
+    return true;
   }
 
   /** The client went away: the upstream connection is cut (its response would have nowhere to go). */

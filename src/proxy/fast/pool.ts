@@ -73,6 +73,10 @@ export class UpstreamConn implements ParserEvents {
   connected = false;
   /** idle since (ms, Date.now) while in the pool */
   idleSince = 0;
+  /** taken from the idle list: the upstream may have closed it as it was reused */
+  reused = false;
+  /** bytes of a response arrived for the current user */
+  answered = false;
   /** the upstream sent more than the response it owed: never reuse */
   poisoned = false;
   /** inside a read: a release waits until the whole read is parsed (see release) */
@@ -168,6 +172,7 @@ export class UpstreamConn implements ParserEvents {
       this.destroy();
       return;
     }
+    this.answered = true;
     user.cork();
     this.parsing = true;
     let failure: UpstreamError | undefined;
@@ -226,7 +231,14 @@ export class UpstreamConn implements ParserEvents {
     const user = this.user;
     this.user = undefined;
     this.destroy();
-    user?.failed(err);
+    if (user === undefined) return;
+    // The keep-alive race: the upstream closed an idle connection just as it was reused, so
+    // the request most likely never reached it. Told apart, it is replayed on a new connection.
+    if (this.reused && !this.answered && err.kind === 'reset') {
+      user.failed(new UpstreamError('reset', 'UPSTREAM_STALE_CONNECTION', `upstream ${this.pool.id} closed a reused connection before answering`, err));
+      return;
+    }
+    user.failed(err);
   }
 
   /** Gone for good: out of the pool, socket and parser released. */
@@ -266,9 +278,10 @@ export class UpstreamPool {
   }
 
   /** Gives `user` a connection now, or as soon as one is free (at the connection limit). */
-  acquire(user: ConnUser): void {
-    const conn = this.idle.pop();
+  acquire(user: ConnUser, fresh = false): void {
+    const conn = fresh ? undefined : this.idle.pop();
     if (conn !== undefined) {
+      conn.reused = true;
       conn.user = user;
       user.attached(conn);
       return;
@@ -290,6 +303,7 @@ export class UpstreamPool {
   /** The response is over: the connection goes back for reuse, or is destroyed. */
   release(conn: UpstreamConn, reusable: boolean): void {
     conn.user = undefined;
+    conn.answered = false;
     if (!reusable || this.closing || conn.isDead || conn.poisoned) {
       conn.destroy();
       return;
@@ -297,6 +311,7 @@ export class UpstreamPool {
     const waiter = this.waiters.shift();
     if (waiter !== undefined) {
       conn.user = waiter.user;
+      conn.reused = true;
       waiter.user.attached(conn);
       return;
     }
