@@ -207,6 +207,8 @@ export class Renderer implements RunningMode {
       ...(services ? { services: { prefix: this.config.servicesPrefix } } : {}),
       // the services prefix is mirrored by the catalog already; do not watch it twice
       extraPrefixes: prefixes.filter((p) => p !== services),
+      // templates may read `/services` keys as stored
+      rawParsed: true,
     });
     this.catalog = catalog;
     catalog.on('change', () => {
