@@ -8,44 +8,9 @@ import { Registry } from 'prom-client';
 import { DnsServer } from '../../dist/dns/server.js';
 import { createLogger } from '../../dist/log.js';
 import { decodeMessage, encodeQuery, rdataText, TYPE } from '../../dist/dns/wire.js';
-import type { KeyValue, Store, WatchHandlers } from '../../dist/store/store.js';
+import { MemoryStore } from '../harness/memory-store.ts';
 import { freePort } from '../harness/ports.ts';
 import { waitFor } from '../harness/wait.ts';
-
-/** An in-memory store: every put is one watch event batch, delivered synchronously. */
-class MemoryStore implements Store {
-  readonly description = 'memory://';
-  readonly kvs = new Map<string, KeyValue>();
-  revision = 1;
-  handlers: WatchHandlers | undefined;
-  read(prefixes: readonly string[]) {
-    return Promise.resolve({ revision: this.revision, kvs: [...this.kvs.values()].filter((kv) => prefixes.some((p) => kv.key.startsWith(p))) });
-  }
-  watch(_prefixes: readonly string[], _after: number, handlers: WatchHandlers) {
-    this.handlers = handlers;
-    return Promise.resolve({ cancel: () => Promise.resolve() });
-  }
-  grantLease(): never {
-    throw new Error('no leases here');
-  }
-  leaseRemaining() {
-    return Promise.resolve(undefined);
-  }
-  put(key: string, value: string) {
-    const kv = { key, value, modRevision: ++this.revision };
-    this.kvs.set(key, kv);
-    this.handlers?.onChanges([{ type: 'put', kv }], this.revision);
-    return Promise.resolve();
-  }
-  delete(key: string) {
-    this.kvs.delete(key);
-    this.handlers?.onChanges([{ type: 'delete', key, modRevision: ++this.revision }], ++this.revision);
-    return Promise.resolve();
-  }
-  close() {
-    return Promise.resolve();
-  }
-}
 
 async function query(port: number, name: string): Promise<string[]> {
   const socket = createSocket('udp4');
