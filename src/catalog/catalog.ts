@@ -27,6 +27,11 @@ export interface CatalogOptions {
   skydns?: { prefix: string };
   /** extra raw prefixes to mirror (render templates' keys) */
   extraPrefixes?: readonly string[];
+  /**
+   * keep the raw key/value of `/services` and `/skydns` keys too (rawEntries(), for templates that
+   * read them); otherwise only the parsed form is kept there and rawEntries() holds the rest
+   */
+  rawParsed?: boolean;
 }
 
 export interface CatalogChange {
@@ -36,6 +41,8 @@ export interface CatalogChange {
   readonly services: ReadonlySet<string>;
   readonly skydns: boolean;
   readonly raw: boolean;
+  /** the keys put or deleted (empty on a reset: everything may have changed) */
+  readonly keys: ReadonlySet<string>;
 }
 
 /** What the admin page shows of the store: connection, revision, the last error, skipped values. */
@@ -64,9 +71,16 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
   private readonly prefixes: string[];
   private readonly rawKvs = new Map<string, KeyValue>();
   private readonly instancesByKey = new Map<string, Instance>();
+  /** service -> its instances by key */
+  private readonly byService = new Map<string, Map<string, Instance>>();
   private readonly skyByKey = new Map<string, SkyEntry>();
   private skyConfigValue: unknown;
-  private servicesCache: Map<string, Instance[]> | undefined;
+  /** services(): sorted by name, each list sorted by id */
+  private servicesView = new Map<string, readonly Instance[]>();
+  /** a service came since services() last sorted the names */
+  private servicesUnordered = false;
+  /** services whose list in servicesView is out of date */
+  private readonly staleServices = new Set<string>();
   private readonly warned = new Map<string, string>();
   private lastError: { message: string; at: string } | undefined;
   private readonly recentMalformed: { key: string; reason: string; at: string }[] = [];
@@ -136,28 +150,34 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
   }
 
   private replace(snapshot: Snapshot): void {
-    const before = new Set(Array.from(this.instancesByKey.values(), (i) => i.service));
+    const before = new Set(this.byService.keys());
     this.rawKvs.clear();
     this.warned.clear();
     this.instancesByKey.clear();
+    this.byService.clear();
     this.skyByKey.clear();
     this.skyConfigValue = undefined;
     for (const kv of snapshot.kvs) this.put(kv);
     this.revision = snapshot.revision;
-    this.servicesCache = undefined;
+    this.servicesView = new Map();
+    this.staleServices.clear();
+    for (const name of this.byService.keys()) this.staleServices.add(name);
+    this.servicesUnordered = true;
     this.syncs++;
-    const services = new Set([...before, ...Array.from(this.instancesByKey.values(), (i) => i.service)]);
+    const services = new Set([...before, ...this.byService.keys()]);
     const wasReady = this.ready;
     this.synced = true;
-    this.emit('change', { reset: true, services, skydns: true, raw: true });
+    this.emit('change', { reset: true, services, skydns: true, raw: true, keys: new Set() });
     if (!wasReady && this.ready) this.emit('ready', true);
   }
 
   private apply(events: readonly ChangeEvent[], revision: number): void {
     const services = new Set<string>();
+    const keys = new Set<string>();
     let skydns = false;
     for (const ev of events) {
       const key = ev.type === 'put' ? ev.kv.key : ev.key;
+      keys.add(key);
       const old = this.instancesByKey.get(key);
       if (old) services.add(old.service);
       if (this.skyByKey.has(key) || this.isSkyKey(key)) skydns = true;
@@ -170,8 +190,7 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
       }
     }
     this.revision = revision;
-    if (services.size > 0) this.servicesCache = undefined;
-    this.emit('change', { reset: false, services, skydns, raw: true });
+    this.emit('change', { reset: false, services, skydns, raw: true, keys });
   }
 
   private isSkyKey(key: string): boolean {
@@ -182,17 +201,39 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
   private remove(key: string, forget = true): void {
     if (forget) this.warned.delete(key);
     this.rawKvs.delete(key);
-    this.instancesByKey.delete(key);
+    const instance = this.instancesByKey.get(key);
+    if (instance) {
+      this.instancesByKey.delete(key);
+      const list = this.byService.get(instance.service)!;
+      list.delete(key);
+      if (list.size === 0) {
+        this.byService.delete(instance.service);
+        this.servicesView.delete(instance.service);
+        this.staleServices.delete(instance.service);
+      } else this.staleServices.add(instance.service);
+    }
     this.skyByKey.delete(key);
     if (this.options.skydns && key === `${withSlash(this.options.skydns.prefix)}config`) this.skyConfigValue = undefined;
   }
 
   private put(kv: KeyValue): Parsed | undefined {
-    this.rawKvs.set(kv.key, kv);
     const parsed = this.parse(kv);
+    // parsed values are kept parsed only (the raw value once more would double their memory)
+    if (this.options.rawParsed || !(parsed?.kind === 'instance' || parsed?.kind === 'sky')) this.rawKvs.set(kv.key, kv);
     if (!parsed) return undefined;
-    if (parsed.kind === 'instance') this.instancesByKey.set(kv.key, parsed.instance);
-    else if (parsed.kind === 'sky') this.skyByKey.set(kv.key, parsed.entry);
+    if (parsed.kind === 'instance') {
+      const instance = parsed.instance;
+      this.instancesByKey.set(kv.key, instance);
+      const list = this.byService.get(instance.service);
+      if (list) {
+        list.set(kv.key, instance);
+        this.staleServices.add(instance.service);
+      } else {
+        this.byService.set(instance.service, new Map([[kv.key, instance]]));
+        this.staleServices.add(instance.service);
+        this.servicesUnordered = true;
+      }
+    } else if (parsed.kind === 'sky') this.skyByKey.set(kv.key, parsed.entry);
     else this.skyConfigValue = parsed.value;
     this.warned.delete(kv.key);
     return parsed;
@@ -212,7 +253,11 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
       if (!isInstanceId(parts[1])) return this.reject(kv, 'instance id has characters outside A-Z a-z 0-9 . _ @ : + = -');
       const endpoint = parseServiceValue(kv.value);
       if (!endpoint.ok) return this.reject(kv, endpoint.error);
-      return { kind: 'instance', instance: { service: parts[0], id: parts[1], key: kv.key, ...endpoint.value, ...lease } };
+      // one shape for every instance; the service name shared with the others of its service
+      const e = endpoint.value;
+      const service = this.byService.has(parts[0]) ? this.serviceName(parts[0]) : parts[0];
+      const instance: Instance = { service, id: parts[1], key: kv.key, host: e.host, port: e.port, weight: e.weight, lease: kv.lease };
+      return { kind: 'instance', instance };
     }
     const skydns = this.options.skydns && withSlash(this.options.skydns.prefix);
     if (skydns && kv.key.startsWith(skydns)) {
@@ -242,19 +287,28 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
     return undefined;
   }
 
-  /** service -> instances, sorted by id; rebuilt only after a change. */
+  /** the name as the catalog holds it already (one string per service, not one per instance) */
+  private serviceName(name: string): string {
+    for (const instance of this.byService.get(name)!.values()) return instance.service;
+    return name;
+  }
+
+  /**
+   * service -> instances, sorted by id. Kept between calls: after a change only the lists of the
+   * services that changed are sorted again (and the outer order only when a service came).
+   */
   services(): ReadonlyMap<string, readonly Instance[]> {
-    if (!this.servicesCache) {
-      const map = new Map<string, Instance[]>();
-      for (const instance of this.instancesByKey.values()) {
-        const list = map.get(instance.service);
-        if (list) list.push(instance);
-        else map.set(instance.service, [instance]);
-      }
-      for (const list of map.values()) list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      this.servicesCache = new Map([...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const view = this.servicesView;
+    for (const name of this.staleServices) {
+      const list = this.byService.get(name);
+      if (list) view.set(name, sortedInstances(list));
     }
-    return this.servicesCache;
+    this.staleServices.clear();
+    if (this.servicesUnordered) {
+      this.servicesUnordered = false;
+      this.servicesView = new Map([...view].sort(([a], [b]) => compareText(a, b)));
+    }
+    return this.servicesView;
   }
 
   instances(service: string): readonly Instance[] {
@@ -283,10 +337,21 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
     };
   }
 
-  /** every key the catalog mirrors, as stored (for templates) */
+  /**
+   * every key the catalog mirrors, as stored (for templates); `/services` and `/skydns` keys only
+   * with `rawParsed`
+   */
   rawEntries(): ReadonlyMap<string, KeyValue> {
     return this.rawKvs;
   }
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sortedInstances(byKey: ReadonlyMap<string, Instance>): readonly Instance[] {
+  return [...byKey.values()].sort((a, b) => compareText(a.id, b.id));
 }
 
 function withSlash(prefix: string): string {

@@ -5,7 +5,7 @@
  * SRV/MX targets) are listed in `needs` and the caller asks again with them in `external`.
  */
 import { rdataText, RCODE, TYPE, CLASS, type RR } from './wire.js';
-import type { Lookup, Service, SkyIndex } from './records.js';
+import type { Lookup, RecordLookup, Service } from './records.js';
 
 export interface Question {
   /** as sent, with the trailing dot */
@@ -110,7 +110,7 @@ class Builder {
   constructor(
     readonly q: Question,
     readonly ctx: AnswerContext,
-    readonly index: SkyIndex,
+    readonly index: RecordLookup,
   ) {}
 
   ttl(s: Service): number {
@@ -404,7 +404,7 @@ function isReverseName(lname: string): boolean {
  * The answer to one question. `forward` for names this server does not own (the caller
  * forwards, or refuses without recursion). Class must already be IN (or ANY).
  */
-export function answerFor(q: Question, index: SkyIndex, ctx: AnswerContext): Outcome {
+export function answerFor(q: Question, index: RecordLookup, ctx: AnswerContext): Outcome {
   const lname = lower(q.name);
   const b = new Builder(q, ctx, index);
   const done = (rcode: number, answer: RR[], authority: RR[] = [], additional: RR[] = []): Outcome => ({

@@ -200,7 +200,7 @@ export function exportMetrics(registry: Registry, read: () => StatsSnapshot, ind
   let rebuildsReported = 0;
   new Counter({
     name: 'beacon_dns_index_rebuilds_total',
-    help: 'rebuilds of the in-memory index from the store view (watch events are coalesced)',
+    help: 'full rebuilds of the in-memory index (first sync and store resets; watch events change it in place)',
     registers: [registry],
     collect() {
       const n = indexRebuilds();

@@ -5,7 +5,8 @@
 import { answerFor, externalKey, type AnswerContext, type Outcome } from './answer.js';
 import { Forwarder, MAX_FORWARDS, type Transport } from './forward.js';
 import type { Stats } from './metrics.js';
-import { SkyIndex } from './records.js';
+import { NameDependents } from './dependents.js';
+import { SkyIndex, type Lookup } from './records.js';
 import { CidrSet } from './cidr.js';
 import type { DnsSettings } from './settings.js';
 import { CLASS, encodeResponse, parseQuery, RCODE, TYPE, type Query, type RR } from './wire.js';
@@ -90,6 +91,8 @@ export class Responder {
   inflight = 0;
   private gen = 0;
   private readonly cache = new Map<string, CacheEntry>();
+  /** which cached answers read which names (changed() drops only those) */
+  private readonly dependents = new NameDependents();
   private readonly forwarder: Forwarder;
 
   constructor(
@@ -133,7 +136,19 @@ export class Responder {
   invalidate(): void {
     this.gen++;
     this.cache.clear();
+    this.dependents.clear();
     this.stats.cacheEntries = 0;
+  }
+
+  /**
+   * The index was changed in place at these keys (their segments, SkyIndex.put/remove): only the
+   * cached answers that read one of those names (or a name above them) are dropped.
+   */
+  changed(touched: Iterable<readonly string[]>): void {
+    const drop = new Set<string>();
+    for (const segments of touched) this.dependents.take(segments, drop);
+    for (const key of drop) this.cache.delete(key);
+    this.stats.cacheEntries = this.cache.size;
   }
 
   get cacheSize(): number {
@@ -236,9 +251,16 @@ export class Responder {
     if (q.class !== CLASS.IN && q.class !== CLASS.ANY) return this.reply(q, msg, transport, RCODE.NOTIMP, maxSize);
 
     if (!this.synced && this.inDomain(q.name)) return this.reply(q, msg, transport, RCODE.SERVFAIL, maxSize);
-    const outcome = answerFor(q, this.index, this.context(now));
+    // a cacheable answer notes the names it reads, so that a change drops it only if it read one
+    const index = this.index;
+    const read: (readonly string[])[] = [];
+    const outcome = answerFor(q, key === undefined ? index : { lookup: (labels: readonly string[], exact?: boolean): Lookup => (read.push(labels), index.lookup(labels, exact)) }, this.context(now));
     if (outcome.kind === 'forward') return this.forward(q, msg, transport, maxSize, client);
-    if (outcome.needs.length === 0) return this.encodeAndCache(q, msg, outcome, maxSize, key, now);
+    if (outcome.needs.length === 0) {
+      const reply = this.encodeAndCache(q, msg, outcome, maxSize, key, now);
+      if (key !== undefined) this.dependents.record(key, read);
+      return reply;
+    }
     return this.withExternal(q, msg, outcome, maxSize, now);
   }
 
@@ -298,7 +320,10 @@ export class Responder {
     const variants: Buffer[] = [];
     for (let k = 0; k < rotations; k++) variants.push(this.encodeOutcome(q, msg, outcome, maxSize, k));
     if (key !== undefined) {
-      if (this.cache.size >= CACHE_MAX) this.cache.clear();
+      if (this.cache.size >= CACHE_MAX || this.dependents.size >= CACHE_MAX * 8) {
+        this.cache.clear();
+        this.dependents.clear();
+      }
       // the id in a cached copy is overwritten on every hit
       this.cache.set(key, { gen: this.gen, expires: now + CACHE_MS, rcode: outcome.rcode, qtype: q.type, variants, next: 1 });
       this.stats.cacheEntries = this.cache.size;

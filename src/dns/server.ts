@@ -43,10 +43,8 @@ export interface DnsServerOptions {
 
 const TCP_IDLE_MS = 10_000;
 const TCP_MAX_CONNECTIONS = 1000;
-/** least time between two index rebuilds from watch events (changes meanwhile wait for the next) */
-const REBUILD_GAP_MS = 15;
-/** ... stretched to the last rebuild's own cost, up to this */
-const REBUILD_GAP_MAX_MS = 50;
+/** records put into a new index per turn of the event loop while it is rebuilt (queries run between) */
+const REBUILD_SLICE = 2000;
 /** per TCP connection: queries being answered at once; reading pauses beyond */
 const TCP_MAX_INFLIGHT = 64;
 /** per TCP connection: reply bytes waiting for the client before reading pauses */
@@ -64,6 +62,8 @@ export interface WorkerInit {
 /** main -> worker */
 export type ToWorker =
   | { type: 'view'; entries: SkyEntry[]; settings: DnsSettings; synced: boolean; stale: boolean }
+  /** keys changed since the last view or changes: their records now (put) or none (removed) */
+  | { type: 'changes'; changes: [key: string, entry: SkyEntry | null][]; settings?: DnsSettings }
   | { type: 'stale'; stale: boolean }
   | { type: 'leases'; expiry: [string, number][] }
   | { type: 'stop' };
@@ -114,9 +114,9 @@ export class DnsServer implements RunningMode {
     exportMetrics(options.metrics, () => this.totals(), () => this.index.size, () => this.rebuilds);
     registerCatalogMetrics(options.metrics, () => this.catalog);
     this.catalog.on('change', (change) => {
-      // a whole new view (first sync, watch reset) at once; watch events coalesced
+      // a whole new view (first sync, watch reset) is rebuilt; watch events change the index in place
       if (change.reset) this.rebuild();
-      else if (change.skydns) this.scheduleRebuild();
+      else if (change.skydns) this.applyChanges(change.keys);
     });
     this.catalog.on('ready', (ready) => {
       this.log.info({ ready, staleTtl: this.settings.staleTtl }, ready ? 'dns store synced' : 'dns store lost; answering from the last known records with short TTLs');
@@ -141,42 +141,53 @@ export class DnsServer implements RunningMode {
     return { ...settings, nameservers };
   }
 
+  /** index rebuilds so far (status, metrics): the first sync and every watch reset */
+  private rebuilds = 0;
+  /** keys applied to the index in place (status) */
+  private updates = 0;
+  /** a rebuild in progress (reset while the old index keeps answering): keys changed meanwhile */
+  private building: { pending: Set<string> } | undefined;
+
   /**
-   * Watch events coalesced: the first change after a quiet spell is rebuilt at once, later ones
-   * wait until the gap since the last rebuild has passed (REBUILD_GAP_MS, longer when rebuilds
-   * themselves are slow, at most REBUILD_GAP_MAX_MS), then one rebuild takes all of them.
+   * A whole new view: a new index is built from it. The first one at once (nothing to answer
+   * from yet); later ones (watch resets) a slice per turn of the event loop while the current
+   * index keeps answering, then swapped in with the keys that changed meanwhile applied on top.
    */
-  private scheduleRebuild(): void {
-    if (this.rebuildTimer || this.stopping) return;
-    const gap = Math.min(REBUILD_GAP_MAX_MS, Math.max(REBUILD_GAP_MS, this.rebuildCostMs));
-    const wait = this.lastRebuildAt + gap - performance.now();
-    if (wait <= 0) {
-      this.rebuild();
+  private rebuild(): void {
+    this.rebuilds++;
+    const entries = [...this.catalog.skydnsEntries().values()];
+    if (!this.synced) {
+      this.swapIn(new SkyIndex(entries, this.options.prefix), entries);
       return;
     }
-    this.rebuildTimer = setTimeout(() => {
-      this.rebuildTimer = undefined;
-      if (!this.stopping) this.rebuild();
-    }, Math.ceil(wait));
+    const build = { pending: new Set<string>() };
+    this.building = build;
+    const index = new SkyIndex([], this.options.prefix);
+    let next = 0;
+    const step = (): void => {
+      if (this.building !== build || this.stopping) return;
+      const end = Math.min(entries.length, next + REBUILD_SLICE);
+      for (; next < end; next++) index.put(entries[next]!);
+      if (next < entries.length) {
+        setImmediate(step);
+        return;
+      }
+      this.building = undefined;
+      const live = this.catalog.skydnsEntries();
+      for (const key of build.pending) {
+        const entry = live.get(key);
+        if (entry) index.put(entry);
+        else index.remove(key);
+      }
+      this.swapIn(index, build.pending.size > 0 ? [...live.values()] : entries);
+    };
+    step();
   }
 
-  private rebuildTimer: NodeJS.Timeout | undefined;
-  private lastRebuildAt = -Infinity;
-  private rebuildCostMs = 0;
-  /** index rebuilds so far (status, metrics) */
-  private rebuilds = 0;
-
-  /** the catalog changed: rebuild the index and settings everywhere */
-  private rebuild(): void {
-    if (this.rebuildTimer) {
-      clearTimeout(this.rebuildTimer);
-      this.rebuildTimer = undefined;
-    }
-    const t0 = performance.now();
-    this.rebuilds++;
+  /** a complete index becomes the one answering, here and in the workers */
+  private swapIn(index: SkyIndex, entries: SkyEntry[]): void {
     const before = this.settings;
-    const entries = [...this.catalog.skydnsEntries().values()];
-    this.index = new SkyIndex(entries, this.options.prefix);
+    this.index = index;
     this.settings = this.resolve(this.catalog.skydnsConfig());
     this.synced = true;
     // lost once ready, not "not yet connected": the first snapshot comes a moment before the watch
@@ -184,14 +195,47 @@ export class DnsServer implements RunningMode {
     this.responder.update({ index: this.index, settings: this.settings, synced: true, stale });
     this.toWorkers({ type: 'view', entries, settings: this.settings, synced: true, stale });
     if (this.leases.size > 0) this.toWorkers({ type: 'leases', expiry: this.leases.entries() });
+    this.leaseEpoch = index.leaseEpoch;
     void this.leases.track(this.index.leases);
     if (JSON.stringify(before) !== JSON.stringify(this.settings)) this.log.info({ settings: this.settings }, 'dns settings');
     if (this.responder.synced && !this.loggedReady) {
       this.loggedReady = true;
       this.log.info({ records: this.index.size, revision: this.catalog.revision, udpWorkers: this.workerCount }, 'dns index ready');
     }
-    this.lastRebuildAt = performance.now();
-    this.rebuildCostMs = this.lastRebuildAt - t0;
+  }
+
+  private leaseEpoch = 0;
+
+  /** Watch events: the records of these keys change in the index, and only answers reading them are dropped. */
+  private applyChanges(keys: ReadonlySet<string>): void {
+    if (this.building) {
+      for (const key of keys) this.building.pending.add(key);
+      return;
+    }
+    if (!this.synced) return;
+    const live = this.catalog.skydnsEntries();
+    const touched: (readonly string[])[] = [];
+    const changes: [string, SkyEntry | null][] = [];
+    for (const key of keys) {
+      const entry = live.get(key);
+      const segments = entry ? this.index.put(entry) : this.index.remove(key);
+      if (!segments) continue;
+      touched.push(segments);
+      changes.push([key, entry ?? null]);
+    }
+    this.updates += touched.length;
+    const settings = keys.has(`${this.options.prefix.replace(/\/+$/, '')}/config`) ? this.resolve(this.catalog.skydnsConfig()) : this.settings;
+    const settingsChanged = settings !== this.settings && JSON.stringify(settings) !== JSON.stringify(this.settings);
+    if (settingsChanged) {
+      this.settings = settings;
+      this.log.info({ settings }, 'dns settings');
+      this.responder.update({ settings });
+    } else this.responder.changed(touched);
+    if (touched.length > 0 || settingsChanged) this.toWorkers({ type: 'changes', changes, ...(settingsChanged ? { settings } : {}) });
+    if (this.index.leaseEpoch !== this.leaseEpoch) {
+      this.leaseEpoch = this.index.leaseEpoch;
+      void this.leases.track(this.index.leases);
+    }
   }
 
   /** store lost or back: TTLs capped at settings.staleTtl while lost (every cached answer is dropped) */
@@ -271,8 +315,7 @@ export class DnsServer implements RunningMode {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    if (this.rebuildTimer) clearTimeout(this.rebuildTimer);
-    this.rebuildTimer = undefined;
+    this.building = undefined;
     this.leases.stop();
     await this.catalog.stop().catch(() => undefined);
     const tcp = this.tcp;
@@ -324,6 +367,7 @@ export class DnsServer implements RunningMode {
       revision: this.catalog.revision,
       records: this.index.size,
       indexRebuilds: this.rebuilds,
+      indexUpdates: this.updates,
       leases: this.leases.size,
       malformedValues: this.catalog.malformed,
       udpWorkers: this.workers.length,

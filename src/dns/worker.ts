@@ -1,6 +1,6 @@
 /**
  * A UDP worker thread: one more socket on the dns address (SO_REUSEPORT), answering from its own
- * copy of the index. The main thread sends every new view and the lease expiries; the worker
+ * copy of the index. The main thread sends every new view, the keys changed since, and the lease expiries; the worker
  * sends its counters back every second.
  */
 import type { Socket as UdpSocket } from 'node:dgram';
@@ -51,6 +51,17 @@ port.on('message', (m: ToWorker) => {
       responder.update({ index: new SkyIndex(m.entries, init.prefix), settings: m.settings, synced: m.synced, stale: m.stale });
       if (m.synced && !binding && !stopping) void listen();
       break;
+    case 'changes': {
+      const index = responder.index;
+      const touched: (readonly string[])[] = [];
+      for (const [key, entry] of m.changes) {
+        const segments = entry ? index.put(entry) : index.remove(key);
+        if (segments) touched.push(segments);
+      }
+      if (m.settings) responder.update({ settings: m.settings });
+      else responder.changed(touched);
+      break;
+    }
     case 'stale':
       responder.update({ stale: m.stale });
       break;

@@ -85,6 +85,8 @@ export class Renderer implements RunningMode {
   private running: Promise<void> | undefined;
   private rerun = false;
   private resourcesDirty = false;
+  /** keys changed since the last run began ('all': a new view or new resources) */
+  private marked: Set<string> | 'all' = 'all';
   private stopped = false;
   private runs = 0;
   private lastRevision = 0;
@@ -218,10 +220,15 @@ export class Renderer implements RunningMode {
       ...(services ? { services: { prefix: this.config.servicesPrefix } } : {}),
       // the services prefix is mirrored by the catalog already; do not watch it twice
       extraPrefixes: prefixes.filter((p) => p !== services),
+      // templates reading `/services` keys get them as stored (kept twice only then)
+      rawParsed: services !== undefined && this.resources.some((r) => r.keys.some((k) => k.startsWith(services) || services.startsWith(k))),
     });
     this.catalog = catalog;
-    catalog.on('change', () => {
-      if (this.catalog === catalog) this.debouncer.trigger();
+    catalog.on('change', (change) => {
+      if (this.catalog !== catalog) return;
+      if (change.reset) this.marked = 'all';
+      else if (this.marked !== 'all') for (const key of change.keys) this.marked.add(key);
+      this.debouncer.trigger();
     });
     void old?.stop();
     void catalog.start();
@@ -256,16 +263,23 @@ export class Renderer implements RunningMode {
         if (this.resourcesDirty) {
           this.reloadResources();
           this.ensureCatalog();
+          this.marked = 'all';
         }
         const catalog = this.catalog;
         if (!catalog) {
           // no keys to read: only resources without keys (if any) are left to render
-          if (this.resources.length > 0) await this.runAll(EMPTY_VIEW);
+          if (this.resources.length > 0) await this.runAll(EMPTY_VIEW, { resources: this.resources, upstreams: false });
           continue;
         }
         // a new catalog's first snapshot triggers its own run
         if (catalog.revision === 0) continue;
-        await this.runAll(snapshotOf(catalog));
+        const work = this.touched(this.marked);
+        this.marked = new Set();
+        if (work.resources.length === 0 && !work.upstreams) {
+          this.lastRevision = catalog.revision;
+          continue;
+        }
+        await this.runAll(snapshotOf(catalog, work.resources.length > 0), work);
       } while (this.rerun && !this.stopped);
     };
     // .finally runs asynchronously, so `running` is cleared only after it was set
@@ -285,30 +299,50 @@ export class Renderer implements RunningMode {
       return 1;
     }
     if (prefixes.length === 0) {
-      const ok = await this.runAll(EMPTY_VIEW);
+      const ok = await this.runAll(EMPTY_VIEW, { resources: this.resources, upstreams: false });
       return ok && this.resourceErrors.length === 0 ? 0 : 1;
     }
     // one read of every prefix at one revision; no watch
     const snapshot = await this.deps.store.read(prefixes);
     const values = new Map(snapshot.kvs.map((kv) => [kv.key, kv.value] as const));
     const services = this.config.nginxUpstreams ? servicesFromValues(values, this.config.servicesPrefix, this.deps.log, this.onetimeStats) : new Map();
-    const ok = await this.runAll({ revision: snapshot.revision, values, services });
+    const ok = await this.runAll({ revision: snapshot.revision, values, services }, this.touched('all'));
     return ok && this.resourceErrors.length === 0 ? 0 : 1;
   }
 
-  /** Every resource against one snapshot; resolves false if any failed. */
-  private async runAll(view: ViewSnapshot): Promise<boolean> {
+  /**
+   * What a run must render for these changed keys: the resources whose `keys` cover one of them,
+   * the upstreams file if one is under the services prefix, and whatever failed last time (a
+   * failure is retried on the next change, as before).
+   */
+  private touched(marked: ReadonlySet<string> | 'all'): { resources: TemplateResource[]; upstreams: boolean } {
+    const failed = (key: string): boolean => {
+      const outcome = this.statuses.get(key)?.lastOutcome;
+      return outcome !== undefined && !isSuccess(outcome as Outcome);
+    };
+    const covers = (prefixes: readonly string[]): boolean => {
+      if (marked === 'all') return true;
+      for (const key of marked) if (prefixes.some((p) => key.startsWith(p))) return true;
+      return false;
+    };
+    const resources = this.resources.filter((r) => covers(r.keys) || failed(r.file));
+    const upstreams = this.config.nginxUpstreams !== undefined && (covers([withSlash(this.config.servicesPrefix)]) || failed(UPSTREAMS_NAME));
+    return { resources, upstreams };
+  }
+
+  /** The given resources against one snapshot; resolves false if any failed. */
+  private async runAll(view: ViewSnapshot, work: { resources: readonly TemplateResource[]; upstreams: boolean }): Promise<boolean> {
     this.runs++;
     this.lastRevision = view.revision;
     let allOk = true;
     // one run looks each name up once, whichever resources ask for it
     const lookups = new TemplateLookups();
-    for (const resource of this.resources) {
+    for (const resource of work.resources) {
       if (this.stopped) break;
       const outcome = await this.runResource(resource, view, lookups);
       if (!isSuccess(outcome)) allOk = false;
     }
-    if (this.config.nginxUpstreams && !this.stopped) {
+    if (this.config.nginxUpstreams && work.upstreams && !this.stopped) {
       const outcome = await this.runUpstreams(this.config.nginxUpstreams, view);
       if (!isSuccess(outcome)) allOk = false;
     }
@@ -428,10 +462,11 @@ export async function renderResource(
   return evaluateWithLookups(() => template.execute(null), lookups, resolver);
 }
 
-function snapshotOf(catalog: Catalog): ViewSnapshot {
+/** `withValues`: copy the raw values too (templates read them; the upstreams file does not) */
+function snapshotOf(catalog: Catalog, withValues: boolean): ViewSnapshot {
   // Read synchronously: the catalog applies one revision's events at a time, so this is one revision.
   const values = new Map<string, string>();
-  for (const [k, kv] of catalog.rawEntries()) values.set(k, kv.value);
+  if (withValues) for (const [k, kv] of catalog.rawEntries()) values.set(k, kv.value);
   return { revision: catalog.revision, values, services: new Map(catalog.services()) };
 }
 

@@ -13,7 +13,17 @@ export interface EtcdOptions {
   password?: string;
   /** deadline of each unary call */
   callTimeoutMs?: number;
+  /** keys per range request when reading a view (default READ_PAGE_KEYS) */
+  pageSize?: number;
 }
+
+/**
+ * Keys per range request of a view: one response stays a few MiB at typical values (etcd's
+ * --max-request-bytes bounds a value at 1.5 MiB) and a view of 200,000 keys is read in 100 pages.
+ */
+export const READ_PAGE_KEYS = 2000;
+/** a view whose revision was compacted between two pages is read again, at most this often */
+const READ_ATTEMPTS = 3;
 
 /** The range end that selects every key starting with `prefix` (etcd's "prefix + 1"). */
 export function prefixRangeEnd(prefix: Buffer): Buffer {
@@ -36,6 +46,8 @@ function readPem(flag: string, path: string | undefined): Buffer | undefined {
   }
 }
 
+const ZERO = Buffer.from([0]);
+
 type RawKv = { key: Buffer; value: Buffer; lease: string; mod_revision: string };
 
 function toKeyValue(kv: RawKv): KeyValue {
@@ -50,6 +62,7 @@ function toKeyValue(kv: RawKv): KeyValue {
 export class EtcdStore implements Store {
   readonly description: string;
   private readonly client: Etcd3;
+  private readonly pageSize: number;
 
   constructor(options: EtcdOptions) {
     const tls = Boolean(options.ca || options.cert);
@@ -62,12 +75,13 @@ export class EtcdStore implements Store {
     const scheme = tls ? 'https' : 'http';
     this.description = `etcd://${options.endpoints.join(',')}${tls ? ' (tls)' : ''}`;
     const timeout = options.callTimeoutMs ?? 5000;
+    this.pageSize = Math.max(1, Math.floor(options.pageSize ?? READ_PAGE_KEYS));
     const clientOptions: IOptions = {
       hosts: options.endpoints.map((e) => `${scheme}://${e}`),
       dialTimeout: timeout,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
-      // One view is read in one range response: gRPC's default 4 MiB cap would make a large
-      // catalog unreadable (and the mode never ready).
+      // A view is read in pages (READ_PAGE_KEYS), but a page of large values may still pass gRPC's
+      // default 4 MiB cap: that would make the catalog unreadable (and the mode never ready).
       grpcOptions: { 'grpc.max_receive_message_length': -1 },
       // etcd3's defaults keep a failed member's breaker open for 5 s and back watches off up to
       // 30 s: after an outage beacon would lag etcd by that much. Come back within a second or two.
@@ -92,20 +106,40 @@ export class EtcdStore implements Store {
     this.client = new Etcd3(clientOptions);
   }
 
+  /**
+   * Every key under the prefixes at one revision, in pages of `pageSize` keys: the first page
+   * fixes the revision and every later page (the next key after the last one read) is read at it,
+   * so writes made meanwhile are not seen. Each page is turned into KeyValues and dropped before
+   * the next is asked, so no response holds the whole view. A revision compacted mid-read
+   * starts the read over.
+   */
   async read(prefixes: readonly string[]): Promise<Snapshot> {
-    try {
-      const res = await this.client.kv.txn({
-        success: prefixes.map((p) => {
-          const key = Buffer.from(p);
-          return { request_range: { key, range_end: prefixRangeEnd(key) } };
-        }),
-      });
-      const kvs: KeyValue[] = [];
-      for (const op of res.responses) for (const kv of op.response_range.kvs) kvs.push(toKeyValue(kv as RawKv));
-      return { revision: Number(res.header.revision), kvs };
-    } catch (err) {
-      throw new StoreError('read', prefixes.join(','), { cause: err });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.readPaged(prefixes);
+      } catch (err) {
+        if (attempt < READ_ATTEMPTS && /compacted/i.test(String((err as Error).message))) continue;
+        throw new StoreError('read', prefixes.join(','), { cause: err });
+      }
     }
+  }
+
+  private async readPaged(prefixes: readonly string[]): Promise<Snapshot> {
+    const kvs: KeyValue[] = [];
+    let revision: string | undefined;
+    for (const prefix of prefixes) {
+      let from = Buffer.from(prefix);
+      const end = prefixRangeEnd(from);
+      for (;;) {
+        const res = await this.client.kv.range({ key: from, range_end: end, limit: this.pageSize, ...(revision ? { revision } : {}) });
+        revision ??= res.header.revision;
+        for (const kv of res.kvs) kvs.push(toKeyValue(kv as RawKv));
+        const last = res.kvs.at(-1);
+        if (!res.more || !last) break;
+        from = Buffer.concat([last.key, ZERO]);
+      }
+    }
+    return { revision: Number(revision ?? 0), kvs };
   }
 
   async watch(prefixes: readonly string[], afterRevision: number, handlers: WatchHandlers): Promise<Watch> {
