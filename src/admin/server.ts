@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { parseHostPort } from '../config/flags.js';
+import { parseHostPort } from '../config/address.js';
 
 export interface AdminTarget {
   ready(): boolean;

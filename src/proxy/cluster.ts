@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, Registry, type MetricObjectWithValues, type MetricValue, type RegistryContentType } from 'prom-client';
-import type { RunningMode } from '../cli/mode.js';
+import type { RunningMode } from '../mode.js';
 import type { Logger } from '../log.js';
 import type { ProxyConfig } from './config.js';
 import type { ProxyStatus } from './engine.js';
