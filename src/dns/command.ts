@@ -16,7 +16,6 @@ interface DnsFlags extends StoreConfig {
   allowRecursion?: string[];
   staleTtl?: number;
   udpWorkers?: number;
-  logLevel?: string;
 }
 
 // domain, forward, ttl, min-ttl and no-recursion have no FlagSpec default on purpose: unset means

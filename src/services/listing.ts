@@ -1,13 +1,7 @@
 import { Catalog } from '../catalog/catalog.js';
-import type { StoreConfig } from '../config/common.js';
 import type { ModeContext, RunningMode } from '../mode.js';
+import type { ServicesConfig } from './command.js';
 import { formatTable, serviceRows } from './table.js';
-
-export interface ServicesConfig extends StoreConfig {
-  json: boolean;
-  watch: boolean;
-  timeout: number;
-}
 
 /** `beacon services`: print the catalog once, or on every change with --watch. */
 export class ServicesCommand implements RunningMode {
