@@ -15,7 +15,7 @@ export const STORE_FLAGS = [
   { name: 'etcd-cert', type: 'string', placeholder: 'FILE', help: 'client certificate for etcd mutual TLS' },
   { name: 'etcd-key', type: 'string', placeholder: 'FILE', help: 'client key for etcd mutual TLS' },
   { name: 'etcd-user', type: 'string', placeholder: 'NAME', help: 'etcd user (with --etcd-password)' },
-  { name: 'etcd-password', type: 'string', placeholder: 'SECRET', help: 'etcd password; prefer BEACON_ETCD_PASSWORD or a config file' },
+  { name: 'etcd-password', type: 'string', placeholder: 'SECRET', secret: true, help: 'etcd password; prefer BEACON_ETCD_PASSWORD or a config file' },
   { name: 'services-prefix', type: 'string', placeholder: 'PREFIX', default: '/services', help: 'key prefix of host:port records' },
   { name: 'skydns-prefix', type: 'string', placeholder: 'PREFIX', default: '/skydns', help: 'key prefix of SkyDNS records' },
   {

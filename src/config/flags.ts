@@ -16,6 +16,8 @@ export interface FlagSpec {
   readonly min?: number;
   readonly max?: number;
   readonly choices?: readonly string[];
+  /** a secret (a password): never copied into the environment of processes beacon forks */
+  readonly secret?: boolean;
   /** extra check on the parsed value; returns what is wrong, or undefined */
   readonly validate?: (value: never) => string | undefined;
 }
