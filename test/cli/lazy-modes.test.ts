@@ -5,10 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FileStore } from '../../dist/store/file.js';
 import { runBeacon, startBeacon } from '../harness/beacon.ts';
 import { NO_HTTP_INTERNALS, withoutHttpInternals } from '../harness/no-http-internals.ts';
@@ -16,6 +16,36 @@ import { freePort } from '../harness/ports.ts';
 import { dig, values } from '../dns/helpers.ts';
 
 const HIDDEN = withoutHttpInternals();
+const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
+
+/** Relative (beacon) imports of a compiled module: static ones, and targets of import(). */
+function importsOf(file: string): { statics: string[]; dynamics: string[] } {
+  const code = readFileSync(file, 'utf8');
+  const at = (re: RegExp) => [...code.matchAll(re)].map((m) => resolve(dirname(file), m[1]!));
+  return { statics: at(/^(?:import|export)\s[^;]*?from\s+'(\.[^']+)'/gm).concat(at(/^import\s+'(\.[^']+)'/gm)), dynamics: at(/\bimport\('(\.[^']+)'\)/g) };
+}
+
+test('static imports reach no module a mode loads with create(): the graph from dist/cli.js', () => {
+  const seen = new Set<string>();
+  const dynamic = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const { statics, dynamics } = importsOf(file);
+    dynamics.forEach((d) => dynamic.add(d));
+    statics.forEach(visit);
+  };
+  visit(join(DIST, 'cli.js'));
+  // cli.js reaches the command line by import() after the runtime check; walk from there too
+  for (const entry of [...dynamic].filter((f) => f.endsWith('/cli/main.js'))) visit(entry);
+  const loaded = [...seen].map((f) => relative(DIST, f)).sort();
+  const deferred = [...dynamic].map((f) => relative(DIST, f)).filter((f) => f !== 'cli/main.js').sort();
+  for (const mode of ['proxy/engine.js', 'proxy/cluster.js', 'dns/server.js', 'announce/announcer.js', 'render/renderer.js', 'services/listing.js', 'store/open.js']) {
+    assert.ok(deferred.includes(mode), `${mode} is imported by a create() or main`);
+  }
+  assert.deepEqual(loaded.filter((f) => deferred.includes(f)), [], 'statically loaded yet meant to load lazily');
+  assert.deepEqual(loaded.filter((f) => f.startsWith('proxy/')), ['proxy/command.js', 'proxy/config.js', 'proxy/routing.js']);
+});
 
 test('the preload really hides the internals: require, import and process.binding all fail', { timeout: 30_000 }, async () => {
   const probe = `
