@@ -1,7 +1,12 @@
 # syntax=docker/dockerfile:1
 # One image for every mode: `docker run beacon announce|dns|proxy|render|services ...`.
 
-FROM node:24-bookworm-slim AS build
+# The Node.js the image runs: the minor version of the `node` devDependency that the tests run on
+# (package-lock.json), within package.json's engines. Bump them together; test/cli/runtime.test.ts
+# checks that they agree.
+ARG NODE_VERSION=24.21
+
+FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # The `node` devDependency pins Node 24 for npm scripts on hosts with an older Node; the image
@@ -11,12 +16,12 @@ COPY tsconfig.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.json
 
-FROM node:24-bookworm-slim AS deps
+FROM node:${NODE_VERSION}-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-FROM node:24-bookworm-slim
+FROM node:${NODE_VERSION}-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { parseHostPort } from '../config/flags.js';
+import { parseHostPort } from '../config/address.js';
 import { CONTENT_SECURITY_POLICY, liveFragment, pageDocument } from './layout.js';
 import { LiveState } from './live.js';
 import { lookupTable } from './pages/dns.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { watch as watchFiles, type FSWatcher } from 'chokidar';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { RunningMode } from '../cli/mode.js';
+import type { RunningMode } from '../mode.js';
 import { describeCause } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Lease, Store } from '../store/store.js';

@@ -1,11 +1,9 @@
 import { hostname } from 'node:os';
-import type { ModeDefinition } from '../cli/mode.js';
+import type { ModeDefinition } from '../mode.js';
 import { isDnsLabel, defaultInstanceId, normalizeDomain } from '../catalog/names.js';
 import type { StoreConfig } from '../config/common.js';
 import { requireFlag } from '../config/flags.js';
 import { UsageError } from '../errors.js';
-import { Announcer } from './announcer.js';
-import { parseCheckSpec } from './checks.js';
 import { defaultHostAddress } from './host.js';
 
 const DEFAULT_TIMEOUT_MS = 1000;
@@ -51,7 +49,7 @@ export const definition: ModeDefinition = {
     { name: 'weight', type: 'int', default: 100, min: 0, max: 65535, help: 'SRV weight in the SkyDNS record' },
     { name: 'drain-file', type: 'string', placeholder: 'PATH', help: 'while this file exists the instance is deregistered (maintenance) but checks go on' },
   ],
-  create(ctx) {
+  async create(ctx) {
     const flags = ctx.flags as unknown as AnnounceConfig;
     const service = requireFlag<string>(ctx.flags, 'service');
     const port = requireFlag<number>(ctx.flags, 'port');
@@ -63,6 +61,8 @@ export const definition: ModeDefinition = {
     if (timeout > flags.interval) throw new UsageError('--timeout', `must not exceed --interval (${timeout}ms > ${flags.interval}ms)`);
     const domain = normalizeDomain(flags.domain);
     if (!domain.split('.').every(isDnsLabel)) throw new UsageError('--domain', `expected a DNS name such as skydns.local, got ${JSON.stringify(flags.domain)}`);
+    // checks.js brings the HTTP client: imported with the mode, not with its definition
+    const [{ Announcer }, { parseCheckSpec }] = await Promise.all([import('./announcer.js'), import('./checks.js')]);
     const check = parseCheckSpec(flags.check, host, port);
     return new Announcer(
       {

@@ -2,14 +2,12 @@ import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
-import { AdminServer } from '../admin/server.js';
 import { ADMIN_FLAG, STORE_FLAGS, type StoreConfig } from '../config/common.js';
 import { camelCase, formatHelp, parseFlags, type FlagSpec, type ParsedFlags } from '../config/flags.js';
 import { describeCause, UsageError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
-import type { ModeContext, ModeDefinition, RunningMode } from './mode.js';
+import type { ModeContext, ModeDefinition, RunningMode } from '../mode.js';
 import { MODES } from './modes.js';
 import { runDemoApp } from '../demo/command.js';
 
@@ -121,6 +119,8 @@ export async function main(io: CliIo): Promise<number> {
   try {
     flags = parseModeArgs(mode, rest, io.env);
     log = createLogger((flags.logLevel ?? (mode.daemon ? 'info' : 'warn')) as 'info', { mode: mode.name });
+    // The store backends (etcd's gRPC client, the file watcher) load only for a mode that runs.
+    const { openStore } = await import('../store/open.js');
     const ctx: ModeContext = {
       flags,
       log,
@@ -129,7 +129,7 @@ export async function main(io: CliIo): Promise<number> {
       stdout: io.stdout,
       store: () => (store ??= openStore(flags as unknown as StoreConfig)),
     };
-    running = mode.create(ctx);
+    running = await mode.create(ctx);
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`beacon ${mode.name}: ${err.message}\n`);
@@ -139,7 +139,7 @@ export async function main(io: CliIo): Promise<number> {
   }
 
   if (mode.daemon) collectDefaultMetrics({ register: metrics });
-  const admin = typeof flags.admin === 'string' ? new AdminServer(flags.admin, running, metrics, mode.name) : undefined;
+  const admin = typeof flags.admin === 'string' ? new (await import('../admin/server.js')).AdminServer(flags.admin, running, metrics, mode.name) : undefined;
 
   let stopping: Promise<number> | undefined;
   const shutdown = (reason: string, code: number): Promise<number> =>

@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { parseHostPort } from './address.js';
 import { formatDuration, parseDuration } from './duration.js';
 
 export type FlagType = 'string' | 'int' | 'port' | 'duration' | 'bool' | 'list' | 'addr';
@@ -15,6 +16,8 @@ export interface FlagSpec {
   readonly min?: number;
   readonly max?: number;
   readonly choices?: readonly string[];
+  /** a secret (a password): never copied into the environment of processes beacon forks */
+  readonly secret?: boolean;
   /** extra check on the parsed value; returns what is wrong, or undefined */
   readonly validate?: (value: never) => string | undefined;
 }
@@ -108,21 +111,6 @@ function describeAccepted(spec: FlagSpec): string {
     return `${ACCEPTED.duration}, ${bounds.filter(Boolean).join(' and ')}`;
   }
   return ACCEPTED[spec.type];
-}
-
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
-/** `host:port`, `:port` (all interfaces), `[v6]:port`. */
-export function parseHostPort(text: string, defaultHost = '0.0.0.0'): HostPort | undefined {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
-  if (!m) return undefined;
-  const port = Number(m[3]);
-  if (port < 0 || port > 65535) return undefined;
-  const host = m[1] ?? m[2] ?? '';
-  return { host: host === '' ? defaultHost : host, port };
 }
 
 export interface ParseInput {

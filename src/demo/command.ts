@@ -5,9 +5,9 @@ import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ModeContext, ModeDefinition, RunningMode } from '../cli/mode.js';
+import type { ModeContext, ModeDefinition, RunningMode } from '../mode.js';
 import type { StoreConfig } from '../config/common.js';
-import { parseHostPort, type HostPort } from '../config/flags.js';
+import { parseHostPort, type HostPort } from '../config/address.js';
 import { UsageError } from '../errors.js';
 import { isDnsLabel } from '../catalog/names.js';
 import { startDemoApp } from './app.js';
@@ -222,7 +222,7 @@ export const definition: ModeDefinition = {
     { name: 'dns-listen', type: 'addr', placeholder: 'ADDR', default: '127.0.0.1:5353', help: 'address of the demo DNS server' },
     { name: 'proxy-listen', type: 'addr', placeholder: 'ADDR', default: '127.0.0.1:8080', help: 'address of the demo proxy' },
   ],
-  create(ctx) {
+  async create(ctx) {
     const config = ctx.flags as unknown as DemoConfig;
     if (!isDnsLabel(config.service) || !isDnsLabel(`${config.service}${config.apps}`)) {
       throw new UsageError('--service', `must be a short DNS label (a-z, 0-9, '-'), got ${JSON.stringify(config.service)}`);

@@ -1,8 +1,7 @@
-import type { ModeDefinition } from '../cli/mode.js';
+import type { ModeDefinition } from '../mode.js';
 import type { StoreConfig } from '../config/common.js';
-import { parseHostPort } from '../config/flags.js';
+import { parseHostPort } from '../config/address.js';
 import { UsageError } from '../errors.js';
-import { DnsServer } from './server.js';
 import { cidrProblem, DEFAULT_ALLOW_RECURSION } from './cidr.js';
 import { DEFAULTS, isValidDomain, parseNameserver, type ExplicitSettings } from './settings.js';
 
@@ -17,7 +16,6 @@ interface DnsFlags extends StoreConfig {
   allowRecursion?: string[];
   staleTtl?: number;
   udpWorkers?: number;
-  logLevel?: string;
 }
 
 // domain, forward, ttl, min-ttl and no-recursion have no FlagSpec default on purpose: unset means
@@ -71,7 +69,7 @@ export const definition: ModeDefinition = {
     },
     { name: 'forward-timeout', type: 'duration', min: 50, max: 60_000, help: `time to wait for one nameserver before trying the next (default ${DEFAULTS.forwardTimeoutMs / 1000}s, or /skydns/config "read_timeout")` },
   ],
-  create(ctx) {
+  async create(ctx) {
     const flags = ctx.flags as unknown as DnsFlags;
     const listen = parseHostPort(flags.listen);
     if (!listen) throw new UsageError('--listen', `expected HOST:PORT, got ${JSON.stringify(flags.listen)}`);
@@ -84,6 +82,7 @@ export const definition: ModeDefinition = {
     if (flags.forwardTimeout !== undefined) explicit.forwardTimeoutMs = flags.forwardTimeout;
     if (flags.allowRecursion !== undefined) explicit.allowRecursion = flags.allowRecursion;
     if (flags.staleTtl !== undefined) explicit.staleTtl = Math.floor(flags.staleTtl / 1000);
+    const { DnsServer } = await import('./server.js');
     return new DnsServer({
       listen,
       explicit,

@@ -13,7 +13,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Registry } from 'prom-client';
-import type { RunningMode } from '../cli/mode.js';
+import type { RunningMode } from '../mode.js';
 import { Catalog, type SkyEntry } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';

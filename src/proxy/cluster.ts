@@ -1,23 +1,33 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry, Registry, type MetricObjectWithValues, type MetricValue, type RegistryContentType } from 'prom-client';
-import type { RunningMode } from '../cli/mode.js';
+import { STORE_FLAGS } from '../config/common.js';
+import { envName } from '../config/flags.js';
 import type { Logger } from '../log.js';
+import type { RunningMode } from '../mode.js';
 import type { ProxyConfig } from './config.js';
 import type { ProxyStatus } from './engine.js';
 import { METRIC_NAMES, ProxyMetrics } from './metrics.js';
 
-/** Environment variable carrying the parsed config to workers. */
-export const WORKER_CONFIG_ENV = 'BEACON_PROXY_WORKER_CONFIG';
 export const MESSAGE_TAG = 'beacon-proxy';
 
+/**
+ * Environment variables a worker must not inherit: those of secret flags (the etcd password). The
+ * worker gets its whole config, secrets included, over the IPC channel instead, so the secret is
+ * in no worker's /proc/<pid>/environ (the primary's own environment is the operator's choice).
+ */
+export const SCRUBBED_ENV: readonly string[] = STORE_FLAGS.filter((spec) => 'secret' in spec && spec.secret).map((spec) => envName(spec.name));
+
 export type WorkerMessage =
+  /** the worker listens for messages now: the primary answers with its config */
+  | { tag: typeof MESSAGE_TAG; kind: 'hello' }
   | { tag: typeof MESSAGE_TAG; kind: 'up'; status: ProxyStatus }
   | { tag: typeof MESSAGE_TAG; kind: 'failed'; error: string; usage?: boolean }
   | { tag: typeof MESSAGE_TAG; kind: 'status'; status: ProxyStatus }
   | { tag: typeof MESSAGE_TAG; kind: 'metrics'; id: number; metrics: MetricObjectWithValues<MetricValue<string>>[] };
 
 export type PrimaryMessage =
+  | { tag: typeof MESSAGE_TAG; kind: 'config'; config: ProxyConfig; index: number }
   | { tag: typeof MESSAGE_TAG; kind: 'stop' }
   | { tag: typeof MESSAGE_TAG; kind: 'metrics'; id: number };
 
@@ -63,12 +73,20 @@ export class ProxyPrimary implements RunningMode {
 
   private fork(slot: Slot): Promise<void> {
     return new Promise((resolve, reject) => {
-      const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(this.config), BEACON_PROXY_WORKER_INDEX: String(slot.index) });
+      // undefined drops an inherited variable from the child's environment
+      const worker = cluster.fork(Object.fromEntries(SCRUBBED_ENV.map((name) => [name, undefined])));
       slot.worker = worker;
       let up = false;
       worker.on('message', (msg: WorkerMessage) => {
         if (!msg || msg.tag !== MESSAGE_TAG) return;
         switch (msg.kind) {
+          case 'hello':
+            try {
+              worker.send({ tag: MESSAGE_TAG, kind: 'config', config: this.config, index: slot.index } satisfies PrimaryMessage);
+            } catch {
+              /* it died already: its exit event reports it */
+            }
+            break;
           case 'up':
             up = true;
             slot.status = msg.status;

@@ -1,8 +1,6 @@
-import type { ModeDefinition } from '../cli/mode.js';
+import type { ModeDefinition } from '../mode.js';
 import { UsageError } from '../errors.js';
-import { ProxyPrimary } from './cluster.js';
 import { PROXY_FLAGS, type ProxyConfig } from './config.js';
-import { ProxyEngine } from './engine.js';
 
 export const definition: ModeDefinition = {
   name: 'proxy',
@@ -11,10 +9,15 @@ export const definition: ModeDefinition = {
   summary: 'HTTP front door: route by Host to the live /services instances, round robin, retries, WebSocket',
   daemon: true,
   flags: PROXY_FLAGS,
-  create(ctx) {
+  // The engine reads Node internals as it loads: only `beacon proxy` itself imports it.
+  async create(ctx) {
     const config = ctx.flags as unknown as ProxyConfig;
     checkTimeouts(config);
-    if (config.workers > 1) return new ProxyPrimary(config, ctx.log, ctx.metrics);
+    if (config.workers > 1) {
+      const { ProxyPrimary } = await import('./cluster.js');
+      return new ProxyPrimary(config, ctx.log, ctx.metrics);
+    }
+    const { ProxyEngine } = await import('./engine.js');
     return new ProxyEngine({ config, store: ctx.store(), log: ctx.log, metrics: ctx.metrics });
   },
 };

@@ -1,37 +1,14 @@
 import type { StoreConfig } from '../config/common.js';
 import type { FlagSpec } from '../config/flags.js';
+import type { ConfigOf } from '../config/typed.js';
 import { isDnsLabel, normalizeDomain } from '../catalog/names.js';
 import { routeProblem } from './routing.js';
 import { ENGINE_CHOICES, type EngineChoice } from './engine-choice.js';
 
-/** The proxy's flags, parsed (durations in ms). */
-export interface ProxyConfig extends StoreConfig {
-  listen: string;
-  engine: EngineChoice;
-  route: string[];
-  domain?: string;
-  defaultService?: string;
-  workers: number;
-  connectTimeout: number;
-  upstreamHeaderTimeout: number;
-  upstreamBodyTimeout: number;
-  upstreamKeepalive: number;
-  upstreamConnections: number;
-  clientHeaderTimeout: number;
-  clientRequestTimeout: number;
-  idleTimeout: number;
-  maxHeaderSize: number;
-  maxTries: number;
-  maxFails: number;
-  failTimeout: number;
-  shutdownTimeout: number;
-  accessLog: boolean;
-  logLevel?: string;
-}
-
 const label = (what: string) => (v: string) => (isDnsLabel(v) ? undefined : `${what} must be a DNS label (a-z, 0-9, '-', 1-63 chars), got ${JSON.stringify(v)}`);
 
-export const PROXY_FLAGS: readonly FlagSpec[] = [
+/** The proxy's flags: one line each; ProxyConfig follows from them. */
+export const PROXY_FLAGS = [
   { name: 'listen', type: 'addr', placeholder: 'ADDR', default: '0.0.0.0:80', help: 'address to serve HTTP on' },
   {
     name: 'engine',
@@ -72,4 +49,7 @@ export const PROXY_FLAGS: readonly FlagSpec[] = [
   { name: 'fail-timeout', type: 'duration', default: 10_000, min: 100, help: 'window for --max-fails and how long an ejected instance sits out before a probe' },
   { name: 'shutdown-timeout', type: 'duration', default: 30_000, min: 0, help: 'on SIGTERM, how long in-flight requests may take to finish' },
   { name: 'access-log', type: 'bool', default: true, help: 'one JSON line per request on stdout (--no-access-log turns it off)' },
-];
+] as const satisfies readonly FlagSpec[];
+
+/** The proxy's flags, parsed (durations in ms), with the store's: typed by the lists themselves. */
+export type ProxyConfig = ConfigOf<typeof PROXY_FLAGS> & StoreConfig;

@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { Catalog, type CatalogChange, type CatalogStoreState } from '../catalog/catalog.js';
-import type { RunningMode } from '../cli/mode.js';
-import { parseHostPort } from '../config/flags.js';
+import type { RunningMode } from '../mode.js';
+import { parseHostPort } from '../config/address.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { ProxyConfig } from './config.js';

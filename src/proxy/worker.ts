@@ -5,7 +5,7 @@ import type { StoreConfig } from '../config/common.js';
 import { describeCause } from '../errors.js';
 import { createLogger } from '../log.js';
 import { openStore } from '../store/open.js';
-import { MESSAGE_TAG, WORKER_CONFIG_ENV, type PrimaryMessage, type WorkerMessage } from './cluster.js';
+import { MESSAGE_TAG, type PrimaryMessage, type WorkerMessage } from './cluster.js';
 import type { ProxyConfig } from './config.js';
 import { ProxyEngine } from './engine.js';
 
@@ -15,9 +15,26 @@ function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
 }
 
+/** Says hello and waits for the primary's config (which holds secrets: never the environment). */
+function receiveConfig(): Promise<{ config: ProxyConfig; index: number }> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (msg: PrimaryMessage): void => {
+      if (!msg || msg.tag !== MESSAGE_TAG) return;
+      if (msg.kind === 'stop') process.exit(0);
+      if (msg.kind !== 'config') return;
+      process.off('message', onMessage);
+      process.off('disconnect', onDisconnect);
+      resolve({ config: msg.config, index: msg.index });
+    };
+    const onDisconnect = (): void => reject(new Error('the primary went away before sending the config'));
+    process.on('message', onMessage);
+    process.once('disconnect', onDisconnect);
+    send({ tag: MESSAGE_TAG, kind: 'hello' });
+  });
+}
+
 async function runWorker(): Promise<void> {
-  const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? '{}') as ProxyConfig;
-  const index = Number(process.env.BEACON_PROXY_WORKER_INDEX ?? cluster.worker?.id ?? 0);
+  const { config, index } = await receiveConfig();
   const log = createLogger((config.logLevel ?? 'info') as 'info', { mode: 'proxy', worker: index });
   const store = openStore(config as StoreConfig);
   const registry = new Registry();
@@ -41,6 +58,7 @@ async function runWorker(): Promise<void> {
 
   process.on('message', (msg: PrimaryMessage) => {
     if (!msg || msg.tag !== MESSAGE_TAG) return;
+    if (msg.kind === 'config') return;
     if (msg.kind === 'stop') void stop('primary asked');
     else if (msg.kind === 'metrics') {
       registry.getMetricsAsJSON().then(

@@ -1,10 +1,8 @@
 import { isAbsolute } from 'node:path';
-import type { ModeDefinition } from '../cli/mode.js';
+import type { ModeDefinition } from '../mode.js';
 import type { StoreConfig } from '../config/common.js';
 import { UsageError } from '../errors.js';
-import { commandProblem } from './apply.js';
 import { serversProblem } from './lookup.js';
-import { Renderer } from './renderer.js';
 import { parseWait } from './wait.js';
 
 export interface RenderFlags extends StoreConfig {
@@ -57,7 +55,7 @@ export const definition: ModeDefinition = {
     { name: 'check-cmd', type: 'string', placeholder: 'CMD', help: 'with --nginx-upstreams: validation command ({{.src}} = staged file; without it the check runs with the new file in place and reverts on failure)' },
     { name: 'reload-cmd', type: 'string', placeholder: 'CMD', help: 'with --nginx-upstreams: reload command, e.g. "nginx -s reload"' },
   ],
-  create(ctx) {
+  async create(ctx) {
     const flags = ctx.flags as unknown as RenderFlags;
     const wait = parseWait(flags.wait);
     if (typeof wait === 'string') throw new UsageError('--wait', wait);
@@ -68,6 +66,8 @@ export const definition: ModeDefinition = {
       throw new UsageError('--nginx-upstreams', `expected an absolute file path, got ${JSON.stringify(flags.nginxUpstreams)}`);
     }
     if (!flags.confdir) throw new UsageError('--confdir', 'must not be empty');
+    // apply.js is the render pipeline itself: imported with the mode, not with its definition
+    const [{ Renderer }, { commandProblem }] = await Promise.all([import('./renderer.js'), import('./apply.js')]);
     for (const [flag, cmd] of [['--check-cmd', flags.checkCmd], ['--reload-cmd', flags.reloadCmd]] as const) {
       const problem = cmd === undefined ? undefined : commandProblem({ checkCmd: cmd });
       if (problem) throw new UsageError(flag, problem.replace(/^check_cmd /, ''));

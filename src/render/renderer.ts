@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { Catalog } from '../catalog/catalog.js';
-import type { RunningMode } from '../cli/mode.js';
+import type { RunningMode } from '../mode.js';
 import { describeCause, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';

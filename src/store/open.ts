@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseEndpoint } from '../config/address.js';
 import { UsageError } from '../errors.js';
 import { EtcdStore, type EtcdOptions } from './etcd.js';
 import { FileStore } from './file.js';
@@ -24,9 +25,7 @@ export function parseStoreUrl(url: string): StoreLocation {
   if (url.startsWith('etcd://')) {
     const endpoints = url.slice('etcd://'.length).replace(/\/+$/, '').split(',').map((e) => e.trim());
     for (const e of endpoints) {
-      if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(e) || Number(e.slice(e.lastIndexOf(':') + 1)) > 65535) {
-        bad(`bad endpoint ${JSON.stringify(e)}`);
-      }
+      if (!parseEndpoint(e)) bad(`bad endpoint ${JSON.stringify(e)}`);
     }
     return { kind: 'etcd', endpoints };
   }

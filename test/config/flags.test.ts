@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDuration } from '../../dist/config/duration.js';
-import { parseFlags, parseHostPort, type FlagSpec } from '../../dist/config/flags.js';
+import { parseFlags, type FlagSpec } from '../../dist/config/flags.js';
 import { UsageError } from '../../dist/errors.js';
 
 test('durations: 500ms, 2s, 1m, 1h, bare seconds; junk is rejected', () => {
@@ -10,14 +10,6 @@ test('durations: 500ms, 2s, 1m, 1h, bare seconds; junk is rejected', () => {
     ['1.5s', 1500], ['', undefined], ['2 s', undefined], ['-1s', undefined], ['1d', undefined], ['abc', undefined], ['1e3', undefined],
   ];
   for (const [input, expected] of cases) assert.equal(parseDuration(input), expected, `parseDuration(${JSON.stringify(input)})`);
-});
-
-test('host:port forms', () => {
-  assert.deepEqual(parseHostPort('127.0.0.1:53'), { host: '127.0.0.1', port: 53 });
-  assert.deepEqual(parseHostPort(':80'), { host: '0.0.0.0', port: 80 });
-  assert.deepEqual(parseHostPort('[::1]:8080'), { host: '::1', port: 8080 });
-  assert.equal(parseHostPort('localhost'), undefined);
-  assert.equal(parseHostPort('a:99999'), undefined);
 });
 
 const SPECS: FlagSpec[] = [

@@ -1,8 +1,13 @@
 import type { Writable } from 'node:stream';
 import type { Registry } from 'prom-client';
-import type { FlagSpec, ParsedFlags } from '../config/flags.js';
-import type { Logger } from '../log.js';
-import type { Store } from '../store/store.js';
+import type { FlagSpec, ParsedFlags } from './config/flags.js';
+import type { Logger } from './log.js';
+import type { Store } from './store/store.js';
+
+/**
+ * The contract between the command line and the modes. Neutral ground: modes import it, and the
+ * command line (src/cli/) imports the modes' definitions; no mode imports src/cli/.
+ */
 
 /** What every mode is: an object with start()/stop(), no global state. */
 export interface RunningMode {
@@ -29,6 +34,12 @@ export interface ModeContext {
   readonly stdout: Writable;
 }
 
+/**
+ * A mode as the command line sees it. The metadata (name, usage, summary, flags) is all a
+ * definition module holds statically, with pure validators; the mode's code is imported by
+ * create() only when the mode runs, so a mode that cannot load (the proxy on a Node without the
+ * internals it reads) never takes `--help` or another mode down with it.
+ */
 export interface ModeDefinition {
   readonly name: string;
   /** one line: `beacon dns [--listen ADDR] ...` */
@@ -37,6 +48,9 @@ export interface ModeDefinition {
   readonly flags: readonly FlagSpec[];
   /** long-running modes get --admin and SIGTERM handling */
   readonly daemon: boolean;
-  /** validate flags (throw UsageError) and build the mode; do no I/O here */
-  create(ctx: ModeContext): RunningMode;
+  /**
+   * Validates the flags (throwing UsageError, which exits 2), then imports the mode's code with
+   * `await import()` and builds the mode. No I/O here beyond loading modules: start() does it.
+   */
+  create(ctx: ModeContext): Promise<RunningMode>;
 }
