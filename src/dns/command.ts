@@ -17,6 +17,9 @@ interface DnsFlags extends StoreConfig {
   allowRecursion?: string[];
   staleTtl?: number;
   udpWorkers?: number;
+  forwardCacheSize?: number;
+  forwardCacheMaxTtl?: number;
+  forwardStaleMax?: number;
   logLevel?: string;
 }
 
@@ -69,6 +72,30 @@ export const definition: ModeDefinition = {
       max: 64,
       help: 'extra threads answering UDP on the same address (SO_REUSEPORT); 0 = main thread only (default: 0 on 1-2 CPUs, else CPUs - 1, at most 3)',
     },
+    {
+      name: 'forward-cache-size',
+      type: 'int',
+      placeholder: 'N',
+      min: 0,
+      max: 10_000_000,
+      default: DEFAULTS.forwardCacheSize,
+      help: 'forwarded answers kept, least recently used dropped first; per thread (each --udp-workers thread keeps its own); 0 = no cache',
+    },
+    {
+      name: 'forward-cache-max-ttl',
+      type: 'duration',
+      placeholder: 'SECONDS',
+      min: 1000,
+      default: DEFAULTS.forwardCacheMaxTtl * 1000,
+      help: 'longest time a forwarded answer is kept (its smallest TTL, or the SOA minimum for NXDOMAIN/NODATA, if shorter); TTLs in replies count down',
+    },
+    {
+      name: 'forward-stale-max',
+      type: 'duration',
+      placeholder: 'SECONDS',
+      default: DEFAULTS.forwardStaleMax * 1000,
+      help: 'when every nameserver fails, forwarded answers expired less than this ago are answered with TTL 30 (RFC 8767); 0 = SERVFAIL instead',
+    },
     { name: 'forward-timeout', type: 'duration', min: 50, max: 60_000, help: `time to wait for one nameserver before trying the next (default ${DEFAULTS.forwardTimeoutMs / 1000}s, or /skydns/config "read_timeout")` },
   ],
   create(ctx) {
@@ -84,6 +111,9 @@ export const definition: ModeDefinition = {
     if (flags.forwardTimeout !== undefined) explicit.forwardTimeoutMs = flags.forwardTimeout;
     if (flags.allowRecursion !== undefined) explicit.allowRecursion = flags.allowRecursion;
     if (flags.staleTtl !== undefined) explicit.staleTtl = Math.floor(flags.staleTtl / 1000);
+    if (flags.forwardCacheSize !== undefined) explicit.forwardCacheSize = flags.forwardCacheSize;
+    if (flags.forwardCacheMaxTtl !== undefined) explicit.forwardCacheMaxTtl = Math.floor(flags.forwardCacheMaxTtl / 1000);
+    if (flags.forwardStaleMax !== undefined) explicit.forwardStaleMax = Math.floor(flags.forwardStaleMax / 1000);
     return new DnsServer({
       listen,
       explicit,

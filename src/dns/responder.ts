@@ -4,6 +4,7 @@
  */
 import { answerFor, externalKey, type AnswerContext, type Outcome } from './answer.js';
 import { Forwarder, MAX_FORWARDS, type Transport } from './forward.js';
+import { ForwardResolver } from './forward-resolver.js';
 import type { Stats } from './metrics.js';
 import { SkyIndex } from './records.js';
 import { CidrSet } from './cidr.js';
@@ -91,6 +92,8 @@ export class Responder {
   private gen = 0;
   private readonly cache = new Map<string, CacheEntry>();
   private readonly forwarder: Forwarder;
+  /** forwarded answers: cache, coalescing, serve-stale, prefetch (this thread's own) */
+  readonly forwarded: ForwardResolver;
 
   constructor(
     settings: DnsSettings,
@@ -111,9 +114,10 @@ export class Responder {
       maxInflight: maxForwards,
       onShed: () => this.stats.forwardsShed++,
     });
+    this.forwarded = new ForwardResolver({ forwarder: this.forwarder, config: () => this.settings.forwardCache, stats });
   }
 
-  /** a new view: cached answers are dropped */
+  /** a new view: cached in-zone answers are dropped (forwarded ones do not depend on it) */
   update(view: { index?: SkyIndex; settings?: DnsSettings; synced?: boolean; stale?: boolean }): void {
     if (view.index) this.index = view.index;
     if (view.settings) {
@@ -341,7 +345,12 @@ export class Responder {
       return this.reply(q, msg, transport, RCODE.REFUSED, maxSize);
     }
     if (this.settings.nameservers.length === 0) return this.reply(q, msg, transport, RCODE.SERVFAIL, maxSize);
-    return this.forwarder.relay(msg, transport).then((reply) => {
+    const result = this.forwarded.resolve(q, msg, transport, maxSize);
+    if (!(result instanceof Promise)) {
+      this.count(q.type, result[3]! & 0x0f);
+      return result;
+    }
+    return result.then((reply) => {
       if (!reply) return this.reply(q, msg, transport, RCODE.SERVFAIL, maxSize);
       this.count(q.type, reply[3]! & 0x0f);
       return reply;

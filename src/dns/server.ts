@@ -308,6 +308,17 @@ export class DnsServer implements RunningMode {
       cacheEntries: totals.cacheEntries,
       queries: totalQueries(totals),
       cacheHits: totals.cacheHits,
+      forwardCache: {
+        size: this.settings.forwardCache.size,
+        perThread: true,
+        maxTtlSeconds: this.settings.forwardCache.maxTtl,
+        staleMaxSeconds: this.settings.forwardCache.staleMax,
+        entries: totals.forwardCacheEntries,
+        hits: totals.forwardCacheHits,
+        misses: totals.forwardCacheMisses,
+        staleServed: totals.forwardStaleServed,
+        prefetches: totals.forwardPrefetches,
+      },
       inflight: this.responder.inflight,
       tcpConnections: this.connections.size,
       settings: {

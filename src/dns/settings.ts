@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { isDnsLabel, normalizeDomain } from '../catalog/names.js';
 import { parseDuration } from '../config/duration.js';
 import { DEFAULT_ALLOW_RECURSION } from './cidr.js';
+import type { ForwardCacheConfig } from './forward-cache.js';
 
 export interface Nameserver {
   readonly host: string;
@@ -25,6 +26,8 @@ export interface DnsSettings {
   readonly allowRecursion: readonly string[];
   /** seconds: the TTL cap while the store is unreachable and answers come from the last view */
   readonly staleTtl: number;
+  /** the cache of forwarded answers (flags only; per thread) */
+  readonly forwardCache: ForwardCacheConfig;
 }
 
 /** Values the operator gave (flag, env or config file); undefined = not given. */
@@ -39,9 +42,24 @@ export interface ExplicitSettings {
   allowRecursion?: readonly string[];
   /** seconds */
   staleTtl?: number;
+  /** entries; 0 = no forward cache */
+  forwardCacheSize?: number;
+  /** seconds */
+  forwardCacheMaxTtl?: number;
+  /** seconds */
+  forwardStaleMax?: number;
 }
 
-export const DEFAULTS = { domain: 'skydns.local', ttl: 30, minTtl: 60, forwardTimeoutMs: 2000, staleTtl: 5 } as const;
+export const DEFAULTS = {
+  domain: 'skydns.local',
+  ttl: 30,
+  minTtl: 60,
+  forwardTimeoutMs: 2000,
+  staleTtl: 5,
+  forwardCacheSize: 10_000,
+  forwardCacheMaxTtl: 3600,
+  forwardStaleMax: 3600,
+} as const;
 
 /** `8.8.8.8`, `8.8.8.8:53`, `[2001:db8::1]:53`, `2001:db8::1` -> host and port; undefined if invalid. */
 export function parseNameserver(text: string): Nameserver | undefined {
@@ -148,6 +166,11 @@ export function resolveSettings(explicit: ExplicitSettings, skyConfig: unknown, 
       forwardTimeoutMs: clampForwardTimeout(explicit.forwardTimeoutMs ?? (readTimeout && readTimeout > 0 ? readTimeout : DEFAULTS.forwardTimeoutMs)),
       allowRecursion: explicit.allowRecursion ?? DEFAULT_ALLOW_RECURSION,
       staleTtl: explicit.staleTtl ?? DEFAULTS.staleTtl,
+      forwardCache: {
+        size: explicit.forwardCacheSize ?? DEFAULTS.forwardCacheSize,
+        maxTtl: explicit.forwardCacheMaxTtl ?? DEFAULTS.forwardCacheMaxTtl,
+        staleMax: explicit.forwardStaleMax ?? DEFAULTS.forwardStaleMax,
+      },
     },
     ignored,
   };
