@@ -27,7 +27,7 @@ interface DnsFlags extends StoreConfig {
 // "not explicit", so `/skydns/config` may supply them; the defaults are applied in settings.ts.
 export const definition: ModeDefinition = {
   name: 'dns',
-  usage: 'beacon dns [--listen 0.0.0.0:53] [--domain skydns.local] [--forward ADDR[,ADDR...]] [--ttl 30] [--min-ttl 60] [--no-recursion] [--allow-recursion CIDR,...] [--admin ADDR]',
+  usage: 'beacon dns [--listen 0.0.0.0:53] [--domain skydns.local] [--forward ADDR[,ADDR...]] [--ttl 30] [--min-ttl 60] [--no-recursion] [--allow-recursion CIDR,...] [--forward-cache-size 10000] [--forward-stale-max 1h] [--admin ADDR]',
   summary: 'SkyDNS-compatible DNS server: answers names under the domain from /skydns records, forwards the rest',
   daemon: true,
   flags: [

@@ -137,6 +137,8 @@ export function cachePolicy(reply: Uint8Array, maxTtl: number): CachePolicy {
 
 /** One cached reply. Times in ms on the caller's clock. */
 export interface ForwardEntry {
+  /** its forwardKey */
+  readonly key: string;
   /** the upstream's reply as received */
   readonly reply: Buffer;
   readonly questionEnd: number;

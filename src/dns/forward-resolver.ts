@@ -39,9 +39,20 @@ export interface ForwardResolverOptions {
 /** the upstream reply of a relay in flight, shared by every query that joined it */
 type Relay = Promise<Buffer | undefined>;
 
+/**
+ * A query seen before, by its raw bytes (the Responder's cacheKey: question as sent, flags, byte
+ * budget), pointing at the entry that answered it: the hot path answers it without parsing.
+ */
+export interface Alias {
+  readonly entry: ForwardEntry;
+  readonly maxSize: number;
+  readonly qtype: number;
+}
+
 export class ForwardResolver {
   private readonly cache: LruMap<ForwardEntry>;
   private readonly inflight = new Map<string, Relay>();
+  private readonly aliases = new Map<string, Alias>();
   private readonly now: () => number;
 
   constructor(private readonly options: ForwardResolverOptions) {
@@ -62,7 +73,7 @@ export class ForwardResolver {
    * The reply to `msg` (parsed as `q`): now when cached, later otherwise; undefined when every
    * upstream failed and nothing stale may be served (the caller answers SERVFAIL).
    */
-  resolve(q: Query, msg: Buffer, transport: Transport, maxSize: number): Buffer | Promise<Buffer | undefined> {
+  resolve(q: Query, msg: Buffer, transport: Transport, maxSize: number, rawKey?: string): Buffer | Promise<Buffer | undefined> {
     if (!cacheableQuery(q)) return this.options.forwarder.relay(msg, transport);
     const stats = this.options.stats;
     const config = this.options.config();
@@ -76,6 +87,7 @@ export class ForwardResolver {
           entry.hits++;
           stats.forwardCacheHits++;
           if (shouldPrefetch(entry, now)) this.prefetch(key, entry);
+          if (rawKey !== undefined) this.remember(rawKey, entry, maxSize, q.type);
           return this.fit(replyFor(entry, msg, q.questionEnd, now), q, maxSize);
         }
         if (state === 'stale' && now < entry.staleUntil) {
@@ -89,7 +101,11 @@ export class ForwardResolver {
     }
     const relay = this.inflight.get(`${key}|${transport}`) ?? this.relay(key, msg, transport);
     return relay.then((reply) => {
-      if (reply) return this.fit(personalize(Buffer.from(reply), msg, q.questionEnd), q, maxSize);
+      if (reply) {
+        const stored = rawKey !== undefined ? this.cache.peek(key) : undefined;
+        if (stored !== undefined && stored.reply === reply) this.remember(rawKey!, stored, maxSize, q.type);
+        return this.fit(personalize(Buffer.from(reply), msg, q.questionEnd), q, maxSize);
+      }
       return this.stale(key, msg, q, maxSize);
     });
   }
@@ -97,7 +113,42 @@ export class ForwardResolver {
   /** drops every entry (tests, shutdown) */
   clear(): void {
     for (const key of [...this.cache.keys()]) this.cache.delete(key);
+    this.aliases.clear();
     this.options.stats.forwardCacheEntries = 0;
+  }
+
+  /** the query's raw bytes were answered from the cache before (the caller still checks who asks) */
+  alias(rawKey: string): Alias | undefined {
+    return this.aliases.get(rawKey);
+  }
+
+  /**
+   * The hot path: the reply to a query with the same bytes as one answered before (but for the
+   * id), while its entry is current and fresh; undefined sends it down the full path.
+   */
+  answerAlias(alias: Alias, msg: Buffer): Buffer | undefined {
+    const entry = alias.entry;
+    const now = this.now();
+    if (now >= entry.expiresAt || entry.reply.length > alias.maxSize || this.cache.get(entry.key) !== entry) return undefined;
+    entry.hits++;
+    this.options.stats.forwardCacheHits++;
+    if (shouldPrefetch(entry, now)) this.prefetch(entry.key, entry);
+    return replyFor(entry, msg, entry.questionEnd, now);
+  }
+
+  /**
+   * Forgets the raw-bytes shortcuts (a new view: a name may be in the domain now, or have a PTR
+   * record there); the entries stay and the full path finds them again.
+   */
+  forgetAliases(): void {
+    this.aliases.clear();
+  }
+
+  private remember(rawKey: string, entry: ForwardEntry, maxSize: number, qtype: number): void {
+    if (this.aliases.get(rawKey)?.entry === entry) return;
+    // bounded like the entries: clients sending every case of every name cost no more than that
+    if (this.aliases.size >= 2 * this.cache.limit + 1024) this.aliases.clear();
+    this.aliases.set(rawKey, { entry, maxSize, qtype });
   }
 
   /** a UDP waiter whose buffer the reply does not fit gets TC */
@@ -161,6 +212,7 @@ export class ForwardResolver {
     if (!policy.cache) return;
     const now = this.now();
     this.cache.set(key, {
+      key,
       reply,
       questionEnd: policy.questionEnd,
       ttlOffsets: policy.ttlOffsets,

@@ -131,6 +131,7 @@ export class Responder {
     if (view.synced !== undefined) this.synced = view.synced;
     if (view.stale !== undefined) this.stale = view.stale;
     this.invalidate();
+    if (view.index || view.settings) this.forwarded.forgetAliases();
   }
 
   /** TTLs changed (fresh lease expiries): cached answers are stale */
@@ -217,6 +218,18 @@ export class Responder {
       }
     }
 
+    // the forwarded hot path: the same bytes were answered from the forward cache before
+    if (key !== undefined) {
+      const alias = this.forwarded.alias(key);
+      if (alias !== undefined && !this.settings.noRecursion && this.allowed.has(client)) {
+        const out = this.forwarded.answerAlias(alias, msg);
+        if (out !== undefined) {
+          this.stats.query(alias.qtype, out[3]! & 0x0f);
+          return out;
+        }
+      }
+    }
+
     const parsed = parseQuery(msg);
     if (!parsed.ok) {
       this.stats.malformed++;
@@ -241,7 +254,7 @@ export class Responder {
 
     if (!this.synced && this.inDomain(q.name)) return this.reply(q, msg, transport, RCODE.SERVFAIL, maxSize);
     const outcome = answerFor(q, this.index, this.context(now));
-    if (outcome.kind === 'forward') return this.forward(q, msg, transport, maxSize, client);
+    if (outcome.kind === 'forward') return this.forward(q, msg, transport, maxSize, client, key);
     if (outcome.needs.length === 0) return this.encodeAndCache(q, msg, outcome, maxSize, key, now);
     return this.withExternal(q, msg, outcome, maxSize, now);
   }
@@ -338,14 +351,14 @@ export class Responder {
     return reply;
   }
 
-  private forward(q: Query, msg: Buffer, transport: Transport, maxSize: number, client: string): Buffer | Promise<Buffer | undefined> {
+  private forward(q: Query, msg: Buffer, transport: Transport, maxSize: number, client: string, rawKey: string | undefined): Buffer | Promise<Buffer | undefined> {
     if (this.settings.noRecursion) return this.reply(q, msg, transport, RCODE.REFUSED, maxSize);
     if (!this.allowed.has(client)) {
       this.stats.recursionRefused++;
       return this.reply(q, msg, transport, RCODE.REFUSED, maxSize);
     }
     if (this.settings.nameservers.length === 0) return this.reply(q, msg, transport, RCODE.SERVFAIL, maxSize);
-    const result = this.forwarded.resolve(q, msg, transport, maxSize);
+    const result = this.forwarded.resolve(q, msg, transport, maxSize, rawKey);
     if (!(result instanceof Promise)) {
       this.count(q.type, result[3]! & 0x0f);
       return result;

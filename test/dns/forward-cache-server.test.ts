@@ -54,9 +54,9 @@ async function metrics(admin: number): Promise<Record<string, number>> {
 }
 
 /** raw UDP queries from one socket; replies matched by id */
-async function udpClient(port: number): Promise<{ ask(id: number, name: string): Promise<Message & { raw: Buffer }>; close(): void }> {
+async function udpClient(port: number, from = '127.0.0.1'): Promise<{ ask(id: number, name: string): Promise<Message & { raw: Buffer }>; close(): void }> {
   const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => socket.bind(0, from, () => resolve()));
   const waiting = new Map<number, (m: Buffer) => void>();
   socket.on('message', (m) => waiting.get(m.readUInt16BE(0))?.(m));
   return {
@@ -179,6 +179,13 @@ test('forward cache: once per TTL, count-down, negative caching, coalescing, LRU
     assert.equal((await dig(main.port, 'long.example.test', 'A')).status, 'NOERROR');
     const refused = await dig(main.port, 'long.example.test', 'A', '-b', '127.0.0.2');
     assert.equal(refused.status, 'REFUSED', refused.raw);
+    // the same bytes as a query answered from the cache before (dig's cookies differ every run)
+    const allowed = await udpClient(main.port);
+    const outside = await udpClient(main.port, '127.0.0.2');
+    t.after(() => allowed.close());
+    t.after(() => outside.close());
+    for (let i = 0; i < 2; i++) assert.equal((await allowed.ask(7, 'long.example.test.')).rcode, RCODE.NOERROR);
+    assert.equal((await outside.ask(7, 'long.example.test.')).rcode, RCODE.REFUSED);
   });
 
   await t.test('metrics and /status', async () => {

@@ -113,6 +113,7 @@ function entry(reply: Buffer, overrides: Partial<ForwardEntry> = {}, maxTtl = 36
   assert.ok(p.cache);
   const storedAt = overrides.storedAt ?? 100_000;
   return {
+    key: 'www.example.org.|1|1|0',
     reply,
     questionEnd: p.questionEnd,
     ttlOffsets: p.ttlOffsets,
