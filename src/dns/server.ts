@@ -7,6 +7,12 @@
  * one sendmsg, so throughput scales with threads, not with cleverer JavaScript. Each worker binds
  * the same address with SO_REUSEPORT (the kernel spreads clients over the sockets) and answers
  * from its own copy of the index, sent to it on every change.
+ *
+ * The forward cache (forward-resolver.ts) is per thread too, by decision: sharing one across
+ * threads would cost a message round trip or a lock on every forwarded query, which is the very
+ * kernel-bound hot path the workers exist for. The kernel keeps a client on one socket, so its
+ * repeats hit; an upstream sees up to 1 + --udp-workers queries per name and TTL, and
+ * --forward-cache-size bounds each thread.
  */
 import type { Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
