@@ -48,7 +48,7 @@ export const definition: ModeDefinition = {
     },
     { name: 'ttl', type: 'duration', placeholder: 'SECONDS', help: `TTL of records without their own ttl or lease (default ${DEFAULTS.ttl}s, or /skydns/config "ttl")` },
     { name: 'min-ttl', type: 'duration', placeholder: 'SECONDS', help: `TTL of negative answers and SOA minimum (default ${DEFAULTS.minTtl}s, or /skydns/config "min_ttl")` },
-    { name: 'no-recursion', type: 'bool', help: 'refuse names outside the domain instead of forwarding (default false, or /skydns/config "no_rec")' },
+    { name: 'no-recursion', type: 'bool', help: 'answer SERVFAIL for names outside the domain instead of forwarding, as SkyDNS does (clients outside --allow-recursion still get REFUSED) (default false, or /skydns/config "no_rec")' },
     {
       name: 'allow-recursion',
       type: 'list',

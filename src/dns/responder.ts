@@ -352,11 +352,12 @@ export class Responder {
   }
 
   private forward(q: Query, msg: Buffer, transport: Transport, maxSize: number, client: string, rawKey: string | undefined): Buffer | Promise<Buffer | undefined> {
-    if (this.settings.noRecursion) return this.reply(q, msg, transport, RCODE.REFUSED, maxSize);
     if (!this.allowed.has(client)) {
       this.stats.recursionRefused++;
       return this.reply(q, msg, transport, RCODE.REFUSED, maxSize);
     }
+    // SkyDNS answers SERVFAIL (RA clear) under no_rec / -no-rec
+    if (this.settings.noRecursion) return this.reply(q, msg, transport, RCODE.SERVFAIL, maxSize);
     if (this.settings.nameservers.length === 0) return this.reply(q, msg, transport, RCODE.SERVFAIL, maxSize);
     const result = this.forwarded.resolve(q, msg, transport, maxSize, rawKey);
     if (!(result instanceof Promise)) {
