@@ -25,6 +25,11 @@ export interface AnswerSettings {
   readonly serial: number;
   /** seconds: no record in the answer carries more (the stale cap while the store is unreachable) */
   readonly maxTtl?: number;
+  /**
+   * `/skydns/config` `local`: lowercase name with the trailing dot whose records answer
+   * `local.dns.<domain>` (this instance's own name, as in SkyDNS)
+   */
+  readonly local?: string;
 }
 
 export interface AnswerContext extends AnswerSettings {
@@ -396,6 +401,18 @@ export function normalizeSection(rrs: readonly RR[], maxTtl = Infinity): RR[] {
   return out;
 }
 
+/**
+ * `local.dns.<domain>` answered from the records of `local` (SkyDNS substitutes the name), with
+ * the query's name as the owner of the answer records `local` owned.
+ */
+function answerLocal(q: Question, index: SkyIndex, ctx: AnswerContext, local: string): Outcome {
+  const { local: _, ...rest } = ctx;
+  const inner = answerFor({ ...q, name: local }, index, rest);
+  if (inner.kind !== 'answer') return inner;
+  // the answer's owners only: glue in the additional section keeps the target's own name
+  return { ...inner, answer: inner.answer.map((rr) => (lower(rr.name) === local ? { ...rr, name: q.name } : rr)) };
+}
+
 function isReverseName(lname: string): boolean {
   return lname.endsWith('.in-addr.arpa.') || lname.endsWith('.ip6.arpa.');
 }
@@ -406,6 +423,7 @@ function isReverseName(lname: string): boolean {
  */
 export function answerFor(q: Question, index: SkyIndex, ctx: AnswerContext): Outcome {
   const lname = lower(q.name);
+  if (ctx.local !== undefined && lname === `local.dns.${ctx.domain}.` && ctx.local !== lname) return answerLocal(q, index, ctx, ctx.local);
   const b = new Builder(q, ctx, index);
   const done = (rcode: number, answer: RR[], authority: RR[] = [], additional: RR[] = []): Outcome => ({
     kind: 'answer',

@@ -276,6 +276,7 @@ export class Responder {
       serial: Math.floor(now / 3_600_000) * 3600,
       leaseSeconds: (id) => leaseSeconds(id, now),
       ...(this.stale ? { maxTtl: s.staleTtl } : {}),
+      ...(s.local !== undefined ? { local: s.local } : {}),
       ...(external ? { external } : {}),
     };
   }

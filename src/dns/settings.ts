@@ -26,6 +26,8 @@ export interface DnsSettings {
   readonly allowRecursion: readonly string[];
   /** seconds: the TTL cap while the store is unreachable and answers come from the last view */
   readonly staleTtl: number;
+  /** `/skydns/config` `local`: the name (lowercase, trailing dot) answering `local.dns.<domain>` */
+  readonly local?: string;
   /** the cache of forwarded answers (flags only; per thread) */
   readonly forwardCache: ForwardCacheConfig;
 }
@@ -125,7 +127,7 @@ function seconds(v: unknown): number | undefined {
 
 /**
  * Merges the layers. `skyConfig` is the parsed `/skydns/config` (SkyDNS field names: `domain`,
- * `ttl`, `min_ttl`, `nameservers`, `no_rec`, `read_timeout`); fields of the wrong type are ignored.
+ * `ttl`, `min_ttl`, `nameservers`, `no_rec`, `read_timeout`, `local`); fields of the wrong type are ignored.
  * As in SkyDNS, `ttl: 0` and `min_ttl: 0` mean unset; `read_timeout` is nanoseconds when a number.
  * Returns the settings and what in `/skydns/config` was ignored.
  */
@@ -155,6 +157,12 @@ export function resolveSettings(explicit: ExplicitSettings, skyConfig: unknown, 
   const readTimeout = c.read_timeout === undefined ? undefined : skydnsDurationMs(c.read_timeout);
   if (c.read_timeout !== undefined && readTimeout === undefined) ignored.push('read_timeout');
 
+  let local: string | undefined;
+  if (typeof c.local === 'string' && c.local !== '') {
+    if (isValidDomain(c.local)) local = `${normalizeDomain(c.local)}.`;
+    else ignored.push('local');
+  } else if (c.local !== undefined && c.local !== '') ignored.push('local');
+
   const forward = explicit.forward && explicit.forward.length > 0 ? explicit.forward.map((f) => parseNameserver(f)!).filter(Boolean) : undefined;
   return {
     settings: {
@@ -166,6 +174,7 @@ export function resolveSettings(explicit: ExplicitSettings, skyConfig: unknown, 
       forwardTimeoutMs: clampForwardTimeout(explicit.forwardTimeoutMs ?? (readTimeout && readTimeout > 0 ? readTimeout : DEFAULTS.forwardTimeoutMs)),
       allowRecursion: explicit.allowRecursion ?? DEFAULT_ALLOW_RECURSION,
       staleTtl: explicit.staleTtl ?? DEFAULTS.staleTtl,
+      ...(local !== undefined ? { local } : {}),
       forwardCache: {
         size: explicit.forwardCacheSize ?? DEFAULTS.forwardCacheSize,
         maxTtl: explicit.forwardCacheMaxTtl ?? DEFAULTS.forwardCacheMaxTtl,

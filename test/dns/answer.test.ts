@@ -401,3 +401,24 @@ for (const c of MESH_CASES) {
     }
   });
 }
+
+test('answerFor: /skydns/config local answers local.dns.<domain> from the records of the name it gives (SkyDNS)', () => {
+  const ctx = { ...context('skydns.local'), local: 'a.app.skydns.local.' };
+  const show2 = (o: Outcome) => (o.kind === 'answer' ? { rcode: o.rcode, answer: o.answer.map(show), additional: o.additional.map(show) } : o);
+  assert.deepEqual(show2(answerFor({ name: 'local.dns.skydns.local.', type: TYPE.A, class: CLASS.IN }, INDEX, ctx)), {
+    rcode: RCODE.NOERROR,
+    answer: ['local.dns.skydns.local. 30 A 10.0.0.1'],
+    additional: [],
+  });
+  assert.deepEqual(show2(answerFor({ name: 'Local.DNS.SkyDNS.local.', type: TYPE.SRV, class: CLASS.IN }, INDEX, ctx)), {
+    rcode: RCODE.NOERROR,
+    answer: ['Local.DNS.SkyDNS.local. 30 SRV 10 100 80 a.app.skydns.local.'],
+    additional: ['a.app.skydns.local. 30 A 10.0.0.1'],
+  });
+  // without `local` the name is just missing
+  const none = answerFor({ name: 'local.dns.skydns.local.', type: TYPE.A, class: CLASS.IN }, INDEX, context('skydns.local'));
+  assert.equal(none.kind === 'answer' && none.rcode, RCODE.NXDOMAIN);
+  // a local name without records: NXDOMAIN
+  const missing = answerFor({ name: 'local.dns.skydns.local.', type: TYPE.A, class: CLASS.IN }, INDEX, { ...context('skydns.local'), local: 'nope.skydns.local.' });
+  assert.equal(missing.kind === 'answer' && missing.rcode, RCODE.NXDOMAIN);
+});
