@@ -182,7 +182,9 @@ class Builder {
         if (qtype === TYPE.AAAA || both) records.push({ name: owner, type: TYPE.AAAA, class: CLASS.IN, ttl: this.ttl(s), data: { kind: 'aaaa', address: s.host } });
         continue;
       }
-      if (cname) continue; // one CNAME per owner
+      // one CNAME per owner; glue (`both`) still takes the addresses of every CNAME-style entry,
+      // as SkyDNS puts them all in the additional section
+      if (cname && !both) continue;
       const link = this.cnameLink(owner, s, chain);
       if (!link) continue;
       const target = fqdn(s.host);
@@ -191,7 +193,8 @@ class Builder {
         if (!this.follow()) continue;
         const next = this.address(target, qtype, [...chain, link], both);
         if (next.records.length > 0) {
-          records.push(link, ...next.records);
+          if (!cname) records.push(link);
+          records.push(...next.records);
           cname = true;
         }
         continue;
@@ -201,7 +204,8 @@ class Builder {
       if (fetched.some((f) => f === undefined)) continue;
       const rrs = fetched.flatMap((f) => f ?? []);
       if (rrs.length > 0) {
-        records.push(link, ...rrs);
+        if (!cname) records.push(link);
+        records.push(...rrs);
         cname = true;
       }
     }

@@ -422,3 +422,26 @@ test('answerFor: /skydns/config local answers local.dns.<domain> from the record
   const missing = answerFor({ name: 'local.dns.skydns.local.', type: TYPE.A, class: CLASS.IN }, INDEX, { ...context('skydns.local'), local: 'nope.skydns.local.' });
   assert.equal(missing.kind === 'answer' && missing.rcode, RCODE.NXDOMAIN);
 });
+
+test('answerFor: an MX exchange with several CNAME-style entries: every address in the additional section, one CNAME for the owner (SkyDNS)', () => {
+  const index = buildIndex({
+    '/skydns/local/skydns/mx2/m': '{"host":"mxhost.skydns.local","mail":true}',
+    '/skydns/local/skydns/mxhost/a': '{"host":"dom.skydns.local"}',
+    '/skydns/local/skydns/mxhost/b': '{"host":"dom1.skydns.local"}',
+    '/skydns/local/skydns/dom': '{"host":"10.2.0.1"}',
+    '/skydns/local/skydns/dom1': '{"host":"10.2.0.2"}',
+    '/skydns/local/skydns/srv2/s': '{"host":"mxhost.skydns.local","port":25}',
+  });
+  const out = answerFor({ name: 'mx2.skydns.local.', type: TYPE.MX, class: CLASS.IN }, index, context('skydns.local'));
+  assert.ok(out.kind === 'answer');
+  assert.deepEqual(out.answer.map(show), ['mx2.skydns.local. 30 MX 10 mxhost.skydns.local.']);
+  assert.deepEqual(out.additional.map(show), ['mxhost.skydns.local. 30 CNAME dom.skydns.local.', 'dom.skydns.local. 30 A 10.2.0.1', 'dom1.skydns.local. 30 A 10.2.0.2']);
+  // SRV glue is the same
+  const srv = answerFor({ name: 'srv2.skydns.local.', type: TYPE.SRV, class: CLASS.IN }, index, context('skydns.local'));
+  assert.ok(srv.kind === 'answer');
+  assert.deepEqual(srv.additional.map(show), ['mxhost.skydns.local. 30 CNAME dom.skydns.local.', 'dom.skydns.local. 30 A 10.2.0.1', 'dom1.skydns.local. 30 A 10.2.0.2']);
+  // an A query still answers one CNAME and its own chain
+  const a = answerFor({ name: 'mxhost.skydns.local.', type: TYPE.A, class: CLASS.IN }, index, context('skydns.local'));
+  assert.ok(a.kind === 'answer');
+  assert.deepEqual(a.answer.map(show), ['mxhost.skydns.local. 30 CNAME dom.skydns.local.', 'dom.skydns.local. 30 A 10.2.0.1']);
+});
