@@ -445,3 +445,18 @@ test('answerFor: an MX exchange with several CNAME-style entries: every address 
   assert.ok(a.kind === 'answer');
   assert.deepEqual(a.answer.map(show), ['mxhost.skydns.local. 30 CNAME dom.skydns.local.', 'dom.skydns.local. 30 A 10.2.0.1']);
 });
+
+test('answerFor: a wildcard SRV leaves out text-only entries and shares the weights among the rest (SkyDNS)', () => {
+  const index = buildIndex({
+    '/skydns/local/skydns/w/a/x': '{"host":"10.0.0.1","port":80,"weight":300}',
+    '/skydns/local/skydns/w/b/x': '{"host":"10.0.0.2","port":80}',
+    '/skydns/local/skydns/w/c/x': '{"text":"only text","weight":600}',
+    '/skydns/local/skydns/w/d/x': '{"host":"","text":"empty host"}',
+  });
+  for (const qname of ['*.w.skydns.local.', 'x.*.w.skydns.local.', 'x.any.w.skydns.local.', 'w.skydns.local.']) {
+    const out = answerFor({ name: qname, type: TYPE.SRV, class: CLASS.IN }, index, context('skydns.local'));
+    assert.ok(out.kind === 'answer', qname);
+    assert.deepEqual(out.answer.map((rr) => rdataText(rr)), ['10 75 80 x.a.w.skydns.local.', '10 25 80 x.b.w.skydns.local.'], qname);
+    assert.deepEqual(out.additional.map(show), ['x.a.w.skydns.local. 30 A 10.0.0.1', 'x.b.w.skydns.local. 30 A 10.0.0.2'], qname);
+  }
+});
