@@ -25,6 +25,11 @@ export interface AnswerSettings {
   readonly serial: number;
   /** seconds: no record in the answer carries more (the stale cap while the store is unreachable) */
   readonly maxTtl?: number;
+  /**
+   * `/skydns/config` `local`: lowercase name with the trailing dot whose records answer
+   * `local.dns.<domain>` (this instance's own name, as in SkyDNS)
+   */
+  readonly local?: string;
 }
 
 export interface AnswerContext extends AnswerSettings {
@@ -177,7 +182,9 @@ class Builder {
         if (qtype === TYPE.AAAA || both) records.push({ name: owner, type: TYPE.AAAA, class: CLASS.IN, ttl: this.ttl(s), data: { kind: 'aaaa', address: s.host } });
         continue;
       }
-      if (cname) continue; // one CNAME per owner
+      // one CNAME per owner; glue (`both`) still takes the addresses of every CNAME-style entry,
+      // as SkyDNS puts them all in the additional section
+      if (cname && !both) continue;
       const link = this.cnameLink(owner, s, chain);
       if (!link) continue;
       const target = fqdn(s.host);
@@ -186,7 +193,8 @@ class Builder {
         if (!this.follow()) continue;
         const next = this.address(target, qtype, [...chain, link], both);
         if (next.records.length > 0) {
-          records.push(link, ...next.records);
+          if (!cname) records.push(link);
+          records.push(...next.records);
           cname = true;
         }
         continue;
@@ -196,7 +204,8 @@ class Builder {
       if (fetched.some((f) => f === undefined)) continue;
       const rrs = fetched.flatMap((f) => f ?? []);
       if (rrs.length > 0) {
-        records.push(link, ...rrs);
+        if (!cname) records.push(link);
+        records.push(...rrs);
         cname = true;
       }
     }
@@ -396,6 +405,18 @@ export function normalizeSection(rrs: readonly RR[], maxTtl = Infinity): RR[] {
   return out;
 }
 
+/**
+ * `local.dns.<domain>` answered from the records of `local` (SkyDNS substitutes the name), with
+ * the query's name as the owner of the answer records `local` owned.
+ */
+function answerLocal(q: Question, index: RecordLookup, ctx: AnswerContext, local: string): Outcome {
+  const { local: _, ...rest } = ctx;
+  const inner = answerFor({ ...q, name: local }, index, rest);
+  if (inner.kind !== 'answer') return inner;
+  // the answer's owners only: glue in the additional section keeps the target's own name
+  return { ...inner, answer: inner.answer.map((rr) => (lower(rr.name) === local ? { ...rr, name: q.name } : rr)) };
+}
+
 function isReverseName(lname: string): boolean {
   return lname.endsWith('.in-addr.arpa.') || lname.endsWith('.ip6.arpa.');
 }
@@ -406,6 +427,7 @@ function isReverseName(lname: string): boolean {
  */
 export function answerFor(q: Question, index: RecordLookup, ctx: AnswerContext): Outcome {
   const lname = lower(q.name);
+  if (ctx.local !== undefined && lname === `local.dns.${ctx.domain}.` && ctx.local !== lname) return answerLocal(q, index, ctx, ctx.local);
   const b = new Builder(q, ctx, index);
   const done = (rcode: number, answer: RR[], authority: RR[] = [], additional: RR[] = []): Outcome => ({
     kind: 'answer',

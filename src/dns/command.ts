@@ -16,13 +16,16 @@ interface DnsFlags extends StoreConfig {
   allowRecursion?: string[];
   staleTtl?: number;
   udpWorkers?: number;
+  forwardCacheSize?: number;
+  forwardCacheMaxTtl?: number;
+  forwardStaleMax?: number;
 }
 
 // domain, forward, ttl, min-ttl and no-recursion have no FlagSpec default on purpose: unset means
 // "not explicit", so `/skydns/config` may supply them; the defaults are applied in settings.ts.
 export const definition: ModeDefinition = {
   name: 'dns',
-  usage: 'beacon dns [--listen 0.0.0.0:53] [--domain skydns.local] [--forward ADDR[,ADDR...]] [--ttl 30] [--min-ttl 60] [--no-recursion] [--allow-recursion CIDR,...] [--admin ADDR]',
+  usage: 'beacon dns [--listen 0.0.0.0:53] [--domain skydns.local] [--forward ADDR[,ADDR...]] [--ttl 30] [--min-ttl 60] [--no-recursion] [--allow-recursion CIDR,...] [--forward-cache-size 10000] [--forward-stale-max 1h] [--admin ADDR]',
   summary: 'SkyDNS-compatible DNS server: answers names under the domain from /skydns records, forwards the rest',
   daemon: true,
   flags: [
@@ -43,7 +46,7 @@ export const definition: ModeDefinition = {
     },
     { name: 'ttl', type: 'duration', placeholder: 'SECONDS', help: `TTL of records without their own ttl or lease (default ${DEFAULTS.ttl}s, or /skydns/config "ttl")` },
     { name: 'min-ttl', type: 'duration', placeholder: 'SECONDS', help: `TTL of negative answers and SOA minimum (default ${DEFAULTS.minTtl}s, or /skydns/config "min_ttl")` },
-    { name: 'no-recursion', type: 'bool', help: 'refuse names outside the domain instead of forwarding (default false, or /skydns/config "no_rec")' },
+    { name: 'no-recursion', type: 'bool', help: 'answer SERVFAIL for names outside the domain instead of forwarding, as SkyDNS does (clients outside --allow-recursion still get REFUSED) (default false, or /skydns/config "no_rec")' },
     {
       name: 'allow-recursion',
       type: 'list',
@@ -67,6 +70,30 @@ export const definition: ModeDefinition = {
       max: 64,
       help: 'extra threads answering UDP on the same address (SO_REUSEPORT); 0 = main thread only (default: 0 on 1-2 CPUs, else CPUs - 1, at most 3)',
     },
+    {
+      name: 'forward-cache-size',
+      type: 'int',
+      placeholder: 'N',
+      min: 0,
+      max: 10_000_000,
+      default: DEFAULTS.forwardCacheSize,
+      help: 'forwarded answers kept, least recently used dropped first; per thread (each --udp-workers thread keeps its own); 0 = no cache',
+    },
+    {
+      name: 'forward-cache-max-ttl',
+      type: 'duration',
+      placeholder: 'SECONDS',
+      min: 1000,
+      default: DEFAULTS.forwardCacheMaxTtl * 1000,
+      help: 'longest time a forwarded answer is kept (its smallest TTL, or the SOA minimum for NXDOMAIN/NODATA, if shorter); TTLs in replies count down',
+    },
+    {
+      name: 'forward-stale-max',
+      type: 'duration',
+      placeholder: 'SECONDS',
+      default: DEFAULTS.forwardStaleMax * 1000,
+      help: 'when every nameserver fails, forwarded answers expired less than this ago are answered with TTL 30 (RFC 8767); 0 = SERVFAIL instead',
+    },
     { name: 'forward-timeout', type: 'duration', min: 50, max: 60_000, help: `time to wait for one nameserver before trying the next (default ${DEFAULTS.forwardTimeoutMs / 1000}s, or /skydns/config "read_timeout")` },
   ],
   async create(ctx) {
@@ -82,6 +109,9 @@ export const definition: ModeDefinition = {
     if (flags.forwardTimeout !== undefined) explicit.forwardTimeoutMs = flags.forwardTimeout;
     if (flags.allowRecursion !== undefined) explicit.allowRecursion = flags.allowRecursion;
     if (flags.staleTtl !== undefined) explicit.staleTtl = Math.floor(flags.staleTtl / 1000);
+    if (flags.forwardCacheSize !== undefined) explicit.forwardCacheSize = flags.forwardCacheSize;
+    if (flags.forwardCacheMaxTtl !== undefined) explicit.forwardCacheMaxTtl = Math.floor(flags.forwardCacheMaxTtl / 1000);
+    if (flags.forwardStaleMax !== undefined) explicit.forwardStaleMax = Math.floor(flags.forwardStaleMax / 1000);
     const { DnsServer } = await import('./server.js');
     return new DnsServer({
       listen,

@@ -30,7 +30,33 @@ export interface StatsSnapshot {
   /** queries (and out-of-zone look-ups) not forwarded: too many forwards in flight */
   forwardsShed: number;
   cacheEntries: number;
+  /** forwarded queries answered from the forward cache (fresh entries) */
+  forwardCacheHits: number;
+  /** cacheable forwarded queries the cache could not answer (relayed, or joined a relay) */
+  forwardCacheMisses: number;
+  /** entries in the forward cache (a gauge) */
+  forwardCacheEntries: number;
+  /** expired entries answered because every upstream failed (RFC 8767) */
+  forwardStaleServed: number;
+  /** popular entries refreshed before they expired */
+  forwardPrefetches: number;
 }
+
+/** the counters of StatsSnapshot that are plain numbers */
+type Scalar = { [K in keyof StatsSnapshot]: StatsSnapshot[K] extends number ? K : never }[keyof StatsSnapshot];
+const SCALARS: readonly Scalar[] = [
+  'cacheHits',
+  'malformed',
+  'truncated',
+  'recursionRefused',
+  'forwardsShed',
+  'cacheEntries',
+  'forwardCacheHits',
+  'forwardCacheMisses',
+  'forwardCacheEntries',
+  'forwardStaleServed',
+  'forwardPrefetches',
+];
 
 /** What one thread counts. */
 export class Stats implements StatsSnapshot {
@@ -44,6 +70,11 @@ export class Stats implements StatsSnapshot {
   recursionRefused = 0;
   forwardsShed = 0;
   cacheEntries = 0;
+  forwardCacheHits = 0;
+  forwardCacheMisses = 0;
+  forwardCacheEntries = 0;
+  forwardStaleServed = 0;
+  forwardPrefetches = 0;
 
   query(qtype: number, rcode: number): void {
     this.queries[(TYPE_INDEX.get(qtype) ?? 0) * RCODES + (rcode & 31)]!++;
@@ -74,6 +105,11 @@ export class Stats implements StatsSnapshot {
       recursionRefused: this.recursionRefused,
       forwardsShed: this.forwardsShed,
       cacheEntries: this.cacheEntries,
+      forwardCacheHits: this.forwardCacheHits,
+      forwardCacheMisses: this.forwardCacheMisses,
+      forwardCacheEntries: this.forwardCacheEntries,
+      forwardStaleServed: this.forwardStaleServed,
+      forwardPrefetches: this.forwardPrefetches,
     };
   }
 }
@@ -94,12 +130,7 @@ export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
     });
     for (let i = 0; i < out.latencySum.length; i++) out.latencySum[i]! += s.latencySum[i] ?? 0;
     for (let i = 0; i < out.forwarded.length; i++) out.forwarded[i]! += s.forwarded[i] ?? 0;
-    out.cacheHits += s.cacheHits;
-    out.malformed += s.malformed;
-    out.truncated += s.truncated;
-    out.recursionRefused += s.recursionRefused ?? 0;
-    out.forwardsShed += s.forwardsShed ?? 0;
-    out.cacheEntries += s.cacheEntries;
+    for (const field of SCALARS) out[field] += s[field] ?? 0;
   }
   return out;
 }
@@ -173,7 +204,7 @@ export function exportMetrics(registry: Registry, read: () => StatsSnapshot, ind
       });
     },
   });
-  const simple = (name: string, help: string, field: 'cacheHits' | 'malformed' | 'truncated' | 'recursionRefused' | 'forwardsShed') =>
+  const simple = (name: string, help: string, field: Exclude<Scalar, 'cacheEntries' | 'forwardCacheEntries'>) =>
     new Counter({
       name,
       help,
@@ -189,6 +220,18 @@ export function exportMetrics(registry: Registry, read: () => StatsSnapshot, ind
   simple('beacon_dns_truncated_total', 'UDP answers sent with TC set', 'truncated');
   simple('beacon_dns_recursion_refused_total', 'out-of-zone queries refused: client outside --allow-recursion', 'recursionRefused');
   simple('beacon_dns_forward_shed_total', 'queries answered SERVFAIL (out-of-zone look-ups left unresolved) without forwarding: too many forwards in flight', 'forwardsShed');
+  simple('beacon_dns_forward_cache_hits_total', 'forwarded queries answered from the forward cache', 'forwardCacheHits');
+  simple('beacon_dns_forward_cache_misses_total', 'cacheable forwarded queries sent to the upstreams or joined to an identical one in flight', 'forwardCacheMisses');
+  simple('beacon_dns_forward_cache_stale_served_total', 'expired forward-cache entries answered (TTL 30) because every upstream failed (RFC 8767)', 'forwardStaleServed');
+  simple('beacon_dns_forward_cache_prefetches_total', 'popular forward-cache entries refreshed before they expired', 'forwardPrefetches');
+  new Gauge({
+    name: 'beacon_dns_forward_cache_entries',
+    help: 'entries in the forward caches (all threads; each thread keeps its own)',
+    registers: [registry],
+    collect() {
+      this.set(read().forwardCacheEntries);
+    },
+  });
   new Gauge({
     name: 'beacon_dns_index_records',
     help: 'SkyDNS records in the in-memory index',

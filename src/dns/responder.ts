@@ -4,6 +4,7 @@
  */
 import { answerFor, externalKey, type AnswerContext, type Outcome } from './answer.js';
 import { Forwarder, MAX_FORWARDS, type Transport } from './forward.js';
+import { ForwardResolver } from './forward-resolver.js';
 import type { Stats } from './metrics.js';
 import { NameDependents } from './dependents.js';
 import { SkyIndex, type Lookup } from './records.js';
@@ -94,6 +95,8 @@ export class Responder {
   /** which cached answers read which names (changed() drops only those) */
   private readonly dependents = new NameDependents();
   private readonly forwarder: Forwarder;
+  /** forwarded answers: cache, coalescing, serve-stale, prefetch (this thread's own) */
+  readonly forwarded: ForwardResolver;
 
   constructor(
     settings: DnsSettings,
@@ -114,9 +117,10 @@ export class Responder {
       maxInflight: maxForwards,
       onShed: () => this.stats.forwardsShed++,
     });
+    this.forwarded = new ForwardResolver({ forwarder: this.forwarder, config: () => this.settings.forwardCache, stats });
   }
 
-  /** a new view: cached answers are dropped */
+  /** a new view: cached in-zone answers are dropped (forwarded ones do not depend on it) */
   update(view: { index?: SkyIndex; settings?: DnsSettings; synced?: boolean; stale?: boolean }): void {
     if (view.index) this.index = view.index;
     if (view.settings) {
@@ -130,6 +134,7 @@ export class Responder {
     if (view.synced !== undefined) this.synced = view.synced;
     if (view.stale !== undefined) this.stale = view.stale;
     this.invalidate();
+    if (view.index || view.settings) this.forwarded.forgetAliases();
   }
 
   /** TTLs changed (fresh lease expiries): cached answers are stale */
@@ -228,6 +233,18 @@ export class Responder {
       }
     }
 
+    // the forwarded hot path: the same bytes were answered from the forward cache before
+    if (key !== undefined) {
+      const alias = this.forwarded.alias(key);
+      if (alias !== undefined && !this.settings.noRecursion && this.allowed.has(client)) {
+        const out = this.forwarded.answerAlias(alias, msg);
+        if (out !== undefined) {
+          this.stats.query(alias.qtype, out[3]! & 0x0f);
+          return out;
+        }
+      }
+    }
+
     const parsed = parseQuery(msg);
     if (!parsed.ok) {
       this.stats.malformed++;
@@ -255,7 +272,7 @@ export class Responder {
     const index = this.index;
     const read: (readonly string[])[] = [];
     const outcome = answerFor(q, key === undefined ? index : { lookup: (labels: readonly string[], exact?: boolean): Lookup => (read.push(labels), index.lookup(labels, exact)) }, this.context(now));
-    if (outcome.kind === 'forward') return this.forward(q, msg, transport, maxSize, client);
+    if (outcome.kind === 'forward') return this.forward(q, msg, transport, maxSize, client, key);
     if (outcome.needs.length === 0) {
       const reply = this.encodeAndCache(q, msg, outcome, maxSize, key, now);
       if (key !== undefined) this.dependents.record(key, read);
@@ -281,6 +298,7 @@ export class Responder {
       serial: Math.floor(now / 3_600_000) * 3600,
       leaseSeconds: (id) => leaseSeconds(id, now),
       ...(this.stale ? { maxTtl: s.staleTtl } : {}),
+      ...(s.local !== undefined ? { local: s.local } : {}),
       ...(external ? { external } : {}),
     };
   }
@@ -359,14 +377,20 @@ export class Responder {
     return reply;
   }
 
-  private forward(q: Query, msg: Buffer, transport: Transport, maxSize: number, client: string): Buffer | Promise<Buffer | undefined> {
-    if (this.settings.noRecursion) return this.reply(q, msg, transport, RCODE.REFUSED, maxSize);
+  private forward(q: Query, msg: Buffer, transport: Transport, maxSize: number, client: string, rawKey: string | undefined): Buffer | Promise<Buffer | undefined> {
     if (!this.allowed.has(client)) {
       this.stats.recursionRefused++;
       return this.reply(q, msg, transport, RCODE.REFUSED, maxSize);
     }
+    // SkyDNS answers SERVFAIL (RA clear) under no_rec / -no-rec
+    if (this.settings.noRecursion) return this.reply(q, msg, transport, RCODE.SERVFAIL, maxSize);
     if (this.settings.nameservers.length === 0) return this.reply(q, msg, transport, RCODE.SERVFAIL, maxSize);
-    return this.forwarder.relay(msg, transport).then((reply) => {
+    const result = this.forwarded.resolve(q, msg, transport, maxSize, rawKey);
+    if (!(result instanceof Promise)) {
+      this.count(q.type, result[3]! & 0x0f);
+      return result;
+    }
+    return result.then((reply) => {
       if (!reply) return this.reply(q, msg, transport, RCODE.SERVFAIL, maxSize);
       this.count(q.type, reply[3]! & 0x0f);
       return reply;

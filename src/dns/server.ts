@@ -7,6 +7,12 @@
  * one sendmsg, so throughput scales with threads, not with cleverer JavaScript. Each worker binds
  * the same address with SO_REUSEPORT (the kernel spreads clients over the sockets) and answers
  * from its own copy of the index, sent to it on every change.
+ *
+ * The forward cache (forward-resolver.ts) is per thread too, by decision: sharing one across
+ * threads would cost a message round trip or a lock on every forwarded query, which is the very
+ * kernel-bound hot path the workers exist for. The kernel keeps a client on one socket, so its
+ * repeats hit; an upstream sees up to 1 + --udp-workers queries per name and TTL, and
+ * --forward-cache-size bounds each thread.
  */
 import type { Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -374,6 +380,17 @@ export class DnsServer implements RunningMode {
       cacheEntries: totals.cacheEntries,
       queries: totalQueries(totals),
       cacheHits: totals.cacheHits,
+      forwardCache: {
+        size: this.settings.forwardCache.size,
+        perThread: true,
+        maxTtlSeconds: this.settings.forwardCache.maxTtl,
+        staleMaxSeconds: this.settings.forwardCache.staleMax,
+        entries: totals.forwardCacheEntries,
+        hits: totals.forwardCacheHits,
+        misses: totals.forwardCacheMisses,
+        staleServed: totals.forwardStaleServed,
+        prefetches: totals.forwardPrefetches,
+      },
       inflight: this.responder.inflight,
       tcpConnections: this.connections.size,
       settings: {

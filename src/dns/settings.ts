@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { isDnsLabel, normalizeDomain } from '../catalog/names.js';
 import { parseDuration } from '../config/duration.js';
 import { DEFAULT_ALLOW_RECURSION } from './cidr.js';
+import type { ForwardCacheConfig } from './forward-cache.js';
 
 export interface Nameserver {
   readonly host: string;
@@ -25,6 +26,10 @@ export interface DnsSettings {
   readonly allowRecursion: readonly string[];
   /** seconds: the TTL cap while the store is unreachable and answers come from the last view */
   readonly staleTtl: number;
+  /** `/skydns/config` `local`: the name (lowercase, trailing dot) answering `local.dns.<domain>` */
+  readonly local?: string;
+  /** the cache of forwarded answers (flags only; per thread) */
+  readonly forwardCache: ForwardCacheConfig;
 }
 
 /** Values the operator gave (flag, env or config file); undefined = not given. */
@@ -39,9 +44,24 @@ export interface ExplicitSettings {
   allowRecursion?: readonly string[];
   /** seconds */
   staleTtl?: number;
+  /** entries; 0 = no forward cache */
+  forwardCacheSize?: number;
+  /** seconds */
+  forwardCacheMaxTtl?: number;
+  /** seconds */
+  forwardStaleMax?: number;
 }
 
-export const DEFAULTS = { domain: 'skydns.local', ttl: 30, minTtl: 60, forwardTimeoutMs: 2000, staleTtl: 5 } as const;
+export const DEFAULTS = {
+  domain: 'skydns.local',
+  ttl: 30,
+  minTtl: 60,
+  forwardTimeoutMs: 2000,
+  staleTtl: 5,
+  forwardCacheSize: 10_000,
+  forwardCacheMaxTtl: 3600,
+  forwardStaleMax: 3600,
+} as const;
 
 /** `8.8.8.8`, `8.8.8.8:53`, `[2001:db8::1]:53`, `2001:db8::1` -> host and port; undefined if invalid. */
 export function parseNameserver(text: string): Nameserver | undefined {
@@ -107,7 +127,7 @@ function seconds(v: unknown): number | undefined {
 
 /**
  * Merges the layers. `skyConfig` is the parsed `/skydns/config` (SkyDNS field names: `domain`,
- * `ttl`, `min_ttl`, `nameservers`, `no_rec`, `read_timeout`); fields of the wrong type are ignored.
+ * `ttl`, `min_ttl`, `nameservers`, `no_rec`, `read_timeout`, `local`); fields of the wrong type are ignored.
  * As in SkyDNS, `ttl: 0` and `min_ttl: 0` mean unset; `read_timeout` is nanoseconds when a number.
  * Returns the settings and what in `/skydns/config` was ignored.
  */
@@ -137,6 +157,12 @@ export function resolveSettings(explicit: ExplicitSettings, skyConfig: unknown, 
   const readTimeout = c.read_timeout === undefined ? undefined : skydnsDurationMs(c.read_timeout);
   if (c.read_timeout !== undefined && readTimeout === undefined) ignored.push('read_timeout');
 
+  let local: string | undefined;
+  if (typeof c.local === 'string' && c.local !== '') {
+    if (isValidDomain(c.local)) local = `${normalizeDomain(c.local)}.`;
+    else ignored.push('local');
+  } else if (c.local !== undefined && c.local !== '') ignored.push('local');
+
   const forward = explicit.forward && explicit.forward.length > 0 ? explicit.forward.map((f) => parseNameserver(f)!).filter(Boolean) : undefined;
   return {
     settings: {
@@ -148,6 +174,12 @@ export function resolveSettings(explicit: ExplicitSettings, skyConfig: unknown, 
       forwardTimeoutMs: clampForwardTimeout(explicit.forwardTimeoutMs ?? (readTimeout && readTimeout > 0 ? readTimeout : DEFAULTS.forwardTimeoutMs)),
       allowRecursion: explicit.allowRecursion ?? DEFAULT_ALLOW_RECURSION,
       staleTtl: explicit.staleTtl ?? DEFAULTS.staleTtl,
+      ...(local !== undefined ? { local } : {}),
+      forwardCache: {
+        size: explicit.forwardCacheSize ?? DEFAULTS.forwardCacheSize,
+        maxTtl: explicit.forwardCacheMaxTtl ?? DEFAULTS.forwardCacheMaxTtl,
+        staleMax: explicit.forwardStaleMax ?? DEFAULTS.forwardStaleMax,
+      },
     },
     ignored,
   };

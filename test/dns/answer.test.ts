@@ -401,3 +401,62 @@ for (const c of MESH_CASES) {
     }
   });
 }
+
+test('answerFor: /skydns/config local answers local.dns.<domain> from the records of the name it gives (SkyDNS)', () => {
+  const ctx = { ...context('skydns.local'), local: 'a.app.skydns.local.' };
+  const show2 = (o: Outcome) => (o.kind === 'answer' ? { rcode: o.rcode, answer: o.answer.map(show), additional: o.additional.map(show) } : o);
+  assert.deepEqual(show2(answerFor({ name: 'local.dns.skydns.local.', type: TYPE.A, class: CLASS.IN }, INDEX, ctx)), {
+    rcode: RCODE.NOERROR,
+    answer: ['local.dns.skydns.local. 30 A 10.0.0.1'],
+    additional: [],
+  });
+  assert.deepEqual(show2(answerFor({ name: 'Local.DNS.SkyDNS.local.', type: TYPE.SRV, class: CLASS.IN }, INDEX, ctx)), {
+    rcode: RCODE.NOERROR,
+    answer: ['Local.DNS.SkyDNS.local. 30 SRV 10 100 80 a.app.skydns.local.'],
+    additional: ['a.app.skydns.local. 30 A 10.0.0.1'],
+  });
+  // without `local` the name is just missing
+  const none = answerFor({ name: 'local.dns.skydns.local.', type: TYPE.A, class: CLASS.IN }, INDEX, context('skydns.local'));
+  assert.equal(none.kind === 'answer' && none.rcode, RCODE.NXDOMAIN);
+  // a local name without records: NXDOMAIN
+  const missing = answerFor({ name: 'local.dns.skydns.local.', type: TYPE.A, class: CLASS.IN }, INDEX, { ...context('skydns.local'), local: 'nope.skydns.local.' });
+  assert.equal(missing.kind === 'answer' && missing.rcode, RCODE.NXDOMAIN);
+});
+
+test('answerFor: an MX exchange with several CNAME-style entries: every address in the additional section, one CNAME for the owner (SkyDNS)', () => {
+  const index = buildIndex({
+    '/skydns/local/skydns/mx2/m': '{"host":"mxhost.skydns.local","mail":true}',
+    '/skydns/local/skydns/mxhost/a': '{"host":"dom.skydns.local"}',
+    '/skydns/local/skydns/mxhost/b': '{"host":"dom1.skydns.local"}',
+    '/skydns/local/skydns/dom': '{"host":"10.2.0.1"}',
+    '/skydns/local/skydns/dom1': '{"host":"10.2.0.2"}',
+    '/skydns/local/skydns/srv2/s': '{"host":"mxhost.skydns.local","port":25}',
+  });
+  const out = answerFor({ name: 'mx2.skydns.local.', type: TYPE.MX, class: CLASS.IN }, index, context('skydns.local'));
+  assert.ok(out.kind === 'answer');
+  assert.deepEqual(out.answer.map(show), ['mx2.skydns.local. 30 MX 10 mxhost.skydns.local.']);
+  assert.deepEqual(out.additional.map(show), ['mxhost.skydns.local. 30 CNAME dom.skydns.local.', 'dom.skydns.local. 30 A 10.2.0.1', 'dom1.skydns.local. 30 A 10.2.0.2']);
+  // SRV glue is the same
+  const srv = answerFor({ name: 'srv2.skydns.local.', type: TYPE.SRV, class: CLASS.IN }, index, context('skydns.local'));
+  assert.ok(srv.kind === 'answer');
+  assert.deepEqual(srv.additional.map(show), ['mxhost.skydns.local. 30 CNAME dom.skydns.local.', 'dom.skydns.local. 30 A 10.2.0.1', 'dom1.skydns.local. 30 A 10.2.0.2']);
+  // an A query still answers one CNAME and its own chain
+  const a = answerFor({ name: 'mxhost.skydns.local.', type: TYPE.A, class: CLASS.IN }, index, context('skydns.local'));
+  assert.ok(a.kind === 'answer');
+  assert.deepEqual(a.answer.map(show), ['mxhost.skydns.local. 30 CNAME dom.skydns.local.', 'dom.skydns.local. 30 A 10.2.0.1']);
+});
+
+test('answerFor: a wildcard SRV leaves out text-only entries and shares the weights among the rest (SkyDNS)', () => {
+  const index = buildIndex({
+    '/skydns/local/skydns/w/a/x': '{"host":"10.0.0.1","port":80,"weight":300}',
+    '/skydns/local/skydns/w/b/x': '{"host":"10.0.0.2","port":80}',
+    '/skydns/local/skydns/w/c/x': '{"text":"only text","weight":600}',
+    '/skydns/local/skydns/w/d/x': '{"host":"","text":"empty host"}',
+  });
+  for (const qname of ['*.w.skydns.local.', 'x.*.w.skydns.local.', 'x.any.w.skydns.local.', 'w.skydns.local.']) {
+    const out = answerFor({ name: qname, type: TYPE.SRV, class: CLASS.IN }, index, context('skydns.local'));
+    assert.ok(out.kind === 'answer', qname);
+    assert.deepEqual(out.answer.map((rr) => rdataText(rr)), ['10 75 80 x.a.w.skydns.local.', '10 25 80 x.b.w.skydns.local.'], qname);
+    assert.deepEqual(out.additional.map(show), ['x.a.w.skydns.local. 30 A 10.0.0.1', 'x.b.w.skydns.local. 30 A 10.0.0.2'], qname);
+  }
+});

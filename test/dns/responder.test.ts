@@ -119,3 +119,24 @@ test('forwarding is capped: beyond maxForwards in flight, SERVFAIL at once and c
     blackhole.close();
   }
 });
+
+test('/skydns/config no_rec: names outside the domain get SERVFAIL with RA clear, as SkyDNS; REFUSED stays for clients outside --allow-recursion', async () => {
+  const { settings } = resolveSettings({ domain: 'skydns.local', forward: ['127.0.0.1:9'], forwardTimeoutMs: 50 }, { no_rec: true }, []);
+  assert.equal(settings.noRecursion, true);
+  const stats = new Stats();
+  const r = new Responder(settings, stats, { error: () => undefined }, () => undefined);
+  const parsed = parseSkyRecord('{"host":"10.0.0.1","port":80}');
+  assert.ok(parsed.ok);
+  r.update({ index: new SkyIndex([{ key: '/skydns/local/skydns/app/a', record: parsed.value }], '/skydns'), synced: true });
+  for (const transport of ['udp', 'tcp'] as const) {
+    const out = r.handle(encodeQuery(7, 'www.example.org.', TYPE.A), transport, '127.0.0.1');
+    assert.ok(!(out instanceof Promise) && out, 'answered at once, nothing forwarded');
+    const m = decodeMessage(out);
+    assert.equal(m.rcode, RCODE.SERVFAIL, transport);
+    assert.equal(m.ra, false);
+    const outside = r.handle(encodeQuery(8, 'www.example.org.', TYPE.A), transport, '8.8.8.8');
+    assert.equal(decodeMessage((await outside)!).rcode, RCODE.REFUSED, `outside --allow-recursion over ${transport}`);
+    assert.equal(decodeMessage((await r.handle(encodeQuery(9, 'a.app.skydns.local.', TYPE.A), transport, '8.8.8.8'))!).rcode, RCODE.NOERROR);
+  }
+  assert.equal(stats.recursionRefused, 2);
+});

@@ -124,3 +124,12 @@ test('Forwarder: a timeout too large for a Node timer is clamped, not turned int
     server.close();
   }
 });
+
+test('resolveSettings: /skydns/config local (a DNS name; anything else ignored and reported)', () => {
+  assert.equal(resolveSettings({}, { local: 'E2016.dns.skydns.local' }, []).settings.local, 'e2016.dns.skydns.local.');
+  assert.equal(resolveSettings({}, {}, []).settings.local, undefined);
+  const bad = resolveSettings({}, { local: 42 }, []);
+  assert.equal(bad.settings.local, undefined);
+  assert.deepEqual(bad.ignored, ['local']);
+  assert.deepEqual(resolveSettings({}, { local: 'not a name' }, []).ignored, ['local']);
+});

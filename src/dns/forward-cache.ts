@@ -1,0 +1,265 @@
+/**
+ * The cache of forwarded answers, as pure decisions on bytes and clocks (no sockets, no timers):
+ * the key of a query, how long a reply may be kept (RFC 2308 for negative answers), where its
+ * TTLs sit so they can be counted down, a bounded least-recently-used map, whether an entry is
+ * fresh, stale but usable (RFC 8767) or dead, whether a hot entry should be refreshed early, and
+ * the bytes a waiter gets (its own id, question case and RD bit, TTLs as of now).
+ */
+import { CLASS, RCODE, TYPE, type Query } from './wire.js';
+
+/** TTL of answers served stale (RFC 8767 section 4 suggests 30 s) */
+export const STALE_TTL = 30;
+/** after serving stale, the upstreams are not asked again for this long (RFC 8767's failure recheck) */
+export const STALE_RECHECK_MS = 30_000;
+/** an entry is popular once it was answered from the cache this often */
+export const PREFETCH_MIN_HITS = 3;
+/** ... and is refreshed when this share of its TTL (at least one second) is left */
+export const PREFETCH_SHARE = 0.1;
+
+export interface ForwardCacheConfig {
+  /** entries at most; 0 turns the cache off */
+  readonly size: number;
+  /** seconds: the longest any reply is kept, positive or negative */
+  readonly maxTtl: number;
+  /** seconds past expiry an entry may still be answered when every upstream fails; 0 = never */
+  readonly staleMax: number;
+}
+
+/**
+ * The cache key of a query: name (lowercased), type, class, and what changes the upstream's
+ * answer or its shape: EDNS present, DO, CD. RD is not part of it (the reply's RD bit is the
+ * waiter's own).
+ */
+export function forwardKey(q: Query): string {
+  const flags = (q.edns ? 1 : 0) | (q.edns?.dnssecOk ? 2 : 0) | (q.cd ? 4 : 0);
+  return `${q.name.toLowerCase()}|${q.type}|${q.class}|${flags}`;
+}
+
+/** What a reply is worth keeping: how long, which kind, and where its TTLs are. */
+export type CachePolicy =
+  | { readonly cache: false; readonly reason: string }
+  | {
+      readonly cache: true;
+      readonly kind: 'positive' | 'negative';
+      /** seconds, already capped */
+      readonly ttl: number;
+      /** end of the question section (bytes 12..questionEnd are the question) */
+      readonly questionEnd: number;
+      /** offsets of the 32-bit TTL fields of every record but OPT */
+      readonly ttlOffsets: readonly number[];
+      /** the TTLs as received, capped at `ttl`, in the order of ttlOffsets */
+      readonly ttls: readonly number[];
+    };
+
+class ScanError extends Error {}
+
+function skipName(buf: Uint8Array, pos: number): number {
+  for (let guard = 0; guard < 128; guard++) {
+    if (pos >= buf.length) throw new ScanError('name runs past the message');
+    const len = buf[pos]!;
+    if (len === 0) return pos + 1;
+    if ((len & 0xc0) === 0xc0) return pos + 2;
+    if (len & 0xc0) throw new ScanError('unsupported label type');
+    pos += len + 1;
+  }
+  throw new ScanError('too many labels');
+}
+
+const u16 = (b: Uint8Array, p: number): number => (b[p]! << 8) | b[p + 1]!;
+const u32 = (b: Uint8Array, p: number): number => ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+
+/**
+ * Whether and how long an upstream reply may be cached. NOERROR with records: the smallest TTL
+ * among them. NXDOMAIN, or NOERROR without answer records (NODATA): RFC 2308 section 5, the
+ * smaller of the authority SOA's TTL and its MINIMUM (and of any CNAMEs in the answer); without
+ * a SOA it is not cached. SERVFAIL, REFUSED and the other codes, truncated replies, TTL 0 and
+ * anything that does not scan are not cached. Every TTL is capped at `maxTtl`.
+ */
+export function cachePolicy(reply: Uint8Array, maxTtl: number): CachePolicy {
+  const no = (reason: string): CachePolicy => ({ cache: false, reason });
+  if (maxTtl <= 0) return no('cache off');
+  if (reply.length < 12 || !(reply[2]! & 0x80)) return no('not a response');
+  if (reply[2]! & 0x02) return no('truncated');
+  if (u16(reply, 4) !== 1) return no('not one question');
+  const counts = [u16(reply, 6), u16(reply, 8), u16(reply, 10)];
+  let rcode = reply[3]! & 0x0f;
+  const ttlOffsets: number[] = [];
+  const ttls: number[] = [];
+  let minTtl = Infinity;
+  let soaTtl: number | undefined;
+  let pos: number;
+  let questionEnd: number;
+  try {
+    pos = skipName(reply, 12) + 4;
+    if (pos > reply.length) throw new ScanError('question runs past the message');
+    questionEnd = pos;
+    for (let s = 0; s < 3; s++) {
+      for (let i = 0; i < counts[s]!; i++) {
+        pos = skipName(reply, pos);
+        if (pos + 10 > reply.length) throw new ScanError('record header runs past the message');
+        const type = u16(reply, pos);
+        const rdlength = u16(reply, pos + 8);
+        const rdata = pos + 10;
+        if (rdata + rdlength > reply.length) throw new ScanError('record data runs past the message');
+        if (type === TYPE.OPT) {
+          rcode |= reply[pos + 4]! << 4;
+        } else {
+          const ttl = u32(reply, pos + 4);
+          ttlOffsets.push(pos + 4);
+          ttls.push(ttl);
+          minTtl = Math.min(minTtl, ttl);
+          if (s === 1 && type === TYPE.SOA && rdlength >= 22) soaTtl = Math.min(ttl, u32(reply, rdata + rdlength - 4));
+        }
+        pos = rdata + rdlength;
+      }
+    }
+  } catch (err) {
+    return no((err as Error).message);
+  }
+  let kind: 'positive' | 'negative';
+  let ttl: number;
+  if (rcode === RCODE.NOERROR && counts[0]! > 0) {
+    kind = 'positive';
+    ttl = minTtl;
+  } else if (rcode === RCODE.NXDOMAIN || (rcode === RCODE.NOERROR && counts[0] === 0)) {
+    if (soaTtl === undefined) return no('negative answer without SOA');
+    kind = 'negative';
+    // a CNAME chain in front of the negative answer expires no later than its own TTL
+    ttl = soaTtl;
+    for (let i = 0; i < counts[0]!; i++) ttl = Math.min(ttl, ttls[i]!);
+  } else return no(`rcode ${rcode}`);
+  ttl = Math.min(ttl, maxTtl);
+  if (!(ttl > 0)) return no('TTL 0');
+  // no record is served with a TTL beyond the entry's own, so no downstream cache outlives it
+  const capped = ttls.map((t) => Math.min(t, ttl));
+  return { cache: true, kind, ttl, questionEnd, ttlOffsets, ttls: capped };
+}
+
+/** One cached reply. Times in ms on the caller's clock. */
+export interface ForwardEntry {
+  /** its forwardKey */
+  readonly key: string;
+  /** the upstream's reply as received */
+  readonly reply: Buffer;
+  readonly questionEnd: number;
+  readonly ttlOffsets: readonly number[];
+  readonly ttls: readonly number[];
+  readonly kind: 'positive' | 'negative';
+  readonly storedAt: number;
+  /** storedAt + TTL */
+  readonly expiresAt: number;
+  /** the query to send again (prefetch, refresh) */
+  readonly query: Buffer;
+  readonly transport: 'udp' | 'tcp';
+  /** answers served from this entry */
+  hits: number;
+  /** served stale: answer stale without asking the upstreams until then */
+  staleUntil: number;
+}
+
+export type Freshness = 'fresh' | 'stale' | 'dead';
+
+/** fresh until expiry; then usable when every upstream fails, for `staleMaxMs` more; then dead */
+export function freshness(entry: ForwardEntry, now: number, staleMaxMs: number): Freshness {
+  if (now < entry.expiresAt) return 'fresh';
+  return now < entry.expiresAt + staleMaxMs ? 'stale' : 'dead';
+}
+
+/** A popular entry (PREFETCH_MIN_HITS hits) with at most PREFETCH_SHARE of its TTL (>= 1 s) left. */
+export function shouldPrefetch(entry: ForwardEntry, now: number): boolean {
+  if (entry.hits < PREFETCH_MIN_HITS || now >= entry.expiresAt) return false;
+  const window = Math.max(1000, (entry.expiresAt - entry.storedAt) * PREFETCH_SHARE);
+  return entry.expiresAt - now <= window;
+}
+
+/**
+ * The entry's reply for one waiter: its id, its question bytes (case as it asked), its RD bit,
+ * and every TTL counted down by the whole seconds since the reply was stored, or `fixedTtl` for
+ * all of them (stale answers).
+ */
+export function replyFor(entry: ForwardEntry, msg: Uint8Array, questionEnd: number, now: number, fixedTtl?: number): Buffer {
+  const out = Buffer.allocUnsafe(entry.reply.length);
+  entry.reply.copy(out);
+  personalize(out, msg, questionEnd);
+  const elapsed = Math.floor((now - entry.storedAt) / 1000);
+  const offsets = entry.ttlOffsets;
+  for (let i = 0; i < offsets.length; i++) out.writeUInt32BE(fixedTtl ?? Math.max(0, entry.ttls[i]! - elapsed), offsets[i]!);
+  return out;
+}
+
+/**
+ * Writes the waiter's id, RD bit and question into `reply` (in place). The question must match
+ * the reply's but for case (as the key guarantees), so it has the same length.
+ */
+export function personalize(reply: Buffer, msg: Uint8Array, questionEnd: number): Buffer {
+  reply[0] = msg[0]!;
+  reply[1] = msg[1]!;
+  reply[2] = (reply[2]! & 0xfe) | (msg[2]! & 0x01);
+  if (questionEnd <= reply.length) reply.set(msg.subarray(12, questionEnd), 12);
+  return reply;
+}
+
+/**
+ * For a UDP waiter whose buffer the reply does not fit: the header and question only, TC set, so
+ * it asks again over TCP (RFC 1035 4.2.1).
+ */
+export function truncatedReply(reply: Uint8Array, questionEnd: number): Buffer {
+  const out = Buffer.from(reply.subarray(0, Math.min(questionEnd, reply.length)));
+  out[2] = out[2]! | 0x02;
+  out.fill(0, 6, 12);
+  return out;
+}
+
+/** the query's class and type are cacheable (IN only: CH and ANY stay uncached) */
+export function cacheableQuery(q: Query): boolean {
+  return q.class === CLASS.IN && q.type !== TYPE.ANY && q.opcode === 0;
+}
+
+/**
+ * A map bounded to `limit` entries that evicts the least recently used: a Map's insertion order
+ * is the recency order, a hit moves the entry to the end.
+ */
+export class LruMap<V> {
+  private readonly map = new Map<string, V>();
+  /** entries dropped to make room */
+  evictions = 0;
+
+  constructor(readonly limit: number) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** the value, now most recently used */
+  get(key: string): V | undefined {
+    const v = this.map.get(key);
+    if (v === undefined) return undefined;
+    this.map.delete(key);
+    this.map.set(key, v);
+    return v;
+  }
+
+  /** the value without touching its recency */
+  peek(key: string): V | undefined {
+    return this.map.get(key);
+  }
+
+  set(key: string, value: V): void {
+    if (this.limit <= 0) return;
+    this.map.delete(key);
+    this.map.set(key, value);
+    while (this.map.size > this.limit) {
+      const oldest = this.map.keys().next().value as string;
+      this.map.delete(oldest);
+      this.evictions++;
+    }
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.map.keys();
+  }
+}
