@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { UpstreamError, type FailureKind, type UpstreamErrorCode } from '../failures.js';
 import { clientResponseList } from '../headers.js';
+import { isIdempotent } from '../retry.js';
 import type { Traffic } from '../traffic.js';
 import type { Upstream } from '../upstreams.js';
 import type { PortablePool } from './pool.js';
@@ -57,6 +58,8 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
   dispatchedAt = 0;
   private requestSent = false;
   private clientGone = false;
+  /** replays after a reset (the keep-alive race) */
+  private replays = 0;
   status = 0;
 
   constructor(traffic: Traffic<PortablePool>, owner: ExchangeOwner, req: IncomingMessage, res: ServerResponse, service: string, startedAt: number, headers: string[], hasBody: boolean) {
@@ -161,6 +164,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
       return;
     }
     const failure = upstreamFailure(err, this.phase !== Phase.Waiting, peer.id);
+    if (failure.kind === 'reset' && this.phase !== Phase.Responding && this.replayOnce(peer)) return;
     traffic.failed(peer, failure);
     if (this.phase === Phase.Responding) {
       // Too late for a clean error: cut the client connection so it sees a truncated response.
@@ -188,6 +192,25 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     this.phase = Phase.Done;
     this.owner.sendError(this.res, 502, failure.kind === 'timeout' ? `upstream of service "${this.service}" timed out\n` : `upstream of service "${this.service}" failed\n`);
     this.owner.finished(this, 502);
+  }
+
+  /**
+   * The keep-alive race: undici does not say whether a reset connection was a reused one (nor
+   * lets a retry ask for a new one), so an idempotent request reset before its response goes
+   * again to the same instance, up to --max-tries times, without counting against it; the
+   * failure after that counts as usual.
+   */
+  private replayOnce(peer: PortableUpstream): boolean {
+    const req = this.req;
+    if (this.replays >= this.traffic.limits.maxTries || !isIdempotent(req.method ?? '') || (this.hasBody && (req.readableDidRead || req.destroyed))) return false;
+    this.replays++;
+    this.traffic.metrics.retry(this.service);
+    this.requestSent = false;
+    this.controller = undefined;
+    this.phase = Phase.Waiting;
+    this.dispatchedAt = this.traffic.now;
+    peer.pool.undici.dispatch(this.options, this);
+    return true;
   }
 
   /** The client went away: the upstream request is cut (its response would have nowhere to go). */
