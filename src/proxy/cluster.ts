@@ -6,6 +6,8 @@ import type { Logger } from '../log.js';
 import type { ProxyConfig } from './config.js';
 import type { ProxyStatus } from './engine.js';
 import { METRIC_NAMES, ProxyMetrics } from './metrics.js';
+import { TCP_METRIC_NAMES, TcpMetrics } from './tcp/metrics.js';
+import { mergeTcpStatus } from './tcp/status.js';
 
 /** Environment variable carrying the parsed config to workers. */
 export const WORKER_CONFIG_ENV = 'BEACON_PROXY_WORKER_CONFIG';
@@ -150,13 +152,15 @@ export class ProxyPrimary implements RunningMode {
       })),
       // Every worker follows the same store; instance state (ejections) is per worker.
       services: mergeServices(this.slots.flatMap((s) => (s.status ? [s.status] : []))),
+      ...(this.config.tcp.length > 0 ? { tcp: mergeTcpStatus(this.slots.map((s) => s.status?.tcp)) } : {}),
     };
   }
 
   private registerBridges(registry: Registry): void {
     const template = new Registry();
     new ProxyMetrics(template);
-    for (const name of METRIC_NAMES) {
+    new TcpMetrics(template);
+    for (const name of [...METRIC_NAMES, ...TCP_METRIC_NAMES]) {
       const shape = template.getSingleMetric(name)!;
       registry.registerMetric({
         name,

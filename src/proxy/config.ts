@@ -2,9 +2,10 @@ import type { StoreConfig } from '../config/common.js';
 import type { FlagSpec } from '../config/flags.js';
 import { isDnsLabel, normalizeDomain } from '../catalog/names.js';
 import { routeProblem } from './routing.js';
+import { TCP_FLAGS, type TcpConfig } from './tcp/flags.js';
 
 /** The proxy's flags, parsed (durations in ms). */
-export interface ProxyConfig extends StoreConfig {
+export interface ProxyConfig extends StoreConfig, TcpConfig {
   listen: string;
   route: string[];
   domain?: string;
@@ -62,4 +63,6 @@ export const PROXY_FLAGS: readonly FlagSpec[] = [
   { name: 'fail-timeout', type: 'duration', default: 10_000, min: 100, help: 'window for --max-fails and how long an ejected instance sits out before a probe' },
   { name: 'shutdown-timeout', type: 'duration', default: 30_000, min: 0, help: 'on SIGTERM, how long in-flight requests may take to finish' },
   { name: 'access-log', type: 'bool', default: true, help: 'one JSON line per request on stdout (--no-access-log turns it off)' },
+  // proxy TCP (src/proxy/tcp/)
+  ...TCP_FLAGS,
 ];

@@ -14,6 +14,8 @@ import { SharedReads } from './shared-reads.js';
 import { FrontDoor, type AccessLog } from './server.js';
 import { UpstreamTable } from './upstreams.js';
 import { registerCatalogMetrics } from '../catalog/metrics.js';
+import { TcpListeners, type TcpListenerStatus } from './tcp/listeners.js';
+import { tcpOptions, tcpSpecs } from './tcp/flags.js';
 
 /** How long start() waits for the first store snapshot before serving anyway (503s until then). */
 const FIRST_SYNC_WAIT_MS = 3000;
@@ -39,6 +41,8 @@ export class ProxyEngine implements RunningMode {
   private readonly table: UpstreamTable;
   private readonly front: FrontDoor;
   private readonly accessDestination: AccessLogDestination | undefined;
+  /** --tcp listeners, when any */
+  private readonly tcp: TcpListeners | undefined;
   private address: string | undefined;
   private stopped: Promise<void> | undefined;
 
@@ -89,6 +93,9 @@ export class ProxyEngine implements RunningMode {
       writer,
       reads: new SharedReads(),
     });
+    // proxy TCP: its own listeners beside the HTTP front door, fed by the same catalog
+    const tcp = tcpSpecs(config);
+    if (tcp.length > 0) this.tcp = new TcpListeners({ specs: tcp, options: tcpOptions(config), log: deps.log, metrics: deps.metrics, accessLog });
     this.catalog.on('change', (change) => this.onChange(change));
   }
 
@@ -97,6 +104,7 @@ export class ProxyEngine implements RunningMode {
     if (change.reset) this.table.retain(new Set(services.keys()));
     for (const service of change.services) this.table.update(service, services.get(service) ?? []);
     if (change.reset) for (const [service, instances] of services) if (!change.services.has(service)) this.table.update(service, instances);
+    for (const service of this.tcp?.services ?? []) if (change.reset || change.services.has(service)) this.tcp!.update(service, services.get(service) ?? []);
     if (change.services.size > 0) {
       this.log.debug({ services: [...change.services], revision: this.catalog.revision }, 'upstreams updated');
     }
@@ -112,13 +120,15 @@ export class ProxyEngine implements RunningMode {
     const { host, port } = parseHostPort(this.config.listen)!;
     const where = await this.front.listen(host, port);
     this.address = `${where.address}:${where.port}`;
+    await this.tcp?.start();
     this.log.info({ listen: this.address, services: this.catalog.services().size, ready: this.catalog.ready }, 'proxy listening');
   }
 
   stop(): Promise<void> {
     this.stopped ??= (async () => {
-      const { unfinished } = await this.front.stop(this.config.shutdownTimeout);
+      const [{ unfinished }, tcp] = await Promise.all([this.front.stop(this.config.shutdownTimeout), this.tcp?.stop(this.config.shutdownTimeout)]);
       if (unfinished > 0) this.log.warn({ unfinished }, 'shutdown deadline passed; cut requests still in flight');
+      if (tcp && tcp.unfinished > 0) this.log.warn({ unfinished: tcp.unfinished }, 'shutdown deadline passed; cut TCP connections still open');
       await this.table.close(1000);
       await this.catalog.stop();
       await flushWithin(this.accessDestination, 2000);
@@ -128,7 +138,7 @@ export class ProxyEngine implements RunningMode {
   }
 
   ready(): boolean {
-    return this.catalog.ready && this.front.isListening;
+    return this.catalog.ready && this.front.isListening && (this.tcp?.isListening ?? true);
   }
 
   status(): ProxyStatus {
@@ -140,6 +150,7 @@ export class ProxyEngine implements RunningMode {
       inflight: this.front.inflightRequests,
       requests: this.front.requests,
       services: this.table.status(now),
+      ...(this.tcp ? { tcp: this.tcp.status(now) } : {}),
     };
   }
 }
@@ -151,6 +162,7 @@ export interface ProxyStatus {
   inflight: number;
   requests: number;
   services: ReturnType<UpstreamTable['status']>;
+  tcp?: TcpListenerStatus[];
 }
 
 /**
