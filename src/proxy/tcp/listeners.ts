@@ -88,12 +88,10 @@ class TcpListener implements ConnectionHost {
     this.conns.add(new TcpConnection(this, socket));
   }
 
-  /** Stops accepting; open connections keep going. */
-  close(): Promise<void> {
+  /** Stops accepting; open connections keep going (server.close's callback would wait for them). */
+  close(): void {
     this.stopping = true;
-    const server = this.server;
-    if (!server?.listening) return Promise.resolve();
-    return new Promise((resolve) => server.close(() => resolve()));
+    if (this.server?.listening) this.server.close();
   }
 }
 
@@ -159,7 +157,7 @@ export class TcpListeners {
    */
   async stop(deadlineMs: number): Promise<{ unfinished: number }> {
     this.listening = false;
-    await Promise.all(this.listeners.map((l) => l.close()));
+    for (const l of this.listeners) l.close();
     for (const timer of this.drains) clearTimeout(timer);
     this.drains.clear();
     await pollUntil(() => this.listeners.every((l) => l.conns.size === 0), Date.now() + deadlineMs);
