@@ -8,6 +8,8 @@ import type { RunningMode } from '../mode.js';
 import type { ProxyConfig } from './config.js';
 import type { ProxyStatus } from './engine.js';
 import { METRIC_NAMES, ProxyMetrics } from './metrics.js';
+import { TCP_METRIC_NAMES, TcpMetrics } from './tcp/metrics.js';
+import { mergeTcpStatus } from './tcp/status.js';
 
 export const MESSAGE_TAG = 'beacon-proxy';
 
@@ -169,13 +171,15 @@ export class ProxyPrimary implements RunningMode {
       store: first?.store,
       // Every worker follows the same store; instance state (ejections) is per worker.
       services: mergeServices(this.slots.flatMap((s) => (s.status ? [s.status] : []))),
+      ...(this.config.tcp.length > 0 ? { tcp: mergeTcpStatus(this.slots.map((s) => s.status?.tcp)) } : {}),
     };
   }
 
   private registerBridges(registry: Registry): void {
     const template = new Registry();
     new ProxyMetrics(template);
-    for (const name of METRIC_NAMES) {
+    new TcpMetrics(template);
+    for (const name of [...METRIC_NAMES, ...TCP_METRIC_NAMES]) {
       const shape = template.getSingleMetric(name)!;
       registry.registerMetric({
         name,

@@ -1,6 +1,6 @@
 import type { ModeDefinition } from '../mode.js';
 import { UsageError } from '../errors.js';
-import { PROXY_FLAGS, type ProxyConfig } from './config.js';
+import { PROXY_MODE_FLAGS, type ProxyConfig } from './config.js';
 
 export const definition: ModeDefinition = {
   name: 'proxy',
@@ -8,7 +8,7 @@ export const definition: ModeDefinition = {
     'beacon proxy [--listen 0.0.0.0:80] [--route HOST=SERVICE ...] [--domain DOMAIN] [--default-service NAME] [--workers 1] [--connect-timeout 2s] [--max-tries 3] [--max-fails 2] [--fail-timeout 10s] [--no-access-log] [--admin ADDR]',
   summary: 'HTTP front door: route by Host to the live /services instances, round robin, retries, WebSocket',
   daemon: true,
-  flags: PROXY_FLAGS,
+  flags: PROXY_MODE_FLAGS,
   // The engine reads Node internals as it loads: only `beacon proxy` itself imports it.
   async create(ctx) {
     const config = ctx.flags as unknown as ProxyConfig;

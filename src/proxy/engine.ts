@@ -14,6 +14,8 @@ import type { UpstreamTable } from './upstreams.js';
 import { registerCatalogMetrics } from '../catalog/metrics.js';
 import { decideEngine, probeInternals, type Decision } from './engine-choice.js';
 import type { BuiltEngine, EngineParts } from './front-door.js';
+import { TcpListeners, type TcpListenerStatus } from './tcp/listeners.js';
+import { tcpOptions, tcpSpecs } from './tcp/flags.js';
 
 /** How long start() waits for the first store snapshot before serving anyway (503s until then). */
 const FIRST_SYNC_WAIT_MS = 3000;
@@ -39,6 +41,8 @@ export class ProxyEngine implements RunningMode {
   private built: BuiltEngine | undefined;
   private decision: Decision | undefined;
   private readonly accessDestination: AccessLogDestination | undefined;
+  /** --tcp listeners, when any */
+  private readonly tcp: TcpListeners | undefined;
   private address: string | undefined;
   private stopped: Promise<void> | undefined;
 
@@ -76,6 +80,9 @@ export class ProxyEngine implements RunningMode {
       upstreamKeepAliveMs: config.upstreamKeepalive,
       upstreamConnections: config.upstreamConnections,
     };
+    // proxy TCP: its own listeners beside the HTTP front door, fed by the same catalog
+    const tcp = tcpSpecs(config);
+    if (tcp.length > 0) this.tcp = new TcpListeners({ specs: tcp, options: tcpOptions(config), log: deps.log, metrics: deps.metrics, accessLog });
     this.catalog.on('change', (change) => this.onChange(change));
   }
 
@@ -87,6 +94,7 @@ export class ProxyEngine implements RunningMode {
     if (change.reset) table.retain(new Set(services.keys()));
     for (const service of change.services) table.update(service, services.get(service) ?? []);
     if (change.reset) for (const [service, instances] of services) if (!change.services.has(service)) table.update(service, instances);
+    for (const service of this.tcp?.services ?? []) if (change.reset || change.services.has(service)) this.tcp!.update(service, services.get(service) ?? []);
     if (change.services.size > 0) {
       this.log.debug({ services: [...change.services], revision: this.catalog.revision }, 'upstreams updated');
     }
@@ -117,17 +125,21 @@ export class ProxyEngine implements RunningMode {
     const { host, port } = parseHostPort(this.config.listen)!;
     const where = await built.front.listen(host, port);
     this.address = `${where.address}:${where.port}`;
+    await this.tcp?.start();
     this.log.info({ listen: this.address, services: this.catalog.services().size, ready: this.catalog.ready }, 'proxy listening');
   }
 
   stop(): Promise<void> {
     this.stopped ??= (async () => {
       const built = this.built;
+      const tcpStop = this.tcp?.stop(this.config.shutdownTimeout);
       if (built !== undefined) {
         const { unfinished } = await built.front.stop(this.config.shutdownTimeout);
         if (unfinished > 0) this.log.warn({ unfinished }, 'shutdown deadline passed; cut requests still in flight');
         await built.table.close(1000);
       }
+      const tcp = await tcpStop;
+      if (tcp && tcp.unfinished > 0) this.log.warn({ unfinished: tcp.unfinished }, 'shutdown deadline passed; cut TCP connections still open');
       await this.catalog.stop();
       await flushWithin(this.accessDestination, 2000);
       this.log.info({ requests: built?.traffic.requests ?? 0 }, 'proxy stopped');
@@ -136,7 +148,7 @@ export class ProxyEngine implements RunningMode {
   }
 
   ready(): boolean {
-    return this.catalog.ready && this.built !== undefined && this.built.front.isListening;
+    return this.catalog.ready && this.built !== undefined && this.built.front.isListening && (this.tcp?.isListening ?? true);
   }
 
   status(): ProxyStatus {
@@ -150,6 +162,7 @@ export class ProxyEngine implements RunningMode {
       requests: built?.traffic.requests ?? 0,
       services: built?.table.status(Date.now()) ?? {},
       store: this.catalog.storeState(),
+      ...(this.tcp ? { tcp: this.tcp.status(Date.now()) } : {}),
     };
   }
 }
@@ -164,6 +177,7 @@ export interface ProxyStatus {
   requests: number;
   services: ReturnType<UpstreamTable['status']>;
   store: CatalogStoreState;
+  tcp?: TcpListenerStatus[];
 }
 
 /**

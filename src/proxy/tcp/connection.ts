@@ -1,0 +1,200 @@
+/**
+ * One client connection of a TCP listener: pick an instance, connect (trying the next one on
+ * refusal or timeout before the client sees anything), then pass raw bytes both ways with
+ * stream pipes: a side that cannot take more pauses the other (bounded memory), an end from one
+ * side is passed on as a half-close, an error on either side resets both.
+ */
+import { connect, type Socket } from 'node:net';
+import { reportFailure, reportSuccess, type EjectionPolicy } from '../balancer.js';
+import type { Logger } from '../../log.js';
+import { pickTcp } from './balance.js';
+import type { TcpMetrics, ConnectFailure, Rejection } from './metrics.js';
+import type { Closable, ServicePeers, TcpPeer } from './peers.js';
+import { encodeProxyHeader, type ProxyProtocolVersion } from './proxy-protocol.js';
+import type { TcpListenerSpec } from './spec.js';
+
+export interface TcpOptions {
+  connectTimeoutMs: number;
+  /** 0 = none */
+  idleTimeoutMs: number;
+  /** per listener; 0 = unlimited */
+  maxConnections: number;
+  /** how long connections to a removed instance stay; 0 = keep them */
+  drainTimeoutMs: number;
+  /** instances tried per connection */
+  maxTries: number;
+  proxyProtocol: ProxyProtocolVersion | 'off';
+  policy: EjectionPolicy;
+}
+
+/** What a connection needs from its listener. */
+export interface ConnectionHost {
+  readonly spec: TcpListenerSpec;
+  readonly options: TcpOptions;
+  readonly metrics: TcpMetrics;
+  readonly log: Logger;
+  readonly accessLog: Logger | undefined;
+  peers(): ServicePeers | undefined;
+  finished(conn: TcpConnection): void;
+}
+
+export type CloseReason = 'closed' | 'error' | 'idle-timeout' | 'drained' | 'shutdown' | Rejection;
+
+function failureKind(code: string | undefined): ConnectFailure {
+  if (code === 'ECONNREFUSED') return 'refused';
+  if (code === 'ETIMEDOUT') return 'timeout';
+  return 'other';
+}
+
+export class TcpConnection implements Closable {
+  upstream: Socket | undefined;
+  peer: TcpPeer | undefined;
+  private readonly tried: TcpPeer[] = [];
+  private connected = false;
+  private clientClosed = false;
+  private upstreamClosed = false;
+  private result: CloseReason = 'closed';
+  private readonly startedAt = Date.now();
+  private readonly clientAddress: string;
+
+  constructor(
+    private readonly host: ConnectionHost,
+    readonly client: Socket,
+  ) {
+    this.clientAddress = `${client.remoteAddress}:${client.remotePort}`;
+    client.on('error', () => this.fail('error'));
+    client.once('close', () => this.onClientClose());
+    this.tryNext();
+  }
+
+  get bytesIn(): number {
+    return this.client.bytesRead;
+  }
+
+  get bytesOut(): number {
+    return this.client.bytesWritten;
+  }
+
+  /** Closes both sides now (drain, idle timeout, shutdown). */
+  close(reason: CloseReason): void {
+    if (this.result === 'closed') this.result = reason;
+    this.client.destroy();
+    this.upstream?.destroy();
+  }
+
+  private fail(reason: CloseReason): void {
+    this.close(reason);
+  }
+
+  private tryNext(): void {
+    const host = this.host;
+    const peers = host.peers()?.peers ?? [];
+    const peer = this.tried.length < host.options.maxTries ? pickTcp(host.spec.balance, peers, Date.now(), this.tried) : undefined;
+    if (peer === undefined) {
+      const reason: Rejection = this.tried.length === 0 ? 'no-instance' : 'connect-failed';
+      host.metrics.rejected(host.spec.listen, reason);
+      this.close(reason);
+      return;
+    }
+    this.tried.push(peer);
+    this.peer = peer;
+    const upstream = connect({ host: peer.host, port: peer.port, allowHalfOpen: true, noDelay: true });
+    this.upstream = upstream;
+    upstream.setTimeout(host.options.connectTimeoutMs);
+    upstream.once('connect', () => this.onConnect(upstream, peer));
+    upstream.on('timeout', () => {
+      if (!this.connected) this.onConnectFailure(upstream, peer, 'timeout');
+    });
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      if (!this.connected) this.onConnectFailure(upstream, peer, failureKind(err.code));
+      else this.fail('error');
+    });
+  }
+
+  private onConnectFailure(upstream: Socket, peer: TcpPeer, kind: ConnectFailure): void {
+    if (upstream !== this.upstream) return;
+    upstream.destroy();
+    this.upstream = undefined;
+    const host = this.host;
+    const ejected = reportFailure(peer, Date.now(), host.options.policy);
+    host.metrics.connectFailed(host.spec.listen, host.spec.service, peer.id, kind, ejected);
+    host.log.warn({ listener: host.spec.listen, service: host.spec.service, upstream: peer.id, kind, ejected }, 'tcp upstream connect failed');
+    if (this.clientClosed) {
+      this.peer = undefined;
+      this.maybeFinished();
+      return;
+    }
+    this.tryNext();
+  }
+
+  private onConnect(upstream: Socket, peer: TcpPeer): void {
+    const host = this.host;
+    if (this.clientClosed) {
+      upstream.destroy();
+      return;
+    }
+    this.connected = true;
+    reportSuccess(peer);
+    host.peers()?.attach(peer, this);
+    host.metrics.connected(host.spec.listen, host.spec.service, peer.id);
+    upstream.setTimeout(0);
+    upstream.once('close', () => {
+      this.upstreamClosed = true;
+      this.maybeFinished();
+    });
+    const client = this.client;
+    if (host.options.idleTimeoutMs > 0) {
+      // every byte either way passes the client socket, so its inactivity is the connection's
+      client.setTimeout(host.options.idleTimeoutMs);
+      client.on('timeout', () => this.close('idle-timeout'));
+    }
+    if (host.options.proxyProtocol !== 'off') {
+      upstream.write(
+        encodeProxyHeader(host.options.proxyProtocol, {
+          sourceAddress: client.remoteAddress,
+          sourcePort: client.remotePort,
+          destinationAddress: client.localAddress,
+          destinationPort: client.localPort,
+        }),
+      );
+    }
+    upstream.pipe(client);
+    client.pipe(upstream);
+  }
+
+  private onClientClose(): void {
+    this.clientClosed = true;
+    if (!this.connected) {
+      // gave up while connecting: the attempt is dropped without reporting on the instance
+      this.upstream?.destroy();
+      this.upstream = undefined;
+    } else if (!this.upstreamClosed && this.client.errored) this.upstream?.destroy();
+    this.maybeFinished();
+  }
+
+  private maybeFinished(): void {
+    if (!this.clientClosed) return;
+    if (this.connected ? !this.upstreamClosed : this.upstream !== undefined) return;
+    const host = this.host;
+    const peer = this.connected ? this.peer : undefined;
+    if (peer) {
+      host.peers()?.detach(peer.id, this);
+      host.metrics.closed(host.spec.listen, host.spec.service, peer.id, this.bytesIn, this.bytesOut);
+    }
+    host.finished(this);
+    host.accessLog?.info(
+      {
+        listener: host.spec.listen,
+        service: host.spec.service,
+        client: this.clientAddress,
+        upstream: peer?.id ?? '-',
+        tries: this.tried.length,
+        bytesIn: this.bytesIn,
+        bytesOut: this.bytesOut,
+        ms: Date.now() - this.startedAt,
+        result: this.result,
+      },
+      'tcp connection',
+    );
+  }
+}

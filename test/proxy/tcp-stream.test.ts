@@ -1,0 +1,224 @@
+// proxy TCP against a real etcd, with small Node upstreams that speak first and answer a
+// half-close: byte flow, retries, rejections, limits, timeouts, graceful stop, status, metrics,
+// access log, --workers. (The MariaDB checks are in tcp-mariadb.test.ts.)
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { EtcdCluster } from '../harness/etcd.ts';
+import { freePort } from '../harness/ports.ts';
+import { waitFor, sleep } from '../harness/wait.ts';
+import { startProxy, type ProxyUnderTest } from './fixtures.ts';
+
+let etcd: EtcdCluster;
+const cleanup: (() => Promise<unknown>)[] = [];
+
+interface Greeter {
+  name: string;
+  port: number;
+  server: Server;
+  accepted: number;
+}
+
+/** Says `hello NAME\n`, echoes, and on the client's FIN answers `bye N\n` (bytes it got) and ends. */
+async function startGreeter(name: string): Promise<Greeter> {
+  const port = await freePort();
+  const g: Greeter = { name, port, server: createServer({ allowHalfOpen: true }), accepted: 0 };
+  g.server.on('connection', (s: Socket) => {
+    g.accepted++;
+    let got = 0;
+    s.on('error', () => undefined);
+    s.write(`hello ${name}\n`);
+    s.on('data', (c: Buffer) => {
+      got += c.length;
+      s.write(c);
+    });
+    s.on('end', () => s.end(`bye ${got}\n`));
+  });
+  await new Promise<void>((resolve) => g.server.listen(port, '127.0.0.1', resolve));
+  cleanup.push(() => new Promise((resolve) => g.server.close(resolve)));
+  return g;
+}
+
+/** A client that collects everything until the proxy closes. */
+function client(port: number): { socket: Socket; text: () => string; closed: Promise<void>; until: (re: RegExp) => Promise<void> } {
+  const socket = connect({ port, host: '127.0.0.1' });
+  let text = '';
+  socket.on('data', (c: Buffer) => (text += c.toString()));
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return { socket, text: () => text, closed, until: (re) => waitFor(`client sees ${re}`, () => re.test(text), 5000, 10).then(() => undefined) };
+}
+
+async function tcpProxy(listeners: string[], extra: string[] = []): Promise<ProxyUnderTest & { tcpPorts: number[] }> {
+  const tcpPorts: number[] = [];
+  const args: string[] = [];
+  for (const l of listeners) {
+    const port = await freePort();
+    tcpPorts.push(port);
+    args.push('--tcp', `127.0.0.1:${port}=${l}`);
+  }
+  const proxy = await startProxy(etcd.url, [...args, ...extra]);
+  cleanup.push(() => proxy.beacon.stop());
+  if (!extra.includes('--workers')) await proxy.beacon.waitForLog('tcp listening');
+  return { ...proxy, tcpPorts };
+}
+
+let a: Greeter;
+let b: Greeter;
+let deadPort: number;
+
+before(async () => {
+  etcd = await EtcdCluster.start();
+  cleanup.push(() => etcd.stop());
+  a = await startGreeter('a');
+  b = await startGreeter('b');
+  deadPort = await freePort();
+  await etcd.put('/services/greet/a', `127.0.0.1:${a.port}`);
+  await etcd.put('/services/greet/b', `127.0.0.1:${b.port}`);
+  // "a-dead" sorts before "b": first tries it, is refused, and goes on to b
+  await etcd.put('/services/flaky/a-dead', `127.0.0.1:${deadPort}`);
+  await etcd.put('/services/flaky/b', `127.0.0.1:${b.port}`);
+});
+
+after(async () => {
+  for (const fn of cleanup.reverse()) await fn().catch(() => undefined);
+});
+
+test('server speaks first, bytes both ways, half-close passed on; round robin; status, metrics and access log', { timeout: 60_000 }, async () => {
+  const p = await tcpProxy(['greet', 'greet:first']);
+  const [rr, first] = p.tcpPorts as [number, number];
+  const c = client(rr);
+  await c.until(/^hello [ab]\n$/);
+  c.socket.write('ping');
+  await c.until(/ping$/);
+  // our FIN reaches the upstream, which still answers on its open half
+  c.socket.end();
+  await c.until(/bye 4\n$/);
+  await c.closed;
+  const greeted = [c.text().slice(6, 7)];
+  for (let i = 0; i < 3; i++) {
+    const d = client(rr);
+    await d.until(/^hello [ab]\n$/);
+    greeted.push(d.text().slice(6, 7));
+    d.socket.end();
+    await d.closed;
+  }
+  assert.deepEqual(greeted.sort(), ['a', 'a', 'b', 'b'], 'round robin');
+  for (let i = 0; i < 3; i++) {
+    const d = client(first);
+    await d.until(/^hello a\n$/);
+    d.socket.end();
+    await d.closed;
+  }
+  const status = await p.status();
+  const tcp = status.tcp as { listen: string; service: string; balance: string; total: number; instances: { id: string; instances: string[]; state: string }[] }[];
+  assert.equal(tcp.length, 2);
+  assert.equal(tcp[1]!.listen, `127.0.0.1:${first}`);
+  assert.equal(tcp[1]!.balance, 'first');
+  assert.equal(tcp[1]!.total, 3);
+  assert.deepEqual(tcp[1]!.instances.map((i) => i.instances[0]), ['a', 'b']);
+  const metrics = await p.metrics();
+  assert.match(metrics, new RegExp(`beacon_proxy_tcp_connections_total\\{listener="127.0.0.1:${first}",service="greet",upstream="127.0.0.1:${a.port}"\\} 3`));
+  assert.match(metrics, new RegExp(`beacon_proxy_tcp_bytes_total\\{listener="127.0.0.1:${rr}",service="greet",upstream="[^"]+",direction="in"\\} 4`));
+  assert.match(metrics, new RegExp(`beacon_proxy_tcp_connections_open\\{listener="127.0.0.1:${rr}",service="greet",upstream="[^"]+"\\} 0`));
+  const line = await waitFor('access log line', () => p.beacon.logs().find((l) => l.msg === 'tcp connection' && l.bytesIn === 4));
+  assert.equal(line.listener, `127.0.0.1:${rr}`);
+  assert.equal(line.service, 'greet');
+  assert.match(String(line.client), /^127\.0\.0\.1:\d+$/);
+  assert.match(String(line.upstream), /^127\.0\.0\.1:\d+$/);
+  assert.equal(line.bytesOut, 'hello a\nping'.length + 'bye 4\n'.length);
+  assert.equal(typeof line.ms, 'number');
+  assert.equal(line.result, 'closed');
+});
+
+test('a refused instance is retried on the next before the client sees anything, and counted', { timeout: 60_000 }, async () => {
+  const p = await tcpProxy(['flaky:first'], ['--max-fails', '1', '--fail-timeout', '30s']);
+  const before = b.accepted;
+  for (let i = 0; i < 3; i++) {
+    const c = client(p.tcpPorts[0]!);
+    await c.until(/^hello b\n$/);
+    c.socket.end();
+    await c.closed;
+  }
+  assert.equal(b.accepted - before, 3);
+  const metrics = await p.metrics();
+  // one refusal ejected it (--max-fails 1); later connections skip it without trying
+  assert.match(metrics, new RegExp(`beacon_proxy_tcp_connect_failures_total\\{listener="[^"]+",service="flaky",upstream="127.0.0.1:${deadPort}",kind="refused"\\} 1`));
+  assert.match(metrics, new RegExp(`beacon_proxy_tcp_ejections_total\\{listener="[^"]+",service="flaky",upstream="127.0.0.1:${deadPort}"\\} 1`));
+  const status = await p.status();
+  const inst = (status.tcp as { instances: { id: string; state: string }[] }[])[0]!.instances;
+  assert.equal(inst.find((i) => i.id === `127.0.0.1:${deadPort}`)!.state, 'ejected');
+});
+
+test('no live instance: new connections closed at once and counted; --tcp-max-connections; --tcp-idle-timeout', { timeout: 60_000 }, async () => {
+  const p = await tcpProxy(['nobody', 'greet'], ['--tcp-max-connections', '2', '--tcp-idle-timeout', '400ms']);
+  const [none, greet] = p.tcpPorts as [number, number];
+  const t0 = performance.now();
+  const c = client(none);
+  await c.closed;
+  assert.equal(c.text(), '');
+  assert.ok(performance.now() - t0 < 3000, 'closed at once, not held');
+  const held = [client(greet), client(greet)];
+  for (const h of held) await h.until(/^hello/);
+  const third = client(greet);
+  await third.closed;
+  assert.equal(third.text(), '', 'over the limit: closed without reaching an upstream');
+  // the two held connections are silent: the idle timeout closes them
+  for (const h of held) await h.closed;
+  const metrics = await p.metrics();
+  assert.match(metrics, new RegExp(`beacon_proxy_tcp_rejected_total\\{listener="127.0.0.1:${none}",reason="no-instance"\\} 1`));
+  assert.match(metrics, new RegExp(`beacon_proxy_tcp_rejected_total\\{listener="127.0.0.1:${greet}",reason="max-connections"\\} 1`));
+  await waitFor('idle-timeout log lines', () => p.beacon.logs().filter((l) => l.msg === 'tcp connection' && l.result === 'idle-timeout').length === 2);
+  // a connection that keeps talking is not idle
+  const talker = client(greet);
+  await talker.until(/^hello/);
+  for (let i = 0; i < 8; i++) {
+    talker.socket.write('x');
+    await sleep(150);
+  }
+  assert.equal(talker.socket.destroyed, false);
+  await talker.until(/x{8}$/);
+  talker.socket.destroy();
+});
+
+test('SIGTERM: stop accepting, open connections keep working until --shutdown-timeout, then closed; exit 0', { timeout: 60_000 }, async () => {
+  const p = await tcpProxy(['greet'], ['--shutdown-timeout', '3s']);
+  const port = p.tcpPorts[0]!;
+  const c = client(port);
+  await c.until(/^hello/);
+  p.beacon.child.kill('SIGTERM');
+  await p.beacon.waitForLog('shutting down');
+  c.socket.write('still here');
+  await c.until(/still here$/);
+  await waitFor('listener closed', async () => {
+    const probe = client(port);
+    probe.socket.end(); // if it was still accepted, the greeter says bye and closes
+    await probe.closed;
+    return probe.text() === '';
+  });
+  const t0 = performance.now();
+  await c.closed;
+  const waited = performance.now() - t0;
+  const exit = await p.beacon.exited;
+  assert.equal(exit.code, 0);
+  assert.ok(waited < 5000, `cut at the deadline (${waited} ms)`);
+  assert.ok(p.beacon.logs().some((l) => l.msg === 'shutdown deadline passed; cut TCP connections still open' && l.unfinished === 1));
+});
+
+test('--workers 2: every worker serves the TCP listener; /status merges them', { timeout: 60_000 }, async () => {
+  const p = await tcpProxy(['greet:first'], ['--workers', '2']);
+  await waitFor('workers ready', async () => (await p.status()).ready === true, 20_000);
+  for (let i = 0; i < 6; i++) {
+    const c = client(p.tcpPorts[0]!);
+    await c.until(/^hello a\n$/);
+    c.socket.end();
+    await c.closed;
+  }
+  const workers = new Set(p.beacon.logs().filter((l) => l.msg === 'tcp listening').map((l) => l.worker));
+  assert.equal(workers.size, 2, 'both workers listen');
+  await waitFor('merged status', async () => {
+    const tcp = (await p.status()).tcp as { total: number; instances: { workerStates: string[] }[] }[] | undefined;
+    return tcp?.[0]?.total === 6 && tcp[0].instances[0]!.workerStates.length === 2;
+  });
+  assert.match(await p.metrics(), /beacon_proxy_tcp_connections_total\{listener="[^"]+",service="greet",upstream="[^"]+"\} 6/);
+});
