@@ -23,7 +23,7 @@ import type { RunningMode } from '../mode.js';
 import { Catalog, type SkyEntry } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
-import { LeaseClock } from './leases.js';
+import { LeaseClock } from '../catalog/leases.js';
 import { pollUntil } from '../wait.js';
 import { exportMetrics, Stats, sumStats, totalQueries, type StatsSnapshot } from './metrics.js';
 import { SkyIndex } from './records.js';

@@ -6,7 +6,7 @@
 import type { Socket as UdpSocket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../log.js';
-import { leaseSecondsAt } from './leases.js';
+import { leaseSecondsAt } from '../catalog/leases.js';
 import { Stats } from './metrics.js';
 import { SkyIndex } from './records.js';
 import { Responder } from './responder.js';

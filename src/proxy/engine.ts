@@ -10,7 +10,9 @@ import { accessLogDestination, type AccessLogDestination } from './access-log.js
 import { ProxyMetrics } from './metrics.js';
 import { compileRoutes, HostRouter } from './routing.js';
 import type { AccessLog } from './traffic.js';
-import type { UpstreamTable } from './upstreams.js';
+import type { UpstreamStatus, UpstreamTable } from './upstreams.js';
+import { LeaseClock } from '../catalog/leases.js';
+import { addLeaseTimes } from './instance-status.js';
 import { registerCatalogMetrics } from '../catalog/metrics.js';
 import { decideEngine, probeInternals, type Decision } from './engine-choice.js';
 import type { BuiltEngine, EngineParts } from './front-door.js';
@@ -37,6 +39,8 @@ export class ProxyEngine implements RunningMode {
   private readonly log: Logger;
   private readonly registry: Registry;
   private readonly catalog: Catalog;
+  /** lease time left of the instances, for /status only (never on the request path) */
+  private readonly leases: LeaseClock;
   private readonly parts: EngineParts;
   private built: BuiltEngine | undefined;
   private decision: Decision | undefined;
@@ -51,6 +55,7 @@ export class ProxyEngine implements RunningMode {
     this.config = config;
     this.log = deps.log;
     this.catalog = new Catalog({ store: deps.store, log: deps.log, services: { prefix: config.servicesPrefix } });
+    this.leases = new LeaseClock(deps.store, deps.log);
     registerCatalogMetrics(deps.metrics, () => this.catalog);
     this.registry = deps.metrics;
     const metrics = new ProxyMetrics(deps.metrics);
@@ -115,6 +120,7 @@ export class ProxyEngine implements RunningMode {
 
   async start(): Promise<void> {
     const built = (this.built = await this.buildEngine());
+    this.leases.start();
     for (const [service, instances] of this.catalog.services()) built.table.update(service, instances);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -140,6 +146,7 @@ export class ProxyEngine implements RunningMode {
       }
       const tcp = await tcpStop;
       if (tcp && tcp.unfinished > 0) this.log.warn({ unfinished: tcp.unfinished }, 'shutdown deadline passed; cut TCP connections still open');
+      this.leases.stop();
       await this.catalog.stop();
       await flushWithin(this.accessDestination, 2000);
       this.log.info({ requests: built?.traffic.requests ?? 0 }, 'proxy stopped');
@@ -151,6 +158,14 @@ export class ProxyEngine implements RunningMode {
     return this.catalog.ready && this.built !== undefined && this.built.front.isListening && (this.tcp?.isListening ?? true);
   }
 
+  /** The table's view of each upstream, with lease time left (readings kept fresh in the background). */
+  private servicesStatus(table: UpstreamTable, now: number): Record<string, UpstreamStatus[]> {
+    const status = table.status(now);
+    const inUse = addLeaseTimes(status, this.catalog.services(), (id) => this.leases.seconds(id, now));
+    void this.leases.track(inUse);
+    return status;
+  }
+
   status(): ProxyStatus {
     const built = this.built;
     return {
@@ -160,7 +175,7 @@ export class ProxyEngine implements RunningMode {
       engine: this.decision === undefined ? undefined : { name: this.decision.engine, reason: this.decision.reason },
       inflight: built?.traffic.inflight ?? 0,
       requests: built?.traffic.requests ?? 0,
-      services: built?.table.status(Date.now()) ?? {},
+      services: built === undefined ? {} : this.servicesStatus(built.table, Date.now()),
       store: this.catalog.storeState(),
       ...(this.tcp ? { tcp: this.tcp.status(Date.now()) } : {}),
     };

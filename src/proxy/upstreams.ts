@@ -47,6 +47,8 @@ export interface UpstreamStatus {
   state: PeerState;
   fails: number;
   ejectedForMs?: number;
+  /** time left on the lease of its registration (see instance-status.ts) */
+  leaseLeftMs?: number;
 }
 
 /**

@@ -2,7 +2,7 @@
 // ones every refresh period (not every tick), short ones sooner; in between the time runs down.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LeaseClock } from '../../dist/dns/leases.js';
+import { LeaseClock } from '../../dist/catalog/leases.js';
 import { createLogger } from '../../dist/log.js';
 import type { Store } from '../../dist/store/store.js';
 import { sleep } from '../harness/wait.ts';

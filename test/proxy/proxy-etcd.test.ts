@@ -77,6 +77,12 @@ test('lease expiry removes an upstream', { timeout: 30_000 }, async () => {
   await etcd.etcdctl('put', '--lease', lease, '/services/app/d', `127.0.0.1:${up('d').port}`);
   await untilReply(proxy.port, { host: 'app.svc.test' }, (r) => r.text === 'd', 2000);
   const expiresAt = grantedAt + 2000;
+  // /status (and the admin page) shows the lease time left of the registration
+  const leaseLeft = await waitFor('lease time left in /status', async () => {
+    const services = (await proxy.status()).services as Record<string, { instances: string[]; leaseLeftMs?: number }[]>;
+    return services.app?.find((u) => u.instances.includes('d'))?.leaseLeftMs;
+  }, 1500, 50);
+  assert.ok(leaseLeft > 0 && leaseLeft <= 2000, `lease left ${leaseLeft} ms`);
   // After the TTL (plus etcd's expiry granularity), d stops getting requests.
   const goneAfter = await waitFor('lease expiry to remove d', async () => {
     const texts = [];
