@@ -17,6 +17,17 @@ export const BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
 export const FORWARD_OUTCOMES = ['ok', 'servfail', 'timeout', 'error'] as const;
 export type ForwardOutcome = (typeof FORWARD_OUTCOMES)[number];
 
+/** What one thread saw of one nameserver it forwards to (`host:port`). */
+export interface NameserverHealth {
+  ok: number;
+  failed: number;
+  /** failed attempts since the last answer */
+  failing: number;
+  last: ForwardOutcome;
+  /** epoch ms of the last attempt */
+  lastAt: number;
+}
+
 export interface StatsSnapshot {
   queries: Float64Array;
   latency: Float64Array[];
@@ -40,6 +51,8 @@ export interface StatsSnapshot {
   forwardStaleServed: number;
   /** popular entries refreshed before they expired */
   forwardPrefetches: number;
+  /** per nameserver, by `host:port` */
+  nameservers: Record<string, NameserverHealth>;
 }
 
 /** the counters of StatsSnapshot that are plain numbers */
@@ -75,6 +88,7 @@ export class Stats implements StatsSnapshot {
   forwardCacheEntries = 0;
   forwardStaleServed = 0;
   forwardPrefetches = 0;
+  nameservers: Record<string, NameserverHealth> = {};
 
   query(qtype: number, rcode: number): void {
     this.queries[(TYPE_INDEX.get(qtype) ?? 0) * RCODES + (rcode & 31)]!++;
@@ -91,6 +105,20 @@ export class Stats implements StatsSnapshot {
 
   forward(outcome: ForwardOutcome): void {
     this.forwarded[FORWARD_OUTCOMES.indexOf(outcome)]!++;
+  }
+
+  /** One attempt at one nameserver (for its health on /status and the admin page). */
+  nameserver(address: string, outcome: ForwardOutcome, now: number): void {
+    const h = (this.nameservers[address] ??= { ok: 0, failed: 0, failing: 0, last: outcome, lastAt: now });
+    if (outcome === 'ok') {
+      h.ok++;
+      h.failing = 0;
+    } else {
+      h.failed++;
+      h.failing++;
+    }
+    h.last = outcome;
+    h.lastAt = now;
   }
 
   snapshot(): StatsSnapshot {
@@ -110,6 +138,7 @@ export class Stats implements StatsSnapshot {
       forwardCacheEntries: this.forwardCacheEntries,
       forwardStaleServed: this.forwardStaleServed,
       forwardPrefetches: this.forwardPrefetches,
+      nameservers: structuredClone(this.nameservers),
     };
   }
 }
@@ -118,6 +147,16 @@ export function totalQueries(s: StatsSnapshot): number {
   let n = 0;
   for (const c of s.queries) n += c;
   return n;
+}
+
+/** Health of each nameserver for /status: configured ones first (untried ones without `healthy`). */
+export function nameserverHealth(s: StatsSnapshot, configured: readonly string[]): { address: string; healthy?: boolean; lastError?: string; ok: number; failed: number; lastAt?: string }[] {
+  const addresses = [...configured, ...Object.keys(s.nameservers).filter((a) => !configured.includes(a))];
+  return addresses.map((address) => {
+    const h = s.nameservers[address];
+    if (h === undefined) return { address, ok: 0, failed: 0 };
+    return { address, healthy: h.failing === 0, ...(h.last === 'ok' ? {} : { lastError: h.last }), ok: h.ok, failed: h.failed, lastAt: new Date(h.lastAt).toISOString() };
+  });
 }
 
 /** element-wise sum of snapshots */
@@ -131,6 +170,15 @@ export function sumStats(list: readonly StatsSnapshot[]): StatsSnapshot {
     for (let i = 0; i < out.latencySum.length; i++) out.latencySum[i]! += s.latencySum[i] ?? 0;
     for (let i = 0; i < out.forwarded.length; i++) out.forwarded[i]! += s.forwarded[i] ?? 0;
     for (const field of SCALARS) out[field] += s[field] ?? 0;
+    for (const [address, h] of Object.entries(s.nameservers ?? {})) {
+      const prior = out.nameservers[address];
+      if (prior === undefined) out.nameservers[address] = { ...h };
+      else {
+        // counts add up; the latest attempt of any thread says how it stands now
+        const latest = h.lastAt > prior.lastAt ? h : prior;
+        out.nameservers[address] = { ok: prior.ok + h.ok, failed: prior.failed + h.failed, failing: latest.failing, last: latest.last, lastAt: latest.lastAt };
+      }
+    }
   }
   return out;
 }

@@ -113,7 +113,10 @@ export class Responder {
     this.forwarder = new Forwarder({
       nameservers: () => this.settings.nameservers,
       timeoutMs: () => this.settings.forwardTimeoutMs,
-      onAttempt: (_ns, outcome) => this.stats.forward(outcome),
+      onAttempt: (ns, outcome) => {
+        this.stats.forward(outcome);
+        this.stats.nameserver(`${ns.host}:${ns.port}`, outcome, Date.now());
+      },
       maxInflight: maxForwards,
       onShed: () => this.stats.forwardsShed++,
     });

@@ -25,7 +25,7 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { LeaseClock } from '../catalog/leases.js';
 import { pollUntil } from '../wait.js';
-import { exportMetrics, Stats, sumStats, totalQueries, type StatsSnapshot } from './metrics.js';
+import { exportMetrics, nameserverHealth, Stats, sumStats, totalQueries, type StatsSnapshot } from './metrics.js';
 import { SkyIndex } from './records.js';
 import { Responder, type Reply } from './responder.js';
 import { bindUdp } from './udp.js';
@@ -406,6 +406,7 @@ export class DnsServer implements RunningMode {
       stale: this.responder.stale,
       recursionRefused: totals.recursionRefused,
       forwardsShed: totals.forwardsShed,
+      forwarders: nameserverHealth(totals, this.settings.nameservers.map((n) => `${n.host}:${n.port}`)),
       uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
       store: this.catalog.storeState(),
     };
