@@ -126,8 +126,10 @@ test('every page renders a status with missing or mistyped fields, and escapes w
   const proxy = liveFragment(pageFor('proxy'), view('proxy', {
     routes: [{ source: 'flag', host: '<h>', path: '/', action: 'service web' }],
     certificates: [{ name: 'c', hosts: ['a.test'], notAfter: '1970-01-02T00:00:00Z' }],
-    tcp: [{ listen: ':5432', service: 'db', connections: 3 }],
+    tcp: [{ listen: '127.0.0.1:3306', service: 'galera', balance: 'first', open: 3, total: 9, instances: [{ id: '10.0.0.5:3306', instances: ['db<1>'], weight: 1, state: 'up', open: 3 }] }],
   })).text;
   for (const id of ['routes', 'certificates', 'tcp']) assert.match(proxy, new RegExp(`<section id="${id}"`));
+  assert.ok(proxy.includes('3 open / 9 total'));
+  assert.ok(proxy.includes('10.0.0.5:3306 (up, 3 open)'));
   assert.ok(proxy.includes('&lt;h&gt;'));
 });

@@ -127,8 +127,18 @@ function certificatesSection(status: unknown, now: number): Html | '' {
 function tcpSection(status: unknown): Html | '' {
   const listeners = get(status, 'tcp');
   if (!Array.isArray(listeners)) return '';
-  const rows = listeners.map((l) => [asString(get(l, 'listen')) ?? '', asString(get(l, 'service')) ?? '', asNumber(get(l, 'connections')) ?? '-']);
-  return section('tcp', 'TCP listeners', table('TCP listeners', ['listen', 'service', 'connections'], rows, 'no TCP listeners'));
+  // the shape of src/proxy/tcp/listeners.ts TcpListenerStatus: open/total connections, and each
+  // instance with its state and open connections
+  const rows = listeners.map((l) => [
+    asString(get(l, 'listen')) ?? '',
+    asString(get(l, 'service')) ?? '',
+    asString(get(l, 'balance')) ?? '',
+    `${asNumber(get(l, 'open')) ?? asNumber(get(l, 'connections')) ?? '-'} open / ${asNumber(get(l, 'total')) ?? '-'} total`,
+    asArray(get(l, 'instances'))
+      .map((i) => `${asString(get(i, 'id')) ?? '?'} (${asString(get(i, 'state')) ?? '?'}, ${asNumber(get(i, 'open')) ?? 0} open)`)
+      .join(', ') || 'no live instance',
+  ]);
+  return section('tcp', 'TCP listeners', table('TCP listeners', ['listen', 'service', 'balance', 'connections', 'instances'], rows, 'no TCP listeners'));
 }
 
 function workersSection(status: unknown): Html | '' {
