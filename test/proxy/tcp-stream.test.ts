@@ -3,6 +3,7 @@
 // access log, --workers. (The MariaDB checks are in tcp-mariadb.test.ts.)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { EtcdCluster } from '../harness/etcd.ts';
 import { freePort } from '../harness/ports.ts';
@@ -129,6 +130,36 @@ test('server speaks first, bytes both ways, half-close passed on; round robin; s
   assert.equal(line.bytesOut, 'hello a\nping'.length + 'bye 4\n'.length);
   assert.equal(typeof line.ms, 'number');
   assert.equal(line.result, 'closed');
+});
+
+test('16 MiB each way through a client that reads in bursts arrive intact and in order', { timeout: 60_000 }, async () => {
+  const p = await tcpProxy(['greet:first']);
+  const payload = randomBytes(16 * 1024 * 1024);
+  const socket = connect({ port: p.tcpPorts[0]!, host: '127.0.0.1' });
+  const chunks: Buffer[] = [];
+  let got = 0;
+  socket.on('data', (c: Buffer) => {
+    chunks.push(c);
+    got += c.length;
+    // a reader that stalls now and then: beacon's buffers fill and it must hold, not overwrite
+    if (chunks.length % 16 === 0) {
+      socket.pause();
+      setTimeout(() => socket.resume(), 5);
+    }
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  for (let off = 0; off < payload.length; off += 1024 * 1024) {
+    if (!socket.write(payload.subarray(off, off + 1024 * 1024))) await new Promise((r) => socket.once('drain', r));
+  }
+  socket.end();
+  await closed;
+  const all = Buffer.concat(chunks, got);
+  const head = Buffer.from('hello a\n');
+  const tail = Buffer.from(`bye ${payload.length}\n`);
+  assert.equal(all.length, head.length + payload.length + tail.length);
+  assert.ok(all.subarray(0, head.length).equals(head));
+  assert.ok(all.subarray(head.length, head.length + payload.length).equals(payload), 'payload intact');
+  assert.ok(all.subarray(head.length + payload.length).equals(tail));
 });
 
 test('a refused instance is retried on the next before the client sees anything, and counted', { timeout: 60_000 }, async () => {
