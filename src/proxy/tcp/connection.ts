@@ -71,6 +71,9 @@ function forward(from: Socket, to: Socket, viaData: boolean): void {
  */
 export const UPSTREAM_READ_BUFFER = 64 * 1024;
 
+/** Client bytes held while the upstream connects; the client is not read beyond this until then. */
+const EARLY_MAX = 64 * 1024;
+
 /**
  * Read buffers of closed connections kept for the next ones: a fresh 64 KiB ArrayBuffer per
  * connection is a cost of its own at thousands of connections a second. A buffer comes back only
@@ -118,6 +121,14 @@ export class TcpConnection implements Closable {
   /** the upstream's read buffer (the same across connect attempts) */
   private readBuffer: Buffer | undefined;
   private readonly onUpstreamRead = upstreamRead.bind(this);
+  /** client bytes that arrived before the upstream was connected */
+  private early: Buffer[] | undefined;
+  private earlyBytes = 0;
+  private readonly onEarlyData = (chunk: Buffer): void => {
+    (this.early ??= []).push(chunk);
+    this.earlyBytes += chunk.length;
+    if (this.earlyBytes >= EARLY_MAX) this.client.pause();
+  };
   /** for the access log, read at accept (a destroyed socket no longer knows it) */
   private readonly clientAddress: string | undefined;
 
@@ -128,6 +139,10 @@ export class TcpConnection implements Closable {
     this.clientAddress = host.accessLog ? `${client.remoteAddress}:${client.remotePort}` : undefined;
     client.on('error', () => this.fail('error'));
     client.once('close', () => this.onClientClose());
+    // Read what the client sends while the upstream connects (a request sent right after connect
+    // goes out with the upstream's connect instead of one event-loop turn later), kept here so a
+    // retry on another instance still has it, and bounded: reading pauses at EARLY_MAX.
+    client.on('data', this.onEarlyData);
     this.tryNext();
   }
 
@@ -228,9 +243,16 @@ export class TcpConnection implements Closable {
         }),
       );
     }
+    client.off('data', this.onEarlyData);
+    if (this.early !== undefined) for (const chunk of this.early) upstream.write(chunk);
+    this.early = undefined;
     forward(upstream, client, false);
-    forward(client, upstream, true);
-    client.resume(); // accepted paused (pauseOnConnect) so nothing was read before the upstream was there
+    if (client.readableEnded) upstream.end(); // its FIN came while connecting
+    else {
+      forward(client, upstream, true);
+      // paused at EARLY_MAX: go on now, or at the upstream's drain if the early bytes filled it
+      if (!upstream.writableNeedDrain) client.resume();
+    }
   }
 
   private onClientClose(): void {
