@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(root, 'dist', 'cli.js');
 const ROUNDS = 5;
+// targets per round: beacon, HAProxy, and a bare Node forwarder for scale
 const SHORT_ARGS = ['-t2', '-c32', '-d6s', '-H', 'Connection: close'];
 const LONG_ARGS = ['-t2', '-c8', '-d6s'];
 const WARMUP_ARGS = ['-t2', '-c32', '-d5s'];
@@ -119,6 +120,20 @@ backend up
 `;
 }
 
+// The least a Node.js forwarder does (accept, connect, pipe both ways): what Node's sockets cost
+// here, apart from anything beacon adds.
+const FLOOR_SOURCE = `
+const net = require('node:net');
+const [port, up] = process.argv.slice(1).map(Number);
+net.createServer({ allowHalfOpen: true, noDelay: true }, (c) => {
+  const u = net.connect({ port: up, host: '127.0.0.1', allowHalfOpen: true, noDelay: true });
+  c.on('error', () => u.destroy());
+  u.on('error', () => c.destroy());
+  c.pipe(u);
+  u.pipe(c);
+}).listen(port, '127.0.0.1');
+`;
+
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 const median = (values) => {
   const v = [...values].sort((x, y) => x - y);
@@ -167,9 +182,14 @@ export async function run() {
     start(haproxyBin, ['-f', join(dir, 'haproxy.cfg'), '-db']);
     await waitHttp(`http://127.0.0.1:${haproxyPort}/small`);
 
+    const floorPort = await freePort();
+    start(process.execPath, ['-e', FLOOR_SOURCE, String(floorPort), String(upstreamPort)]);
+    await waitHttp(`http://127.0.0.1:${floorPort}/small`);
+
     const targets = [
       ['beacon', beaconPort],
       ['haproxy', haproxyPort],
+      ['floor', floorPort],
     ];
     for (const [, port] of targets) wrk(`http://127.0.0.1:${port}/small`, [...WARMUP_ARGS, '-H', 'Connection: close']);
     const rounds = [];
@@ -184,14 +204,18 @@ export async function run() {
       }
       r.connRatio = r.beacon.short.rps / r.haproxy.short.rps;
       r.mbRatio = r.beacon.long.mbps / r.haproxy.long.mbps;
-      console.log(`round ${round + 1} beacon/haproxy ${fmt(r.connRatio, 2)}x conn/s, ${fmt(r.mbRatio, 2)}x MB/s`);
+      r.floorConnRatio = r.floor.short.rps / r.haproxy.short.rps;
+      r.floorMbRatio = r.floor.long.mbps / r.haproxy.long.mbps;
+      console.log(`round ${round + 1} beacon/haproxy ${fmt(r.connRatio, 2)}x conn/s, ${fmt(r.mbRatio, 2)}x MB/s; floor/haproxy ${fmt(r.floorConnRatio, 2)}x, ${fmt(r.floorMbRatio, 2)}x`);
       rounds.push(r);
     }
     const med = (f) => median(rounds.map(f));
     const result = {
       beacon: { connPerSec: med((r) => r.beacon.short.rps), mbPerSec: med((r) => r.beacon.long.mbps) },
       haproxy: { connPerSec: med((r) => r.haproxy.short.rps), mbPerSec: med((r) => r.haproxy.long.mbps) },
+      floor: { connPerSec: med((r) => r.floor.short.rps), mbPerSec: med((r) => r.floor.long.mbps) },
       ratio: { connPerSec: med((r) => r.connRatio), mbPerSec: med((r) => r.mbRatio) },
+      floorRatio: { connPerSec: med((r) => r.floorConnRatio), mbPerSec: med((r) => r.floorMbRatio) },
     };
     console.log('');
     console.log(`wrk short: ${SHORT_ARGS.join(' ')} /small (3-byte body, a new connection per request); long: ${LONG_ARGS.join(' ')} /big (1 MiB, keep-alive)`);
@@ -201,6 +225,8 @@ export async function run() {
     console.log(`| beacon proxy --tcp | ${fmt(result.beacon.connPerSec)} | ${fmt(result.beacon.mbPerSec)} |`);
     console.log(`| HAProxy (mode tcp, nbthread 1) | ${fmt(result.haproxy.connPerSec)} | ${fmt(result.haproxy.mbPerSec)} |`);
     console.log(`| beacon / HAProxy (median of per-round ratios) | ${fmt(result.ratio.connPerSec, 2)}x | ${fmt(result.ratio.mbPerSec, 2)}x |`);
+    console.log(`| Node floor (accept, connect, pipe) | ${fmt(result.floor.connPerSec)} | ${fmt(result.floor.mbPerSec)} |`);
+    console.log(`| floor / HAProxy (median of per-round ratios) | ${fmt(result.floorRatio.connPerSec, 2)}x | ${fmt(result.floorRatio.mbPerSec, 2)}x |`);
     const pass = result.ratio.connPerSec >= 0.8 && result.ratio.mbPerSec >= 0.8;
     console.log(`target (>= 0.8x HAProxy on both): ${pass ? 'met' : 'MISSED'}`);
     return { ...result, pass };

@@ -21,8 +21,11 @@ const cleanup: (() => Promise<unknown>)[] = [];
 before(async () => {
   etcd = await EtcdCluster.start();
   cleanup.push(() => etcd.stop());
-  [db1, db2] = await Promise.all([startMariaDb(), startMariaDb()]);
-  cleanup.push(() => db1.stop(), () => db2.stop());
+  // one after the other, each registered for cleanup at once: a failed start leaks no server
+  db1 = await startMariaDb();
+  cleanup.push(() => db1.stop());
+  db2 = await startMariaDb();
+  cleanup.push(() => db2.stop());
   // instance ids sort db-a < db-b: `first` means db1
   await etcd.put('/services/db/db-a', `127.0.0.1:${db1.port}`);
   await etcd.put('/services/db/db-b', `127.0.0.1:${db2.port}`);
@@ -133,7 +136,8 @@ test('drain: connections to a removed instance are closed after --tcp-drain-time
   assert.notEqual(exit.code, 0, 'the long query was cut');
   assert.match(long.output(), /Lost connection|server has gone away/i);
   assert.ok(ms >= 800 && ms < 10_000, `closed after the drain timeout (${ms.toFixed(0)} ms)`);
-  assert.ok(p.beacon.logs().some((l) => l.msg === 'tcp connection' && l.result === 'drained' && l.upstream === `127.0.0.1:${db1.port}`));
+  // the access log is written asynchronously
+  await waitFor('drained access log line', () => p.beacon.logs().some((l) => l.msg === 'tcp connection' && l.result === 'drained' && l.upstream === `127.0.0.1:${db1.port}`));
   await etcd.put('/services/db/db-a', `127.0.0.1:${db1.port}`);
   await waitFor('db-a first again', async () => (await query(p.tcp, 'SELECT @@port')) === String(db1.port));
 });

@@ -61,10 +61,16 @@ export async function startMariaDb(options: { proxyProtocolNetworks?: string } =
     ...(options.proxyProtocolNetworks ? [`--proxy-protocol-networks=${options.proxyProtocolNetworks}`] : []),
   ];
   const proc = spawnTracked(sbin('mariadbd'), args);
-  await waitFor('mariadbd ready', () => {
-    if (proc.child.exitCode !== null) throw new Error(`mariadbd exited: ${proc.output().slice(-2000)}`);
-    return proc.output().includes('ready for connections');
-  }, 60_000, 50);
+  try {
+    await waitFor('mariadbd ready', () => {
+      if (proc.child.exitCode !== null) throw new Error(`mariadbd exited: ${proc.output().slice(-2000)}`);
+      return proc.output().includes('ready for connections');
+    }, 60_000, 50);
+  } catch (err) {
+    await proc.stop('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${(err as Error).message}\n--- mariadbd output ---\n${proc.output().slice(-2000)}`);
+  }
   return {
     port,
     process: proc,

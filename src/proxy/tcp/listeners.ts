@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Instance } from '../../catalog/catalog.js';
 import type { Logger } from '../../log.js';
 import { pollUntil } from '../../wait.js';
-import { TcpConnection, type ConnectionHost, type TcpOptions } from './connection.js';
+import { ReadBuffers, TcpConnection, type ConnectionHost, type TcpOptions } from './connection.js';
 import { TcpMetrics } from './metrics.js';
 import { ServicePeers, type TcpPeerStatus } from './peers.js';
 import type { TcpBalance, TcpListenerSpec } from './spec.js';
@@ -44,6 +44,7 @@ class TcpListener implements ConnectionHost {
     readonly metrics: TcpMetrics,
     readonly log: Logger,
     readonly accessLog: Logger | undefined,
+    readonly buffers: ReadBuffers,
     private readonly table: ServicePeers,
   ) {
     this.address = spec.listen;
@@ -58,7 +59,7 @@ class TcpListener implements ConnectionHost {
   }
 
   listen(): Promise<void> {
-    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+    const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -107,10 +108,11 @@ export class TcpListeners {
     this.options = deps.options;
     this.log = deps.log;
     const metrics = new TcpMetrics(deps.metrics);
+    const buffers = new ReadBuffers();
     this.listeners = deps.specs.map((spec) => {
       let table = this.tables.get(spec.service);
       if (!table) this.tables.set(spec.service, (table = new ServicePeers(spec.service)));
-      return new TcpListener(spec, deps.options, metrics, deps.log, deps.accessLog, table);
+      return new TcpListener(spec, deps.options, metrics, deps.log, deps.accessLog, buffers, table);
     });
     metrics.setLive(() => this.liveBytes());
   }
