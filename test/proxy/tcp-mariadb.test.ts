@@ -90,7 +90,7 @@ test('a large result through a slow reader: beacon holds it back instead of buff
   const pid = p.beacon.child.pid!;
   await query(p.tcp, 'SELECT 1'); // warm: buffers and code paths allocated once
   const baseline = rssKiB(pid);
-  const rows = 256;
+  const rows = 128;
   const rowBytes = 1024 * 1024;
   // --quick: the client streams rows to stdout as they come; stdout is a pipe nobody reads yet
   const reader = spawn('mariadb', ['--no-defaults', '--protocol=TCP', '-h127.0.0.1', `-P${p.tcp}`, '-ubeacon', '-N', '-B', '--quick', '-D', 'mysql', '-e', `SELECT REPEAT('x', ${rowBytes}) FROM seq_1_to_${rows}`], { stdio: ['ignore', 'pipe', 'pipe'] });
