@@ -1,6 +1,7 @@
 import type { ModeDefinition } from '../mode.js';
 import { UsageError } from '../errors.js';
 import { PROXY_MODE_FLAGS, type ProxyConfig } from './config.js';
+import { checkTlsFlags } from './tls/flags.js';
 
 export const definition: ModeDefinition = {
   name: 'proxy',
@@ -13,6 +14,7 @@ export const definition: ModeDefinition = {
   async create(ctx) {
     const config = ctx.flags as unknown as ProxyConfig;
     checkTimeouts(config);
+    checkTlsFlags(config);
     if (config.workers > 1) {
       const { ProxyPrimary } = await import('./cluster.js');
       return new ProxyPrimary(config, ctx.log, ctx.metrics);

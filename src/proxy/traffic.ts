@@ -54,6 +54,7 @@ export interface TrafficDeps<P extends UpstreamPoolLike> {
   metrics: ProxyMetrics;
   log: Logger;
   accessLog: AccessLog;
+  httpsRedirect?: import('./tls/redirect.js').PlainRedirect;
 }
 
 const NO_TRIES: readonly Upstream[] = [];
@@ -65,6 +66,8 @@ export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
   readonly limits: ServerLimits;
   readonly metrics: ProxyMetrics;
   readonly log: Logger;
+  /** plain-HTTP requests get this redirect to https when it gives one (--https-redirect) */
+  readonly httpsRedirect: import('./tls/redirect.js').PlainRedirect | undefined;
   private readonly accessLog: AccessLog;
   /**
    * The clock (ms since the epoch) for timeouts and balancing, advanced by the listener that
@@ -87,6 +90,7 @@ export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
     this.metrics = deps.metrics;
     this.log = deps.log;
     this.accessLog = deps.accessLog;
+    this.httpsRedirect = deps.httpsRedirect;
   }
 
   tick(): number {

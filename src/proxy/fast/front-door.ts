@@ -58,6 +58,11 @@ export class FastFrontDoor implements FrontDoor, ConnListener {
     });
   }
 
+  accept(socket: Socket): void {
+    if (this.traffic.stopping) socket.destroy();
+    else this.conns.add(new ClientConn(this, socket));
+  }
+
   get isListening(): boolean {
     return this.listening;
   }

@@ -68,6 +68,12 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     });
   }
 
+  accept(socket: Socket): void {
+    if (this.traffic.stopping) socket.destroy();
+    // node:http serves it as https.Server would (both read a TLSSocket as any stream)
+    else this.server.emit('connection', socket);
+  }
+
   get isListening(): boolean {
     return this.listening;
   }
@@ -87,10 +93,13 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     res.once('close', () => this.closed(res as TaggedResponse));
     if (traffic.stopping) res.shouldKeepAlive = false;
     const { host, hosts } = hostsOf(req.rawHeaders);
+    const proto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+    const redirect = proto === 'http' ? traffic.httpsRedirect?.(host, req.url ?? '') : undefined;
+    if (redirect !== undefined) return this.refuse(req, res, redirect, startedAt);
     const routed = admit({ url: req.url ?? '', hosts, host, versionMinor: req.httpVersionMinor }, (h) => traffic.router.route(h));
     if (typeof routed !== 'string') return this.refuse(req, res, routed, startedAt);
     const facts = requestFacts(req.rawHeaders);
-    const headers = requestForwardList(req.rawHeaders, facts.connection, hosts > 0 ? host : undefined, { clientAddress: req.socket.remoteAddress ?? '', proto: 'http' });
+    const headers = requestForwardList(req.rawHeaders, facts.connection, hosts > 0 ? host : undefined, { clientAddress: req.socket.remoteAddress ?? '', proto });
     const ex = new PortableExchange(traffic, this, req, res, routed, startedAt, headers, facts.hasBody);
     (res as TaggedResponse)[kExchange] = ex;
     if (!ex.attempt()) {
@@ -101,7 +110,7 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
   }
 
   private refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal, startedAt: number): void {
-    this.sendError(res, refusal.status, refusal.body, refusal.status === 503);
+    this.sendError(res, refusal.status, refusal.body, refusal.status === 503, refusal.location);
     const service = refusal.service === undefined ? '-' : this.traffic.label(refusal.service);
     this.traffic.record({ method: req.method ?? '', host: hostsOf(req.rawHeaders).host, path: req.url ?? '', client: req.socket.remoteAddress ?? '', service, upstream: undefined, status: refusal.status, startedAt, tries: 0 });
   }
@@ -123,13 +132,14 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     this.traffic.record({ method: req.method ?? '', host: hostsOf(req.rawHeaders).host, path: req.url ?? '', client: req.socket.remoteAddress ?? '', service: ex.service, upstream: ex.peer?.id, status, startedAt: ex.startedAt, tries: ex.tries });
   }
 
-  sendError(res: ServerResponse, status: number, body: string, retryAfter = false): void {
+  sendError(res: ServerResponse, status: number, body: string, retryAfter = false, location?: string): void {
     if (res.headersSent || res.destroyed) {
       res.destroy();
       return;
     }
     const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store'];
     if (retryAfter) headers.push('retry-after', '1');
+    if (location !== undefined) headers.push('location', location);
     // a body still arriving has nowhere to go: the connection ends after the error
     if (this.traffic.stopping || (requestFacts(res.req.rawHeaders).hasBody && !res.req.complete)) headers.push('connection', 'close');
     res.writeHead(status, headers);

@@ -1,0 +1,101 @@
+/**
+ * The proxy's TLS side, wired: the certificate store fed by --tls-cert-dir and the store's
+ * --tls-prefix, the --tls-listen listener handing connections to the HTTP engine, and the
+ * --https-redirect hook for the plain listener. The engine owns one when --tls-listen is set.
+ */
+import { readFileSync } from 'node:fs';
+import type { Registry } from 'prom-client';
+import type { Catalog, CatalogChange } from '../../catalog/catalog.js';
+import { parseHostPort } from '../../config/address.js';
+import { UsageError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { FrontDoor } from '../front-door.js';
+import { CertificateStore, type CertificateStatus } from './cert-store.js';
+import { CertDirSource } from './dir-source.js';
+import { CertEtcdSource } from './etcd-source.js';
+import { checkTlsFlags, type TlsConfig } from './flags.js';
+import { TlsListener } from './listener.js';
+import { TlsMetrics } from './metrics.js';
+import { httpsRedirect, type PlainRedirect } from './redirect.js';
+import { sealKeyFrom } from './seal.js';
+
+/** The AES key from --tls-seal-key, read once; a missing file is a usage error (exit 2). */
+export function readSealKey(file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new UsageError('--tls-seal-key', `cannot read ${JSON.stringify(file)}: ${(err as Error).message}`);
+  }
+  if (bytes.length === 0) throw new UsageError('--tls-seal-key', `${JSON.stringify(file)} is empty`);
+  return sealKeyFrom(bytes);
+}
+
+export class TlsEdge {
+  readonly certificates: CertificateStore;
+  readonly etcd: CertEtcdSource;
+  private readonly dir: CertDirSource | undefined;
+  private listener: TlsListener | undefined;
+  private readonly metrics: TlsMetrics;
+  private port: number;
+  address: string | undefined;
+
+  constructor(
+    private readonly config: TlsConfig & { tlsListen: string },
+    catalog: Catalog,
+    private readonly log: Logger,
+    registry: Registry,
+  ) {
+    checkTlsFlags(config);
+    this.port = parseHostPort(config.tlsListen)!.port;
+    this.metrics = new TlsMetrics(registry, () => this.certificates.certificates());
+    this.certificates = new CertificateStore(config.tlsDefaultCert, log, this.metrics);
+    this.etcd = new CertEtcdSource(config.tlsPrefix, catalog, this.certificates, readSealKey(config.tlsSealKey));
+    if (config.tlsCertDir !== undefined) this.dir = new CertDirSource(config.tlsCertDir, this.certificates);
+  }
+
+  /** the raw prefix the catalog mirrors for certificates */
+  get watchPrefix(): string {
+    return this.etcd.watchPrefix;
+  }
+
+  changed(change: CatalogChange): void {
+    this.etcd.changed(change);
+  }
+
+  /** The --https-redirect hook for the engine, when the flag is set. */
+  redirect(): PlainRedirect | undefined {
+    if (!this.config.httpsRedirect) return undefined;
+    return (host, url) => httpsRedirect(host, url, this.port);
+  }
+
+  /** Reads the directory, then listens and hands connections to `front`. */
+  async start(front: FrontDoor): Promise<void> {
+    await this.dir?.start();
+    const listener = (this.listener = new TlsListener({ store: this.certificates, metrics: this.metrics, log: this.log, accept: (socket) => front.accept(socket) }));
+    const { host, port } = parseHostPort(this.config.tlsListen)!;
+    const where = await listener.listen(host, port);
+    this.port = where.port;
+    this.address = `${where.address}:${where.port}`;
+    this.log.info({ listen: this.address, certificates: this.certificates.size, default: this.config.tlsDefaultCert ?? null }, 'proxy TLS listening');
+  }
+
+  get isListening(): boolean {
+    return this.listener?.isListening ?? false;
+  }
+
+  /** Stops accepting (the engine then finishes what it was handed); resolves when all is closed. */
+  close(): Promise<void> {
+    return this.listener?.close() ?? Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.listener?.destroyAll();
+    await this.dir?.stop();
+  }
+
+  status(): CertificateStatus[] {
+    return this.certificates.status();
+  }
+}
