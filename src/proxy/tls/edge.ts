@@ -3,11 +3,9 @@
  * --tls-prefix, the --tls-listen listener handing connections to the HTTP engine, and the
  * --https-redirect hook for the plain listener. The engine owns one when --tls-listen is set.
  */
-import { readFileSync } from 'node:fs';
 import type { Registry } from 'prom-client';
 import type { Catalog, CatalogChange } from '../../catalog/catalog.js';
 import { parseHostPort } from '../../config/address.js';
-import { UsageError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { FrontDoor } from '../front-door.js';
 import { CertificateStore, type CertificateStatus } from './cert-store.js';
@@ -17,20 +15,7 @@ import { checkTlsFlags, type TlsConfig } from './flags.js';
 import { TlsListener } from './listener.js';
 import { TlsMetrics } from './metrics.js';
 import { httpsRedirect, type PlainRedirect } from './redirect.js';
-import { sealKeyFrom } from './seal.js';
-
-/** The AES key from --tls-seal-key, read once; a missing file is a usage error (exit 2). */
-export function readSealKey(file: string | undefined): Buffer | undefined {
-  if (file === undefined) return undefined;
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new UsageError('--tls-seal-key', `cannot read ${JSON.stringify(file)}: ${(err as Error).message}`);
-  }
-  if (bytes.length === 0) throw new UsageError('--tls-seal-key', `${JSON.stringify(file)} is empty`);
-  return sealKeyFrom(bytes);
-}
+import { readSealKey } from './seal.js';
 
 export class TlsEdge {
   readonly certificates: CertificateStore;

@@ -5,7 +5,7 @@
  * CertificateStore at each handshake; a connection keeps the certificate it shook hands with.
  * ALPN `h2` goes to `acceptH2` when the engine serves HTTP/2.
  */
-import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { createSecureContext, createServer, type Server, type TLSSocket } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../../log.js';
 import { TLS_CIPHERS, TLS_MAX_VERSION, TLS_MIN_VERSION, type CertificateStore } from './cert-store.js';
@@ -13,7 +13,6 @@ import type { TlsMetrics } from './metrics.js';
 
 /** a client that has not finished its handshake in this time is dropped */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
-const NO_CERTIFICATE = 'no certificate for this name';
 
 export interface TlsListenerDeps {
   store: CertificateStore;
@@ -32,6 +31,9 @@ export class TlsListener {
 
   constructor(private readonly deps: TlsListenerDeps) {
     const { store, metrics } = deps;
+    // A name no certificate serves gets a context without one: OpenSSL then ends the handshake
+    // with a handshake_failure alert (an error from the callback would just drop the connection).
+    const noCertificate = createSecureContext({ minVersion: TLS_MIN_VERSION, maxVersion: TLS_MAX_VERSION, ciphers: TLS_CIPHERS });
     this.server = createServer({
       minVersion: TLS_MIN_VERSION,
       maxVersion: TLS_MAX_VERSION,
@@ -42,8 +44,7 @@ export class TlsListener {
       allowHalfOpen: true,
       SNICallback: (servername, cb) => {
         const served = store.select(servername);
-        if (served === undefined) cb(new Error(NO_CERTIFICATE), undefined);
-        else cb(null, served.context);
+        cb(null, served === undefined ? noCertificate : served.context);
       },
     });
     // clients without SNI get the default certificate (the server's own context), or none
@@ -57,7 +58,8 @@ export class TlsListener {
       else deps.accept(socket);
     });
     this.server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-      const noCert = err.message.includes(NO_CERTIFICATE) || (store.fallback === undefined && /no (shared cipher|suitable)/i.test(err.message));
+      // every served context shares its suites with any TLS 1.2+ client: no shared cipher means no certificate
+      const noCert = /no shared cipher|no suitable signature/i.test(err.message);
       metrics.handshake(noCert ? 'no_certificate' : 'error');
       deps.log.debug({ client: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
       socket.destroy();

@@ -4,6 +4,8 @@
  * without the file gets no private key, and a changed or wrong secret fails the tag check.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../../errors.js';
 import type { CertPair } from './certs.js';
 
 const IV = 12;
@@ -65,4 +67,17 @@ export function parseTlsValue(text: string, sealKey: Buffer | undefined): CertPa
 /** The value `beacon tls put` writes: sealed when a key is given. */
 export function tlsValue(pair: CertPair, sealKey: Buffer | undefined): string {
   return JSON.stringify(sealKey === undefined ? { cert: pair.cert, key: pair.key } : { cert: pair.cert, sealedKey: seal(pair.key, sealKey) });
+}
+
+/** The AES key from --tls-seal-key, read once; a missing file is a usage error (exit 2). */
+export function readSealKey(file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new UsageError('--tls-seal-key', `cannot read ${JSON.stringify(file)}: ${(err as Error).message}`);
+  }
+  if (bytes.length === 0) throw new UsageError('--tls-seal-key', `${JSON.stringify(file)} is empty`);
+  return sealKeyFrom(bytes);
 }
