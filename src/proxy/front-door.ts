@@ -12,6 +12,8 @@ export interface FrontDoor {
   readonly isListening: boolean;
   /** serves a connection accepted elsewhere (a decrypted TLS socket from --tls-listen) */
   accept(socket: Socket): void;
+  /** serves an HTTP/2 connection (TLS, ALPN h2) */
+  acceptH2(socket: import('node:tls').TLSSocket): void;
   /**
    * Graceful: stop accepting, let in-flight requests finish (closing keep-alive connections as
    * they go idle) until `deadlineMs`, then cut what is left.

@@ -14,6 +14,9 @@ import type { Traffic } from '../traffic.js';
 import { isWebSocketUpgrade, WebSocketUpgrades, type UpgradeRequest } from '../upgrade.js';
 import { PortableExchange, type ExchangeOwner } from './exchange.js';
 import type { PortablePool } from './pool.js';
+import { H2Sessions } from '../tls/h2-session.js';
+import { asHttp1Request } from './h2.js';
+import type { TLSSocket } from 'node:tls';
 
 const kExchange = Symbol('beacon.exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: PortableExchange };
@@ -26,6 +29,8 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
   private readonly active = new Set<PortableExchange>();
   private readonly sweeper: NodeJS.Timeout;
   private listening = false;
+  /** HTTP/2 from the TLS listener through node:http2's compatibility API, into handle() */
+  private readonly h2: H2Sessions;
 
   constructor(traffic: Traffic<PortablePool>) {
     this.traffic = traffic;
@@ -50,6 +55,8 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrades.pass(req as unknown as UpgradeRequest, socket, head));
     this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.upgrades.refuse(socket, { status: 501, body: 'CONNECT is not supported\n' }));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
+    this.h2 = new H2Sessions(l.maxHeaderSize);
+    this.h2.server.on('request', (req, res) => this.handle(asHttp1Request(req) as unknown as IncomingMessage, res as unknown as ServerResponse));
     const smallest = Math.min(l.upstreamHeaderTimeoutMs, l.clientHeaderTimeoutMs);
     this.sweeper = setInterval(() => this.sweep(), Math.max(20, Math.min(1000, Math.floor(smallest / 4))));
     this.sweeper.unref();
@@ -72,6 +79,11 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     if (this.traffic.stopping) socket.destroy();
     // node:http serves it as https.Server would (both read a TLSSocket as any stream)
     else this.server.emit('connection', socket);
+  }
+
+  acceptH2(socket: TLSSocket): void {
+    if (this.traffic.stopping) socket.destroy();
+    else this.h2.accept(socket);
   }
 
   get isListening(): boolean {
@@ -168,9 +180,11 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     traffic.stopping = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
+    this.h2.close();
     await traffic.drain(deadlineMs);
     const unfinished = traffic.inflight;
     this.upgrades.destroyAll();
+    this.h2.destroyAll();
     this.server.closeAllConnections();
     clearInterval(this.sweeper);
     await closed;

@@ -58,7 +58,7 @@ export class TlsEdge {
   /** Reads the directory, then listens and hands connections to `front`. */
   async start(front: FrontDoor): Promise<void> {
     await this.dir?.start();
-    const listener = (this.listener = new TlsListener({ store: this.certificates, metrics: this.metrics, log: this.log, accept: (socket) => front.accept(socket) }));
+    const listener = (this.listener = new TlsListener({ store: this.certificates, metrics: this.metrics, log: this.log, accept: (socket) => front.accept(socket), acceptH2: (socket) => front.acceptH2(socket) }));
     const { host, port } = parseHostPort(this.config.tlsListen)!;
     const where = await listener.listen(host, port);
     this.port = where.port;
