@@ -6,7 +6,7 @@ import { checkTlsFlags } from './tls/flags.js';
 export const definition: ModeDefinition = {
   name: 'proxy',
   usage:
-    'beacon proxy [--listen 0.0.0.0:80] [--route HOST=SERVICE ...] [--domain DOMAIN] [--default-service NAME] [--workers 1] [--connect-timeout 2s] [--max-tries 3] [--max-fails 2] [--fail-timeout 10s] [--no-access-log] [--admin ADDR]',
+    'beacon proxy [--listen 0.0.0.0:80] [--route HOST=SERVICE ...] [--domain DOMAIN] [--default-service NAME] [--tls-listen ADDR --tls-cert-dir DIR --tls-default-cert NAME --https-redirect] [--workers 1] [--connect-timeout 2s] [--max-tries 3] [--max-fails 2] [--fail-timeout 10s] [--no-access-log] [--admin ADDR]',
   summary: 'HTTP front door: route by Host to the live /services instances, round robin, retries, WebSocket',
   daemon: true,
   flags: PROXY_MODE_FLAGS,

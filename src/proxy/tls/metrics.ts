@@ -1,6 +1,8 @@
 /** The TLS listener's Prometheus metrics. */
 import { Counter, Gauge, type Registry } from 'prom-client';
 
+export const TLS_METRIC_NAMES = ['beacon_proxy_tls_certs_invalid', 'beacon_proxy_tls_handshakes_total', 'beacon_proxy_tls_cert_expiry_seconds'] as const;
+
 export type HandshakeResult = 'ok' | 'no_certificate' | 'error';
 
 export class TlsMetrics {
@@ -16,6 +18,8 @@ export class TlsMetrics {
       help: 'seconds until each certificate in use expires (negative: expired), by certificate name',
       labelNames: ['name'],
       registers,
+      // with --workers every worker serves the same certificates: one value, not a sum
+      aggregator: 'min',
       collect() {
         this.reset();
         const now = Date.now();

@@ -27,7 +27,7 @@ export class TlsPut implements RunningMode {
     const pair = { cert: read('--cert', config.cert!), key: read('--key', config.key!) };
     const valid = validatePair(name, 'put', pair, Date.now());
     if (!valid.ok) throw new UsageError(/key/.test(valid.reason) ? '--key' : '--cert', valid.reason);
-    const sealKey = readSealKey(config.sealKey);
+    const sealKey = readSealKey(config.sealKey, '--seal-key');
     const prefix = config.tlsPrefix.endsWith('/') ? config.tlsPrefix : `${config.tlsPrefix}/`;
     this.key = `${prefix}${name}`;
     this.value = tlsValue(pair, sealKey);

@@ -70,14 +70,14 @@ export function tlsValue(pair: CertPair, sealKey: Buffer | undefined): string {
 }
 
 /** The AES key from --tls-seal-key, read once; a missing file is a usage error (exit 2). */
-export function readSealKey(file: string | undefined): Buffer | undefined {
+export function readSealKey(file: string | undefined, flag = '--tls-seal-key'): Buffer | undefined {
   if (file === undefined) return undefined;
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
   } catch (err) {
-    throw new UsageError('--tls-seal-key', `cannot read ${JSON.stringify(file)}: ${(err as Error).message}`);
+    throw new UsageError(flag, `cannot read ${JSON.stringify(file)}: ${(err as Error).message}`);
   }
-  if (bytes.length === 0) throw new UsageError('--tls-seal-key', `${JSON.stringify(file)} is empty`);
+  if (bytes.length === 0) throw new UsageError(flag, `${JSON.stringify(file)} is empty`);
   return sealKeyFrom(bytes);
 }
