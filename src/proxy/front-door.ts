@@ -35,6 +35,8 @@ export interface EngineParts {
   readonly upstreamConnections: number;
   /** plain-HTTP requests answered with a redirect to https instead (--https-redirect) */
   readonly httpsRedirect?: import('./tls/redirect.js').PlainRedirect;
+  /** Strict-Transport-Security value for HTTPS responses (--hsts) */
+  readonly hsts?: string;
 }
 
 /** A built engine: the upstream table the catalog feeds, and the front door serving it. */

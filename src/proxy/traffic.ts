@@ -55,6 +55,7 @@ export interface TrafficDeps<P extends UpstreamPoolLike> {
   log: Logger;
   accessLog: AccessLog;
   httpsRedirect?: import('./tls/redirect.js').PlainRedirect;
+  hsts?: string;
 }
 
 const NO_TRIES: readonly Upstream[] = [];
@@ -68,6 +69,8 @@ export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
   readonly log: Logger;
   /** plain-HTTP requests get this redirect to https when it gives one (--https-redirect) */
   readonly httpsRedirect: import('./tls/redirect.js').PlainRedirect | undefined;
+  /** Strict-Transport-Security value added to HTTPS responses without one (--hsts) */
+  readonly hsts: string | undefined;
   private readonly accessLog: AccessLog;
   /**
    * The clock (ms since the epoch) for timeouts and balancing, advanced by the listener that
@@ -91,6 +94,7 @@ export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
     this.log = deps.log;
     this.accessLog = deps.accessLog;
     this.httpsRedirect = deps.httpsRedirect;
+    this.hsts = deps.hsts;
   }
 
   tick(): number {

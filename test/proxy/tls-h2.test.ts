@@ -28,7 +28,7 @@ before(async () => {
   const site = ca.sign('site', ['web.example.test', '*.example.test']);
   await etcd.put('/beacon/tls/site', JSON.stringify({ cert: site.chain, key: site.key }));
   tlsPort = await freePort();
-  proxy = await startProxy(etcd.url, ['--route', 'web.example.test=web', '--route', 'gone.example.test=gone', '--tls-listen', `127.0.0.1:${tlsPort}`]);
+  proxy = await startProxy(etcd.url, ['--route', 'web.example.test=web', '--route', 'gone.example.test=gone', '--tls-listen', `127.0.0.1:${tlsPort}`, '--hsts', '300']);
   cleanup.push(() => proxy.beacon.stop());
   await untilReply(proxy.port, { host: 'web.example.test' }, (r) => r.status === 200, 10_000);
 });
@@ -74,6 +74,7 @@ test('GET over h2 is routed, forwarded with X-Forwarded-Proto https, and answere
     assert.equal(web.lastHeaders?.host, 'web.example.test');
     assert.equal(web.lastHeaders?.['x-test'], 'one');
     assert.equal(r.headers.connection, undefined);
+    assert.equal(r.headers['strict-transport-security'], 'max-age=300', JSON.stringify(r.headers));
     // HEAD: the head without a body
     const head = await h2(s, { ':path': '/', ':method': 'HEAD' });
     assert.equal(head.status, 200);

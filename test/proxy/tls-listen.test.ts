@@ -76,12 +76,13 @@ test('SNI: exact name, then wildcard; no match and no default fails the handshak
   assert.equal(exact.fingerprint, fingerprintOf(certs.www));
   assert.equal(web.lastHeaders?.['x-forwarded-proto'], 'https');
   assert.equal(web.lastHeaders?.['x-forwarded-host'], 'www.example.test');
+  assert.equal(exact.headers['strict-transport-security'], undefined, 'no HSTS without --hsts');
   const wildcard = await get('shop.example.test');
   assert.equal(wildcard.fingerprint, fingerprintOf(certs.wild));
   const fromEtcd = await get('api.other.test');
   assert.equal(fromEtcd.fingerprint, fingerprintOf(certs.api));
   // curl --resolve: the name on the command line is the SNI name and the Host
-  const curl = await run('curl', ['-sS', '--cacert', ca.caFile, '--resolve', `www.example.test:${tlsPort}:127.0.0.1`, `https://www.example.test:${tlsPort}/`, '-w', '\n%{http_code} %{http_version}']);
+  const curl = await run('curl', ['-sS', '--http1.1', '--cacert', ca.caFile, '--resolve', `www.example.test:${tlsPort}:127.0.0.1`, `https://www.example.test:${tlsPort}/`, '-w', '\n%{http_code} %{http_version}']);
   assert.equal(curl.stdout, 'web\n200 1.1', curl.stderr);
   // --tls-default-cert names a certificate that does not exist yet: a wrong name gets no certificate
   await assert.rejects(get('nothing.test'));
@@ -217,9 +218,9 @@ test('POST with a body and WebSocket over TLS', { timeout: 30_000 }, async () =>
   }
 });
 
-test('--https-redirect: plain HTTP gets 308 to the https URL; HTTPS is served', { timeout: 30_000 }, async () => {
+test('--https-redirect: plain HTTP gets 308 to the https URL; HTTPS is served, with --hsts', { timeout: 30_000 }, async () => {
   const port = await freePort();
-  const redirecting = await startProxy(etcd.url, ['--default-service', 'web', '--tls-listen', `127.0.0.1:${port}`, '--https-redirect', '--tls-cert-dir', certDir]);
+  const redirecting = await startProxy(etcd.url, ['--default-service', 'web', '--tls-listen', `127.0.0.1:${port}`, '--https-redirect', '--hsts', '600', '--tls-cert-dir', certDir]);
   try {
     const plain = await send(redirecting.port, { host: 'www.example.test:8080', path: '/a/b?c=d' });
     assert.equal(plain.status, 308);
@@ -227,6 +228,7 @@ test('--https-redirect: plain HTTP gets 308 to the https URL; HTTPS is served', 
     const served = await tlsRequest(port, { servername: 'www.example.test', ca: caPem });
     assert.equal(served.status, 200);
     assert.equal(served.text, 'web');
+    assert.equal(served.headers['strict-transport-security'], 'max-age=600');
     // a Host that is no authority is no redirect target: the usual 400
     assert.equal((await send(redirecting.port, { host: 'bad host' })).status, 400);
   } finally {

@@ -36,7 +36,7 @@ export class FastFrontDoor implements FrontDoor, ConnListener {
     this.writer = writer;
     this.upgrades = new WebSocketUpgrades(traffic);
     this.h2 = new FastH2(traffic);
-    this.h2Sessions = new H2Sessions(traffic.limits.maxHeaderSize, (stream, headers, raw) => this.h2.serve(stream, headers, raw));
+    this.h2Sessions = new H2Sessions(traffic.limits.maxHeaderSize, traffic.limits.idleTimeoutMs, (stream, headers, raw) => this.h2.serve(stream, headers, raw));
     // paused until the ClientConn has chosen how the socket is read (see SharedReads)
     this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => {
       if (traffic.stopping) {

@@ -55,7 +55,7 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrades.pass(req as unknown as UpgradeRequest, socket, head));
     this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.upgrades.refuse(socket, { status: 501, body: 'CONNECT is not supported\n' }));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
-    this.h2 = new H2Sessions(l.maxHeaderSize);
+    this.h2 = new H2Sessions(l.maxHeaderSize, l.idleTimeoutMs);
     this.h2.server.on('request', (req, res) => this.handle(asHttp1Request(req) as unknown as IncomingMessage, res as unknown as ServerResponse));
     const smallest = Math.min(l.upstreamHeaderTimeoutMs, l.clientHeaderTimeoutMs);
     this.sweeper = setInterval(() => this.sweep(), Math.max(20, Math.min(1000, Math.floor(smallest / 4))));

@@ -72,10 +72,12 @@ export class H2Sessions {
   readonly server: Http2Server;
   private readonly sessions = new Set<import('node:http2').ServerHttp2Session>();
 
-  constructor(maxHeaderSize: number, onStream?: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]) => void) {
+  /** `idleTimeoutMs`: a session without a frame this long is closed (GOAWAY), as --idle-timeout closes HTTP/1.1 */
+  constructor(maxHeaderSize: number, idleTimeoutMs: number, onStream?: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]) => void) {
     this.server = h2Server(maxHeaderSize, onStream);
     this.server.on('session', (session) => {
       this.sessions.add(session);
+      session.setTimeout(idleTimeoutMs, () => session.close());
       session.once('close', () => this.sessions.delete(session));
     });
   }

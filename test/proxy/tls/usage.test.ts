@@ -13,6 +13,7 @@ const store = ['--store', 'etcd://127.0.0.1:1'];
 
 const cases: [string, string[], RegExp][] = [
   ['--https-redirect without --tls-listen', ['proxy', '--https-redirect', ...store], /--https-redirect: needs --tls-listen/],
+  ['--hsts without --tls-listen', ['proxy', '--hsts', '60', ...store], /--hsts: needs --tls-listen/],
   ['--tls-cert-dir without --tls-listen', ['proxy', '--tls-cert-dir', '/tmp', ...store], /--tls-cert-dir: needs --tls-listen/],
   ['an unreadable --tls-seal-key', ['proxy', '--tls-listen', '127.0.0.1:0', '--tls-seal-key', '/nonexistent/seal', ...store], /--tls-seal-key: cannot read/],
   ['tls without put', ['tls', 'get', 'x', ...store], /expected "put NAME"/],
