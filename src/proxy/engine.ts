@@ -17,7 +17,7 @@ import type { BuiltEngine, EngineParts } from './front-door.js';
 import { TcpListeners, type TcpListenerStatus } from './tcp/listeners.js';
 import { tcpOptions, tcpSpecs } from './tcp/flags.js';
 import type { CertificateStatus } from './tls/cert-store.js';
-import { TlsEdge } from './tls/edge.js';
+import { TlsEdge, tlsWatchPrefixes } from './tls/edge.js';
 
 /** How long start() waits for the first store snapshot before serving anyway (503s until then). */
 const FIRST_SYNC_WAIT_MS = 3000;
@@ -54,8 +54,9 @@ export class ProxyEngine implements RunningMode {
     const config = deps.config;
     this.config = config;
     this.log = deps.log;
-    const tlsPrefix = config.tlsListen === undefined ? [] : [config.tlsPrefix.endsWith('/') ? config.tlsPrefix : `${config.tlsPrefix}/`];
-    this.catalog = new Catalog({ store: deps.store, log: deps.log, services: { prefix: config.servicesPrefix }, extraPrefixes: tlsPrefix });
+    // certificates and ACME tokens come through the catalog as raw prefixes
+    const tlsPrefixes = config.tlsListen === undefined ? [] : tlsWatchPrefixes(config);
+    this.catalog = new Catalog({ store: deps.store, log: deps.log, services: { prefix: config.servicesPrefix }, extraPrefixes: tlsPrefixes });
     if (config.tlsListen !== undefined) this.tls = new TlsEdge({ ...config, tlsListen: config.tlsListen }, this.catalog, deps.log, deps.metrics);
     registerCatalogMetrics(deps.metrics, () => this.catalog);
     this.registry = deps.metrics;
@@ -85,7 +86,7 @@ export class ProxyEngine implements RunningMode {
       accessLog,
       upstreamKeepAliveMs: config.upstreamKeepalive,
       upstreamConnections: config.upstreamConnections,
-      httpsRedirect: this.tls?.redirect(),
+      httpsRedirect: this.tls?.plainHook(),
       hsts: this.tls !== undefined && config.hsts > 0 ? `max-age=${config.hsts}` : undefined,
     };
     // proxy TCP: its own listeners beside the HTTP front door, fed by the same catalog

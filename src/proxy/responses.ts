@@ -4,6 +4,7 @@
  */
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
+  200: 'OK',
   308: 'Permanent Redirect',
   400: 'Bad Request',
   404: 'Not Found',

@@ -180,6 +180,19 @@ test('sealed keys: served with the secret, useless without it', { timeout: 60_00
   }
 });
 
+test('ACME HTTP-01 tokens from the store are answered by every proxy on plain HTTP', { timeout: 30_000 }, async () => {
+  await etcd.put('/beacon/acme/abcDEF_123-x', 'abcDEF_123-x.key-thumbprint');
+  await waitFor('challenge answer', async () => (await send(proxy.port, { host: 'any.test', path: '/.well-known/acme-challenge/abcDEF_123-x' })).status === 200 || undefined, 10_000);
+  const answer = await send(proxy.port, { host: 'any.test', path: '/.well-known/acme-challenge/abcDEF_123-x' });
+  assert.equal(answer.text, 'abcDEF_123-x.key-thumbprint');
+  assert.equal(answer.headers['x-upstream'], undefined, 'answered by the proxy itself');
+  // unknown tokens and other paths go to the service as usual
+  const other = await send(proxy.port, { host: 'any.test', path: '/.well-known/acme-challenge/nope' });
+  assert.equal(other.text, 'web');
+  await etcd.del('/beacon/acme/abcDEF_123-x');
+  await waitFor('token removed', async () => (await send(proxy.port, { host: 'any.test', path: '/.well-known/acme-challenge/abcDEF_123-x' })).text === 'web' || undefined, 10_000);
+});
+
 test('/status lists the certificates and metrics their expiry', { timeout: 30_000 }, async () => {
   const status = await proxy.status();
   if (ENGINE !== 'auto') assert.equal((status.engine as { name: string }).name, ENGINE);
@@ -231,6 +244,12 @@ test('--https-redirect: plain HTTP gets 308 to the https URL; HTTPS is served, w
     assert.equal(served.headers['strict-transport-security'], 'max-age=600');
     // a Host that is no authority is no redirect target: the usual 400
     assert.equal((await send(redirecting.port, { host: 'bad host' })).status, 400);
+    // ACME HTTP-01: a token in the store is answered on plain HTTP before any redirect
+    await etcd.put('/beacon/acme/tok_en-1', 'tok_en-1.thumbprint');
+    await waitFor('challenge answer', async () => (await send(redirecting.port, { host: 'www.example.test', path: '/.well-known/acme-challenge/tok_en-1' })).status === 200 || undefined, 10_000);
+    const answer = await send(redirecting.port, { host: 'www.example.test', path: '/.well-known/acme-challenge/tok_en-1' });
+    assert.equal(answer.text, 'tok_en-1.thumbprint');
+    assert.equal((await send(redirecting.port, { host: 'www.example.test', path: '/.well-known/acme-challenge/other' })).status, 308, 'an unknown token is an ordinary request');
   } finally {
     await redirecting.beacon.stop();
   }

@@ -15,11 +15,21 @@ import { checkTlsFlags, type TlsConfig } from './flags.js';
 import { TlsListener } from './listener.js';
 import { TlsMetrics } from './metrics.js';
 import { httpsRedirect, type PlainRedirect } from './redirect.js';
+import { AcmeTokens } from './acme-tokens.js';
 import { readSealKey } from './seal.js';
+
+const slash = (p: string): string => (p.endsWith('/') ? p : `${p}/`);
+
+/** The raw prefixes the catalog mirrors for TLS: certificates and ACME tokens. */
+export function tlsWatchPrefixes(config: Pick<TlsConfig, 'tlsPrefix' | 'acmePrefix'>): string[] {
+  return [slash(config.tlsPrefix), slash(config.acmePrefix)];
+}
 
 export class TlsEdge {
   readonly certificates: CertificateStore;
   readonly etcd: CertEtcdSource;
+  /** HTTP-01 key authorizations any proxy answers on the plain listener */
+  readonly acme: AcmeTokens;
   private readonly dir: CertDirSource | undefined;
   private listener: TlsListener | undefined;
   private readonly metrics: TlsMetrics;
@@ -37,22 +47,23 @@ export class TlsEdge {
     this.metrics = new TlsMetrics(registry, () => this.certificates.certificates());
     this.certificates = new CertificateStore(config.tlsDefaultCert, log, this.metrics);
     this.etcd = new CertEtcdSource(config.tlsPrefix, catalog, this.certificates, readSealKey(config.tlsSealKey));
+    this.acme = new AcmeTokens(config.acmePrefix, catalog);
     if (config.tlsCertDir !== undefined) this.dir = new CertDirSource(config.tlsCertDir, this.certificates);
-  }
-
-  /** the raw prefix the catalog mirrors for certificates */
-  get watchPrefix(): string {
-    return this.etcd.watchPrefix;
   }
 
   changed(change: CatalogChange): void {
     this.etcd.changed(change);
+    this.acme.changed(change);
   }
 
-  /** The --https-redirect hook for the engine, when the flag is set. */
-  redirect(): PlainRedirect | undefined {
-    if (!this.config.httpsRedirect) return undefined;
-    return (host, url) => httpsRedirect(host, url, this.port);
+  /**
+   * The engine's hook for plain-HTTP requests: ACME challenge answers first (a CA validates over
+   * plain HTTP), then --https-redirect when set.
+   */
+  plainHook(): PlainRedirect {
+    const acme = this.acme;
+    if (!this.config.httpsRedirect) return (_host, url) => acme.answer(url);
+    return (host, url) => acme.answer(url) ?? httpsRedirect(host, url, this.port);
   }
 
   /** Reads the directory, then listens and hands connections to `front`. */
