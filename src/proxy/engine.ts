@@ -86,7 +86,7 @@ export class ProxyEngine implements RunningMode {
       accessLog,
       upstreamKeepAliveMs: config.upstreamKeepalive,
       upstreamConnections: config.upstreamConnections,
-      httpsRedirect: this.tls?.plainHook(),
+      plainAnswer: this.tls?.plainHook(),
       hsts: this.tls !== undefined && config.hsts > 0 ? `max-age=${config.hsts}` : undefined,
     };
     // proxy TCP: its own listeners beside the HTTP front door, fed by the same catalog

@@ -33,8 +33,8 @@ export interface EngineParts {
   readonly upstreamKeepAliveMs: number;
   /** max connections per upstream; 0 = unlimited */
   readonly upstreamConnections: number;
-  /** plain-HTTP requests answered with a redirect to https instead (--https-redirect) */
-  readonly httpsRedirect?: import('./tls/redirect.js').PlainRedirect;
+  /** plain-HTTP requests the proxy answers itself: ACME challenges, --https-redirect */
+  readonly plainAnswer?: import('./tls/redirect.js').PlainRedirect;
   /** Strict-Transport-Security value for HTTPS responses (--hsts) */
   readonly hsts?: string;
 }

@@ -54,7 +54,7 @@ export interface TrafficDeps<P extends UpstreamPoolLike> {
   metrics: ProxyMetrics;
   log: Logger;
   accessLog: AccessLog;
-  httpsRedirect?: import('./tls/redirect.js').PlainRedirect;
+  plainAnswer?: import('./tls/redirect.js').PlainRedirect;
   hsts?: string;
 }
 
@@ -67,8 +67,8 @@ export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
   readonly limits: ServerLimits;
   readonly metrics: ProxyMetrics;
   readonly log: Logger;
-  /** plain-HTTP requests get this redirect to https when it gives one (--https-redirect) */
-  readonly httpsRedirect: import('./tls/redirect.js').PlainRedirect | undefined;
+  /** plain-HTTP requests get this answer when it gives one (ACME challenges, --https-redirect) */
+  readonly plainAnswer: import('./tls/redirect.js').PlainRedirect | undefined;
   /** Strict-Transport-Security value added to HTTPS responses without one (--hsts) */
   readonly hsts: string | undefined;
   private readonly accessLog: AccessLog;
@@ -93,7 +93,7 @@ export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
     this.metrics = deps.metrics;
     this.log = deps.log;
     this.accessLog = deps.accessLog;
-    this.httpsRedirect = deps.httpsRedirect;
+    this.plainAnswer = deps.plainAnswer;
     this.hsts = deps.hsts;
   }
 

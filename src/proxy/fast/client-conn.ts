@@ -234,9 +234,9 @@ export class ClientConn implements ParserEvents, ExchangeClient {
     const facts = req.facts;
     const host = facts.host;
     let routed: string | Refusal;
-    if (traffic.httpsRedirect !== undefined && this.forward.proto === 'http') {
-      const redirect = traffic.httpsRedirect(host, req.url);
-      if (redirect !== undefined) return this.refuse(req, redirect, startedAt);
+    if (traffic.plainAnswer !== undefined && this.forward.proto === 'http') {
+      const answer = traffic.plainAnswer(host, req.url);
+      if (answer !== undefined) return this.refuse(req, answer, startedAt);
     }
     if (host === this.lastHost && facts.hosts === 1 && req.url.charCodeAt(0) === 47 /* / */) routed = this.lastRoute!;
     else {

@@ -15,7 +15,7 @@ import { isWebSocketUpgrade, WebSocketUpgrades, type UpgradeRequest } from '../u
 import { PortableExchange, type ExchangeOwner } from './exchange.js';
 import type { PortablePool } from './pool.js';
 import { H2Sessions } from '../tls/h2-session.js';
-import { asHttp1Request } from './h2.js';
+import { asHttp1Request, withoutReason } from './h2.js';
 import type { TLSSocket } from 'node:tls';
 
 const kExchange = Symbol('beacon.exchange');
@@ -56,7 +56,7 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.upgrades.refuse(socket, { status: 501, body: 'CONNECT is not supported\n' }));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
     this.h2 = new H2Sessions(l.maxHeaderSize, l.idleTimeoutMs);
-    this.h2.server.on('request', (req, res) => this.handle(asHttp1Request(req) as unknown as IncomingMessage, res as unknown as ServerResponse));
+    this.h2.server.on('request', (req, res) => this.handle(asHttp1Request(req) as unknown as IncomingMessage, withoutReason(res) as unknown as ServerResponse));
     const smallest = Math.min(l.upstreamHeaderTimeoutMs, l.clientHeaderTimeoutMs);
     this.sweeper = setInterval(() => this.sweep(), Math.max(20, Math.min(1000, Math.floor(smallest / 4))));
     this.sweeper.unref();
@@ -106,8 +106,8 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     if (traffic.stopping) res.shouldKeepAlive = false;
     const { host, hosts } = hostsOf(req.rawHeaders);
     const proto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
-    const redirect = proto === 'http' ? traffic.httpsRedirect?.(host, req.url ?? '') : undefined;
-    if (redirect !== undefined) return this.refuse(req, res, redirect, startedAt);
+    const answer = proto === 'http' ? traffic.plainAnswer?.(host, req.url ?? '') : undefined;
+    if (answer !== undefined) return this.refuse(req, res, answer, startedAt);
     const routed = admit({ url: req.url ?? '', hosts, host, versionMinor: req.httpVersionMinor }, (h) => traffic.router.route(h));
     if (typeof routed !== 'string') return this.refuse(req, res, routed, startedAt);
     const facts = requestFacts(req.rawHeaders);

@@ -4,7 +4,7 @@
  * (Host from :authority, no pseudo-headers, a body without length marked chunked) and the
  * version reads as 1.1 for admission.
  */
-import type { Http2ServerRequest } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { http1Headers } from '../tls/h2-session.js';
 
 export function asHttp1Request(req: Http2ServerRequest): Http2ServerRequest {
@@ -12,4 +12,14 @@ export function asHttp1Request(req: Http2ServerRequest): Http2ServerRequest {
   Object.defineProperty(req, 'rawHeaders', { value: raw, configurable: true });
   Object.defineProperty(req, 'httpVersionMinor', { value: 1, configurable: true });
   return req;
+}
+
+/** HTTP/2 has no reason phrase: writeHead(status, reason, headers) drops it instead of warning. */
+export function withoutReason(res: Http2ServerResponse): Http2ServerResponse {
+  const writeHead = res.writeHead.bind(res) as (status: number, headers?: unknown) => Http2ServerResponse;
+  Object.defineProperty(res, 'writeHead', {
+    value: (status: number, reasonOrHeaders?: unknown, headers?: unknown) => writeHead(status, typeof reasonOrHeaders === 'string' ? headers : reasonOrHeaders),
+    configurable: true,
+  });
+  return res;
 }

@@ -25,5 +25,5 @@ export function httpsRedirect(host: string, url: string, tlsPort: number): Refus
   return { status: 308, body: `moved to ${location}\n`, location };
 }
 
-/** What the engines call for a plain-HTTP request: a redirect, or undefined to serve it. */
+/** What the engines call for a plain-HTTP request: an answer of the proxy's own (a redirect, an ACME challenge), or undefined to serve it. */
 export type PlainRedirect = (host: string, url: string) => Refusal | undefined;
