@@ -9,6 +9,7 @@ import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
+import { connect as tcpConnect } from 'node:net';
 import { EtcdCluster } from '../harness/etcd.ts';
 import { freePort } from '../harness/ports.ts';
 import { makeSiteCA, type SiteCert } from '../harness/site-certs.ts';
@@ -191,6 +192,20 @@ test('ACME HTTP-01 tokens from the store are answered by every proxy on plain HT
   assert.equal(other.text, 'web');
   await etcd.del('/beacon/acme/abcDEF_123-x');
   await waitFor('token removed', async () => (await send(proxy.port, { host: 'any.test', path: '/.well-known/acme-challenge/abcDEF_123-x' })).text === 'web' || undefined, 10_000);
+});
+
+test('garbage and plain HTTP on the TLS port end that connection only; handshakes go on', { timeout: 30_000 }, async () => {
+  for (const bytes of [Buffer.from('GET / HTTP/1.1\r\nHost: www.example.test\r\n\r\n'), Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]), Buffer.alloc(3000, 0xff)]) {
+    await new Promise<void>((resolve) => {
+      const s = tcpConnect(tlsPort, '127.0.0.1', () => s.write(bytes));
+      s.on('data', () => undefined);
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+      setTimeout(() => (s.destroy(), resolve()), 5000);
+    });
+  }
+  assert.equal((await get('www.example.test')).status, 200);
+  assert.match(await proxy.metrics(), /beacon_proxy_tls_handshakes_total\{result="error"\} [1-9]/);
 });
 
 test('/status lists the certificates and metrics their expiry', { timeout: 30_000 }, async () => {
