@@ -87,6 +87,24 @@ export class CertificateStore {
     return true;
   }
 
+  /**
+   * Certificates that expired while served stop being served (logged, counted as invalid): a
+   * client would refuse them anyway, and the default or a wildcard may still cover the name.
+   */
+  dropExpired(): number {
+    const now = this.now();
+    let dropped = 0;
+    for (const [id, s] of this.served) {
+      if (s.cert.notAfter.getTime() > now) continue;
+      this.served.delete(id);
+      dropped++;
+      this.log.warn({ source: s.cert.source, name: s.cert.name, notAfter: s.cert.notAfter.toISOString() }, 'certificate expired; no longer served');
+      this.metrics?.invalidPair(s.cert.source);
+    }
+    if (dropped > 0) this.rebuild();
+    return dropped;
+  }
+
   /** Every name a source no longer has goes (e.g. after a full re-read). */
   retain(source: string, names: ReadonlySet<string>): void {
     let changed = false;

@@ -18,6 +18,9 @@ import { httpsRedirect, type PlainRedirect } from './redirect.js';
 import { AcmeTokens } from './acme-tokens.js';
 import { readSealKey } from './seal.js';
 
+/** how often served certificates are checked for expiry */
+const EXPIRY_CHECK_MS = 60_000;
+
 const slash = (p: string): string => (p.endsWith('/') ? p : `${p}/`);
 
 /** The raw prefixes the catalog mirrors for TLS: certificates and ACME tokens. */
@@ -34,6 +37,7 @@ export class TlsEdge {
   private listener: TlsListener | undefined;
   private readonly metrics: TlsMetrics;
   private port: number;
+  private expiry: NodeJS.Timeout | undefined;
   address: string | undefined;
 
   constructor(
@@ -69,6 +73,8 @@ export class TlsEdge {
   /** Reads the directory, then listens and hands connections to `front`. */
   async start(front: FrontDoor): Promise<void> {
     await this.dir?.start();
+    this.expiry = setInterval(() => this.certificates.dropExpired(), EXPIRY_CHECK_MS);
+    this.expiry.unref();
     const listener = (this.listener = new TlsListener({ store: this.certificates, metrics: this.metrics, log: this.log, accept: (socket) => front.accept(socket), acceptH2: (socket) => front.acceptH2(socket) }));
     const { host, port } = parseHostPort(this.config.tlsListen)!;
     const where = await listener.listen(host, port);
@@ -87,6 +93,7 @@ export class TlsEdge {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.expiry);
     this.listener?.destroyAll();
     await this.dir?.stop();
   }
