@@ -32,6 +32,8 @@ export interface ModeContext {
   store(): Store;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stdout: Writable;
+  /** the words before the flags, for modes that take them (`beacon tls put NAME`) */
+  readonly args?: readonly string[];
 }
 
 /**
@@ -48,6 +50,8 @@ export interface ModeDefinition {
   readonly flags: readonly FlagSpec[];
   /** long-running modes get --admin and SIGTERM handling */
   readonly daemon: boolean;
+  /** how many words before the flags the mode takes (e.g. `tls put NAME`: 2); default none */
+  readonly positionals?: number;
   /**
    * Validates the flags (throwing UsageError, which exits 2), then imports the mode's code with
    * `await import()` and builds the mode. No I/O here beyond loading modules: start() does it.

@@ -117,7 +117,11 @@ export async function main(io: CliIo): Promise<number> {
   let store: Store | undefined;
   const metrics = new Registry();
   try {
-    flags = parseModeArgs(mode, rest, io.env);
+    // words before the flags, for the modes that take them (`beacon tls put NAME --cert ...`)
+    let words = 0;
+    while (words < (mode.positionals ?? 0) && words < rest.length && !rest[words]!.startsWith('-')) words++;
+    const args = rest.slice(0, words);
+    flags = parseModeArgs(mode, rest.slice(words), io.env);
     log = createLogger((flags.logLevel ?? (mode.daemon ? 'info' : 'warn')) as 'info', { mode: mode.name });
     // The store backends (etcd's gRPC client, the file watcher) load only for a mode that runs.
     const { openStore } = await import('../store/open.js');
@@ -127,6 +131,7 @@ export async function main(io: CliIo): Promise<number> {
       metrics,
       env: io.env,
       stdout: io.stdout,
+      args,
       store: () => (store ??= openStore(flags as unknown as StoreConfig)),
     };
     running = await mode.create(ctx);

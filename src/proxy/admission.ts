@@ -11,6 +11,8 @@ export interface Refusal {
   readonly body: string;
   /** the service it was meant for, when known (metrics label) */
   readonly service?: string;
+  /** a redirect's target (308 to https) */
+  readonly location?: string;
 }
 
 export interface AdmissionInput {

@@ -9,6 +9,7 @@ import type { ProxyConfig } from './config.js';
 import type { ProxyStatus } from './engine.js';
 import { METRIC_NAMES, ProxyMetrics } from './metrics.js';
 import { TCP_METRIC_NAMES, TcpMetrics } from './tcp/metrics.js';
+import { TLS_METRIC_NAMES, TlsMetrics } from './tls/metrics.js';
 import { mergeTcpStatus } from './tcp/status.js';
 
 export const MESSAGE_TAG = 'beacon-proxy';
@@ -172,6 +173,8 @@ export class ProxyPrimary implements RunningMode {
       // Every worker follows the same store; instance state (ejections) is per worker.
       services: mergeServices(this.slots.flatMap((s) => (s.status ? [s.status] : []))),
       ...(this.config.tcp.length > 0 ? { tcp: mergeTcpStatus(this.slots.map((s) => s.status?.tcp)) } : {}),
+      // every worker loads the same certificates
+      ...(first?.certificates ? { tlsListen: first.tlsListen, certificates: first.certificates } : {}),
     };
   }
 
@@ -179,7 +182,8 @@ export class ProxyPrimary implements RunningMode {
     const template = new Registry();
     new ProxyMetrics(template);
     new TcpMetrics(template);
-    for (const name of [...METRIC_NAMES, ...TCP_METRIC_NAMES]) {
+    new TlsMetrics(template, () => []);
+    for (const name of [...METRIC_NAMES, ...TCP_METRIC_NAMES, ...(this.config.tlsListen === undefined ? [] : TLS_METRIC_NAMES)]) {
       const shape = template.getSingleMetric(name)!;
       registry.registerMetric({
         name,

@@ -1,11 +1,12 @@
 import type { ModeDefinition } from '../mode.js';
 import { UsageError } from '../errors.js';
 import { PROXY_MODE_FLAGS, type ProxyConfig } from './config.js';
+import { checkTlsFlags } from './tls/flags.js';
 
 export const definition: ModeDefinition = {
   name: 'proxy',
   usage:
-    'beacon proxy [--listen 0.0.0.0:80] [--route HOST=SERVICE ...] [--domain DOMAIN] [--default-service NAME] [--workers 1] [--connect-timeout 2s] [--max-tries 3] [--max-fails 2] [--fail-timeout 10s] [--no-access-log] [--tcp LISTEN=SERVICE[:BALANCE] ...] [--admin ADDR]',
+    'beacon proxy [--listen 0.0.0.0:80] [--route HOST=SERVICE ...] [--domain DOMAIN] [--default-service NAME] [--tls-listen ADDR --tls-cert-dir DIR --tls-default-cert NAME --https-redirect] [--workers 1] [--connect-timeout 2s] [--max-tries 3] [--max-fails 2] [--fail-timeout 10s] [--no-access-log] [--tcp LISTEN=SERVICE[:BALANCE] ...] [--admin ADDR]',
   summary: 'HTTP front door: route by Host to the live /services instances, round robin, retries, WebSocket',
   daemon: true,
   flags: PROXY_MODE_FLAGS,
@@ -13,6 +14,7 @@ export const definition: ModeDefinition = {
   async create(ctx) {
     const config = ctx.flags as unknown as ProxyConfig;
     checkTimeouts(config);
+    checkTlsFlags(config);
     if (config.workers > 1) {
       const { ProxyPrimary } = await import('./cluster.js');
       return new ProxyPrimary(config, ctx.log, ctx.metrics);

@@ -18,6 +18,8 @@ import { decideEngine, probeInternals, type Decision } from './engine-choice.js'
 import type { BuiltEngine, EngineParts } from './front-door.js';
 import { TcpListeners, type TcpListenerStatus } from './tcp/listeners.js';
 import { tcpOptions, tcpSpecs } from './tcp/flags.js';
+import type { CertificateStatus } from './tls/cert-store.js';
+import { TlsEdge, tlsWatchPrefixes } from './tls/edge.js';
 
 /** How long start() waits for the first store snapshot before serving anyway (503s until then). */
 const FIRST_SYNC_WAIT_MS = 3000;
@@ -47,6 +49,8 @@ export class ProxyEngine implements RunningMode {
   private readonly accessDestination: AccessLogDestination | undefined;
   /** --tcp listeners, when any */
   private readonly tcp: TcpListeners | undefined;
+  /** --tls-listen, when set */
+  private readonly tls: TlsEdge | undefined;
   private address: string | undefined;
   private stopped: Promise<void> | undefined;
 
@@ -54,7 +58,10 @@ export class ProxyEngine implements RunningMode {
     const config = deps.config;
     this.config = config;
     this.log = deps.log;
-    this.catalog = new Catalog({ store: deps.store, log: deps.log, services: { prefix: config.servicesPrefix } });
+    // certificates and ACME tokens come through the catalog as raw prefixes
+    const tlsPrefixes = config.tlsListen === undefined ? [] : tlsWatchPrefixes(config);
+    this.catalog = new Catalog({ store: deps.store, log: deps.log, services: { prefix: config.servicesPrefix }, extraPrefixes: tlsPrefixes });
+    if (config.tlsListen !== undefined) this.tls = new TlsEdge({ ...config, tlsListen: config.tlsListen }, this.catalog, deps.log, deps.metrics);
     this.leases = new LeaseClock(deps.store, deps.log);
     registerCatalogMetrics(deps.metrics, () => this.catalog);
     this.registry = deps.metrics;
@@ -84,6 +91,8 @@ export class ProxyEngine implements RunningMode {
       accessLog,
       upstreamKeepAliveMs: config.upstreamKeepalive,
       upstreamConnections: config.upstreamConnections,
+      plainAnswer: this.tls?.plainHook(),
+      hsts: this.tls !== undefined && config.hsts > 0 ? `max-age=${config.hsts}` : undefined,
     };
     // proxy TCP: its own listeners beside the HTTP front door, fed by the same catalog
     const tcp = tcpSpecs(config);
@@ -92,6 +101,7 @@ export class ProxyEngine implements RunningMode {
   }
 
   private onChange(change: CatalogChange): void {
+    this.tls?.changed(change);
     const table = this.built?.table;
     // before the engine is built the first snapshot fills the table (see start)
     if (table === undefined) return;
@@ -131,6 +141,7 @@ export class ProxyEngine implements RunningMode {
     const { host, port } = parseHostPort(this.config.listen)!;
     const where = await built.front.listen(host, port);
     this.address = `${where.address}:${where.port}`;
+    await this.tls?.start(built.front);
     await this.tcp?.start();
     this.log.info({ listen: this.address, services: this.catalog.services().size, ready: this.catalog.ready }, 'proxy listening');
   }
@@ -139,11 +150,14 @@ export class ProxyEngine implements RunningMode {
     this.stopped ??= (async () => {
       const built = this.built;
       const tcpStop = this.tcp?.stop(this.config.shutdownTimeout);
+      const tlsClosed = this.tls?.close();
       if (built !== undefined) {
         const { unfinished } = await built.front.stop(this.config.shutdownTimeout);
         if (unfinished > 0) this.log.warn({ unfinished }, 'shutdown deadline passed; cut requests still in flight');
         await built.table.close(1000);
       }
+      await this.tls?.stop();
+      await tlsClosed;
       const tcp = await tcpStop;
       if (tcp && tcp.unfinished > 0) this.log.warn({ unfinished: tcp.unfinished }, 'shutdown deadline passed; cut TCP connections still open');
       this.leases.stop();
@@ -155,7 +169,7 @@ export class ProxyEngine implements RunningMode {
   }
 
   ready(): boolean {
-    return this.catalog.ready && this.built !== undefined && this.built.front.isListening && (this.tcp?.isListening ?? true);
+    return this.catalog.ready && this.built !== undefined && this.built.front.isListening && (this.tcp?.isListening ?? true) && (this.tls?.isListening ?? true);
   }
 
   /** The table's view of each upstream, with lease time left (readings kept fresh in the background). */
@@ -178,6 +192,7 @@ export class ProxyEngine implements RunningMode {
       services: built === undefined ? {} : this.servicesStatus(built.table, Date.now()),
       store: this.catalog.storeState(),
       ...(this.tcp ? { tcp: this.tcp.status(Date.now()) } : {}),
+      ...(this.tls ? { tlsListen: this.tls.address ?? this.config.tlsListen, certificates: this.tls.status() } : {}),
     };
   }
 }
@@ -193,6 +208,9 @@ export interface ProxyStatus {
   services: ReturnType<UpstreamTable['status']>;
   store: CatalogStoreState;
   tcp?: TcpListenerStatus[];
+  /** --tls-listen's address and every certificate loaded (valid ones only) */
+  tlsListen?: string;
+  certificates?: CertificateStatus[];
 }
 
 /**

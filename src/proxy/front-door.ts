@@ -2,7 +2,7 @@
  * The contract both HTTP engines keep: a listener that serves requests through the shared
  * Traffic and stops gracefully. The engine is chosen once at start (see engine-choice.ts).
  */
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 export type EngineName = 'fast' | 'portable';
 
@@ -10,6 +10,10 @@ export interface FrontDoor {
   readonly engine: EngineName;
   listen(host: string, port: number): Promise<AddressInfo>;
   readonly isListening: boolean;
+  /** serves a connection accepted elsewhere (a decrypted TLS socket from --tls-listen) */
+  accept(socket: Socket): void;
+  /** serves an HTTP/2 connection (TLS, ALPN h2) */
+  acceptH2(socket: import('node:tls').TLSSocket): void;
   /**
    * Graceful: stop accepting, let in-flight requests finish (closing keep-alive connections as
    * they go idle) until `deadlineMs`, then cut what is left.
@@ -29,6 +33,10 @@ export interface EngineParts {
   readonly upstreamKeepAliveMs: number;
   /** max connections per upstream; 0 = unlimited */
   readonly upstreamConnections: number;
+  /** plain-HTTP requests the proxy answers itself: ACME challenges, --https-redirect */
+  readonly plainAnswer?: import('./tls/redirect.js').PlainRedirect;
+  /** Strict-Transport-Security value for HTTPS responses (--hsts) */
+  readonly hsts?: string;
 }
 
 /** A built engine: the upstream table the catalog feeds, and the front door serving it. */

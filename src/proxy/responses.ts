@@ -4,6 +4,8 @@
  */
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
+  200: 'OK',
+  308: 'Permanent Redirect',
   400: 'Bad Request',
   404: 'Not Found',
   408: 'Request Timeout',
@@ -19,11 +21,13 @@ export interface LocalResponseOptions {
   retryAfter?: boolean;
   /** `connection: close` after it */
   close?: boolean;
+  /** `location: ...` (a redirect; the value is the proxy's own, never client text unchecked) */
+  location?: string;
 }
 
 /** A complete short plain-text response, head and body. */
 export function localResponse(status: number, body: string, options: LocalResponseOptions = {}): string {
-  const extra = (options.retryAfter ? 'retry-after: 1\r\n' : '') + (options.close ? 'connection: close\r\n' : '');
+  const extra = (options.location === undefined ? '' : `location: ${options.location}\r\n`) + (options.retryAfter ? 'retry-after: 1\r\n' : '') + (options.close ? 'connection: close\r\n' : '');
   return `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n${extra}\r\n${body}`;
 }
 

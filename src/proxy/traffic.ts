@@ -54,6 +54,8 @@ export interface TrafficDeps<P extends UpstreamPoolLike> {
   metrics: ProxyMetrics;
   log: Logger;
   accessLog: AccessLog;
+  plainAnswer?: import('./tls/redirect.js').PlainRedirect;
+  hsts?: string;
 }
 
 const NO_TRIES: readonly Upstream[] = [];
@@ -65,6 +67,10 @@ export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
   readonly limits: ServerLimits;
   readonly metrics: ProxyMetrics;
   readonly log: Logger;
+  /** plain-HTTP requests get this answer when it gives one (ACME challenges, --https-redirect) */
+  readonly plainAnswer: import('./tls/redirect.js').PlainRedirect | undefined;
+  /** Strict-Transport-Security value added to HTTPS responses without one (--hsts) */
+  readonly hsts: string | undefined;
   private readonly accessLog: AccessLog;
   /**
    * The clock (ms since the epoch) for timeouts and balancing, advanced by the listener that
@@ -87,6 +93,8 @@ export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
     this.metrics = deps.metrics;
     this.log = deps.log;
     this.accessLog = deps.accessLog;
+    this.plainAnswer = deps.plainAnswer;
+    this.hsts = deps.hsts;
   }
 
   tick(): number {

@@ -107,7 +107,7 @@ export class WebSocketUpgrades {
     if (typeof routed !== 'string') return this.refuse(socket, routed);
     const peer = traffic.pick(routed);
     if (peer === undefined) return this.refuse(socket, noInstance(routed));
-    setForwardedOnObject(req.headers, { clientAddress: socket.remoteAddress ?? '', proto: this.proto });
+    setForwardedOnObject(req.headers, { clientAddress: socket.remoteAddress ?? '', proto: (socket as { encrypted?: boolean }).encrypted === true ? 'https' : this.proto });
     this.open.add(socket);
     socket.once('close', () => this.open.delete(socket));
     traffic.recordUpgrade(req.method, host, req.url, routed, peer.id, socket.remoteAddress);

@@ -40,11 +40,11 @@ test('static imports reach no module a mode loads with create(): the graph from 
   for (const entry of [...dynamic].filter((f) => f.endsWith('/cli/main.js'))) visit(entry);
   const loaded = [...seen].map((f) => relative(DIST, f)).sort();
   const deferred = [...dynamic].map((f) => relative(DIST, f)).filter((f) => f !== 'cli/main.js').sort();
-  for (const mode of ['proxy/engine.js', 'proxy/cluster.js', 'dns/server.js', 'announce/announcer.js', 'render/renderer.js', 'services/listing.js', 'store/open.js']) {
+  for (const mode of ['proxy/engine.js', 'proxy/cluster.js', 'proxy/tls/put.js', 'dns/server.js', 'announce/announcer.js', 'render/renderer.js', 'services/listing.js', 'store/open.js']) {
     assert.ok(deferred.includes(mode), `${mode} is imported by a create() or main`);
   }
   assert.deepEqual(loaded.filter((f) => deferred.includes(f)), [], 'statically loaded yet meant to load lazily');
-  assert.deepEqual(loaded.filter((f) => f.startsWith('proxy/')), ['proxy/command.js', 'proxy/config.js', 'proxy/engine-choice.js', 'proxy/routing.js', 'proxy/tcp/flags.js', 'proxy/tcp/spec.js']);
+  assert.deepEqual(loaded.filter((f) => f.startsWith('proxy/')), ['proxy/command.js', 'proxy/config.js', 'proxy/engine-choice.js', 'proxy/routing.js', 'proxy/tcp/flags.js', 'proxy/tcp/spec.js', 'proxy/tls/command.js', 'proxy/tls/flags.js']);
 });
 
 test('the preload really hides the internals: require, import and process.binding all fail', { timeout: 30_000 }, async () => {

@@ -74,7 +74,7 @@ export class ClientConn implements ParserEvents, ExchangeClient {
     this.traffic = listener.traffic;
     this.socket = socket;
     this.address = socket.remoteAddress ?? '';
-    this.forward = { clientAddress: this.address, proto: 'http' };
+    this.forward = { clientAddress: this.address, proto: (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http' };
     this.parser = new Http1Parser('request', this, this.traffic.limits.maxHeaderSize);
     this.idleSince = this.traffic.now;
     socket.setNoDelay(true);
@@ -234,6 +234,10 @@ export class ClientConn implements ParserEvents, ExchangeClient {
     const facts = req.facts;
     const host = facts.host;
     let routed: string | Refusal;
+    if (traffic.plainAnswer !== undefined && this.forward.proto === 'http') {
+      const answer = traffic.plainAnswer(host, req.url);
+      if (answer !== undefined) return this.refuse(req, answer, startedAt);
+    }
     if (host === this.lastHost && facts.hosts === 1 && req.url.charCodeAt(0) === 47 /* / */) routed = this.lastRoute!;
     else {
       routed = admit({ url: req.url, hosts: facts.hosts, host, versionMinor: req.versionMinor }, (h) => traffic.router.route(h));
@@ -259,7 +263,8 @@ export class ClientConn implements ParserEvents, ExchangeClient {
 
   /** Answers a request the proxy does not forward. */
   private refuse(req: RequestStart, refusal: Refusal, startedAt: number): undefined {
-    this.sendError(refusal.status, refusal.body, refusal.status === 503);
+    if (refusal.location !== undefined) this.sendRedirect(refusal.status, refusal.body, refusal.location);
+    else this.sendError(refusal.status, refusal.body, refusal.status === 503);
     const service = refusal.service === undefined ? '-' : this.traffic.label(refusal.service);
     this.traffic.record({ method: req.method, host: req.facts.host, path: req.url, client: this.address, service, upstream: undefined, status: refusal.status, startedAt, tries: 0 });
     return undefined;
@@ -289,6 +294,13 @@ export class ClientConn implements ParserEvents, ExchangeClient {
   private becameIdle(): void {
     this.idleSince = this.traffic.now;
     if (this.traffic.stopping || this.ended) this.close();
+  }
+
+  private sendRedirect(status: number, body: string, location: string): void {
+    if (this.gone) return;
+    if (this.traffic.stopping) this.keepAlive = false;
+    this.write(localResponse(status, body, { location, close: !this.keepAlive }));
+    if (!this.keepAlive) this.close();
   }
 
   /** Writes a short plain-text response (errors, 503s); closes after it when asked or needed. */

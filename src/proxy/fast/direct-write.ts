@@ -64,7 +64,9 @@ export class DirectWriter {
   write(socket: Socket, data: string | Uint8Array): boolean {
     const binding = this.binding;
     const handle = (socket as unknown as { _handle: StreamHandle | null })._handle;
-    if (binding === undefined || handle === null || socket.connecting || socket.writableLength !== 0 || socket.destroyed || socket.writableEnded) {
+    // a TLS socket's handle encrypts and finishes every write later: each direct write would
+    // report backpressure, so those go through the Writable (encrypted ones gain nothing here)
+    if (binding === undefined || handle === null || socket.connecting || socket.writableLength !== 0 || socket.destroyed || socket.writableEnded || (socket as { encrypted?: boolean }).encrypted === true) {
       return typeof data === 'string' ? socket.write(data, 'latin1') : socket.write(data);
     }
     const req = this.spare!;

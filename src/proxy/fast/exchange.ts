@@ -275,6 +275,8 @@ export class Exchange extends ResponseGathering implements ConnUser {
         framing = 'transfer-encoding: chunked\r\n';
       }
     }
+    // --hsts: HTTPS responses (h2 ones too) say so unless the upstream did
+    if (this.traffic.hsts !== undefined && client.forward.proto === 'https' && !/^strict-transport-security:/im.test(head.lines)) framing += `strict-transport-security: ${this.traffic.hsts}\r\n`;
     if (!this.requestEnded || this.traffic.stopping) client.closeAfterResponse();
     if (!client.keepAlive) framing += 'connection: close\r\n';
     else if (this.http10) framing += 'connection: keep-alive\r\n';

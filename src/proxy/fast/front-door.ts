@@ -12,6 +12,9 @@ import { ClientConn, type ConnListener } from './client-conn.js';
 import { DirectWriter } from './direct-write.js';
 import type { UpstreamPool } from './pool.js';
 import { SharedReads } from './shared-reads.js';
+import { FastH2 } from './h2-stream.js';
+import { H2Sessions } from '../tls/h2-session.js';
+import type { TLSSocket } from 'node:tls';
 
 export class FastFrontDoor implements FrontDoor, ConnListener {
   readonly engine = 'fast';
@@ -23,12 +26,17 @@ export class FastFrontDoor implements FrontDoor, ConnListener {
   private readonly upgrades: WebSocketUpgrades;
   private readonly sweeper: NodeJS.Timeout;
   private listening = false;
+  /** HTTP/2 from the TLS listener: each stream runs an Exchange like a request on a ClientConn */
+  private readonly h2: FastH2;
+  private readonly h2Sessions: H2Sessions;
 
   /** `writer` is shared with the upstream pools: it keeps a spare write request between writes */
   constructor(traffic: Traffic<UpstreamPool>, writer: DirectWriter) {
     this.traffic = traffic;
     this.writer = writer;
     this.upgrades = new WebSocketUpgrades(traffic);
+    this.h2 = new FastH2(traffic);
+    this.h2Sessions = new H2Sessions(traffic.limits.maxHeaderSize, traffic.limits.idleTimeoutMs, (stream, headers, raw) => this.h2.serve(stream, headers, raw));
     // paused until the ClientConn has chosen how the socket is read (see SharedReads)
     this.server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => {
       if (traffic.stopping) {
@@ -58,6 +66,16 @@ export class FastFrontDoor implements FrontDoor, ConnListener {
     });
   }
 
+  accept(socket: Socket): void {
+    if (this.traffic.stopping) socket.destroy();
+    else this.conns.add(new ClientConn(this, socket));
+  }
+
+  acceptH2(socket: TLSSocket): void {
+    if (this.traffic.stopping) socket.destroy();
+    else this.h2Sessions.accept(socket);
+  }
+
   get isListening(): boolean {
     return this.listening;
   }
@@ -65,6 +83,7 @@ export class FastFrontDoor implements FrontDoor, ConnListener {
   private sweep(): void {
     const now = this.traffic.tick();
     for (const conn of this.conns) conn.checkTimeouts(now);
+    this.h2.checkTimeouts(now);
     this.traffic.table.sweep(now);
   }
 
@@ -86,12 +105,14 @@ export class FastFrontDoor implements FrontDoor, ConnListener {
     const deadline = Date.now() + deadlineMs;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const conn of [...this.conns]) if (conn.idle) conn.close();
+    this.h2Sessions.close();
     await traffic.drain(deadlineMs);
     const unfinished = traffic.inflight;
     // A finished response may still be on its way out of a closing connection: it gets the
     // rest of the deadline to reach the kernel ('finish'), rather than being cut by destroy.
     await pollUntil(() => ![...this.conns].some((conn) => conn.flushing), deadline);
     this.upgrades.destroyAll();
+    this.h2Sessions.destroyAll();
     for (const conn of [...this.conns]) conn.destroy();
     clearInterval(this.sweeper);
     await closed;

@@ -58,13 +58,14 @@ export class SharedReads {
   }
 
   /**
-   * Starts reading a socket accepted with `pauseOnConnect`. `onData` receives each read; with
+   * Starts reading a socket accepted with `pauseOnConnect` (a TLS socket is read through 'data'). `onData` receives each read; with
    * the shared buffer the chunk is valid only during the call.
    */
   start(socket: Socket, onData: (chunk: Buffer) => void): void {
     const fields = this.fields;
     const handle = (socket as unknown as { _handle: UserBufferHandle | null })._handle;
-    if (fields === undefined || handle === null || typeof handle.useUserBuffer !== 'function') {
+    // a TLS socket's cleartext may already wait in its Readable buffer when it is handed over
+    if (fields === undefined || handle === null || typeof handle.useUserBuffer !== 'function' || (socket as { encrypted?: boolean }).encrypted === true) {
       socket.on('data', onData);
       socket.resume();
       return;

@@ -125,6 +125,9 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     // 1xx are not passed on (the client got its own 100 Continue from node:http)
     if (statusCode < 200) return;
     const headers = clientResponseList((controller.rawHeaders ?? []) as (string | Buffer)[]);
+    // --hsts: HTTPS responses (h2 ones too) say so unless the upstream did
+    const hsts = this.traffic.hsts;
+    if (hsts !== undefined && (this.req.socket as { encrypted?: boolean }).encrypted === true && !headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'strict-transport-security')) headers.push('strict-transport-security', hsts);
     if (this.traffic.stopping) this.res.shouldKeepAlive = false;
     try {
       if (statusMessage) this.res.writeHead(statusCode, statusMessage, headers);

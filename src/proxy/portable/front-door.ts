@@ -14,6 +14,9 @@ import type { Traffic } from '../traffic.js';
 import { isWebSocketUpgrade, WebSocketUpgrades, type UpgradeRequest } from '../upgrade.js';
 import { PortableExchange, type ExchangeOwner } from './exchange.js';
 import type { PortablePool } from './pool.js';
+import { H2Sessions } from '../tls/h2-session.js';
+import { asHttp1Request, withoutReason } from './h2.js';
+import type { TLSSocket } from 'node:tls';
 
 const kExchange = Symbol('beacon.exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: PortableExchange };
@@ -26,6 +29,8 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
   private readonly active = new Set<PortableExchange>();
   private readonly sweeper: NodeJS.Timeout;
   private listening = false;
+  /** HTTP/2 from the TLS listener through node:http2's compatibility API, into handle() */
+  private readonly h2: H2Sessions;
 
   constructor(traffic: Traffic<PortablePool>) {
     this.traffic = traffic;
@@ -50,6 +55,8 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrades.pass(req as unknown as UpgradeRequest, socket, head));
     this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.upgrades.refuse(socket, { status: 501, body: 'CONNECT is not supported\n' }));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
+    this.h2 = new H2Sessions(l.maxHeaderSize, l.idleTimeoutMs);
+    this.h2.server.on('request', (req, res) => this.handle(asHttp1Request(req) as unknown as IncomingMessage, withoutReason(res) as unknown as ServerResponse));
     const smallest = Math.min(l.upstreamHeaderTimeoutMs, l.clientHeaderTimeoutMs);
     this.sweeper = setInterval(() => this.sweep(), Math.max(20, Math.min(1000, Math.floor(smallest / 4))));
     this.sweeper.unref();
@@ -66,6 +73,17 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
         resolve(this.server.address() as AddressInfo);
       });
     });
+  }
+
+  accept(socket: Socket): void {
+    if (this.traffic.stopping) socket.destroy();
+    // node:http serves it as https.Server would (both read a TLSSocket as any stream)
+    else this.server.emit('connection', socket);
+  }
+
+  acceptH2(socket: TLSSocket): void {
+    if (this.traffic.stopping) socket.destroy();
+    else this.h2.accept(socket);
   }
 
   get isListening(): boolean {
@@ -87,10 +105,13 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     res.once('close', () => this.closed(res as TaggedResponse));
     if (traffic.stopping) res.shouldKeepAlive = false;
     const { host, hosts } = hostsOf(req.rawHeaders);
+    const proto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+    const answer = proto === 'http' ? traffic.plainAnswer?.(host, req.url ?? '') : undefined;
+    if (answer !== undefined) return this.refuse(req, res, answer, startedAt);
     const routed = admit({ url: req.url ?? '', hosts, host, versionMinor: req.httpVersionMinor }, (h) => traffic.router.route(h));
     if (typeof routed !== 'string') return this.refuse(req, res, routed, startedAt);
     const facts = requestFacts(req.rawHeaders);
-    const headers = requestForwardList(req.rawHeaders, facts.connection, hosts > 0 ? host : undefined, { clientAddress: req.socket.remoteAddress ?? '', proto: 'http' });
+    const headers = requestForwardList(req.rawHeaders, facts.connection, hosts > 0 ? host : undefined, { clientAddress: req.socket.remoteAddress ?? '', proto });
     const ex = new PortableExchange(traffic, this, req, res, routed, startedAt, headers, facts.hasBody);
     (res as TaggedResponse)[kExchange] = ex;
     if (!ex.attempt()) {
@@ -101,7 +122,7 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
   }
 
   private refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal, startedAt: number): void {
-    this.sendError(res, refusal.status, refusal.body, refusal.status === 503);
+    this.sendError(res, refusal.status, refusal.body, refusal.status === 503, refusal.location);
     const service = refusal.service === undefined ? '-' : this.traffic.label(refusal.service);
     this.traffic.record({ method: req.method ?? '', host: hostsOf(req.rawHeaders).host, path: req.url ?? '', client: req.socket.remoteAddress ?? '', service, upstream: undefined, status: refusal.status, startedAt, tries: 0 });
   }
@@ -123,13 +144,14 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     this.traffic.record({ method: req.method ?? '', host: hostsOf(req.rawHeaders).host, path: req.url ?? '', client: req.socket.remoteAddress ?? '', service: ex.service, upstream: ex.peer?.id, status, startedAt: ex.startedAt, tries: ex.tries });
   }
 
-  sendError(res: ServerResponse, status: number, body: string, retryAfter = false): void {
+  sendError(res: ServerResponse, status: number, body: string, retryAfter = false, location?: string): void {
     if (res.headersSent || res.destroyed) {
       res.destroy();
       return;
     }
     const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store'];
     if (retryAfter) headers.push('retry-after', '1');
+    if (location !== undefined) headers.push('location', location);
     // a body still arriving has nowhere to go: the connection ends after the error
     if (this.traffic.stopping || (requestFacts(res.req.rawHeaders).hasBody && !res.req.complete)) headers.push('connection', 'close');
     res.writeHead(status, headers);
@@ -158,9 +180,11 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     traffic.stopping = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
+    this.h2.close();
     await traffic.drain(deadlineMs);
     const unfinished = traffic.inflight;
     this.upgrades.destroyAll();
+    this.h2.destroyAll();
     this.server.closeAllConnections();
     clearInterval(this.sweeper);
     await closed;

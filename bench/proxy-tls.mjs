@@ -1,0 +1,209 @@
+// beacon proxy --tls-listen vs nginx (ssl + http2), same run, same certificate (EC P-256), same two
+// upstreams, one worker each: HTTPS keep-alive with wrk, HTTP/2 with h2load, and new TLS
+// handshakes per second (wrk with Connection: close). `npm run bench -- proxy-tls`.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const CLI = join(root, 'dist', 'cli.js');
+const ROUNDS = 3;
+const WRK = ['-t2', '-c50', '-d6s', '--latency'];
+const WARMUP = ['-t2', '-c50', '-d10s'];
+const H2LOAD = ['-c10', '-m10', '-D', '6', '-t1'];
+const HOST = 'bench.test';
+
+const UPSTREAM_SOURCE = `
+const http = require('node:http');
+const body = Buffer.from('hello from upstream ' + process.argv[2] + '\\n');
+const server = http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+  res.end(body);
+});
+server.keepAliveTimeout = 60000;
+server.listen(Number(process.argv[1]), '127.0.0.1', () => process.stdout.write('listening\\n'));
+`;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const children = new Set();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+function start(cmd, args, readyText) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => (readyText ? reject(new Error(`${cmd} not ready: ${out.slice(-2000)}`)) : resolve(child)), readyText ? 15_000 : 1500);
+    const onData = (c) => {
+      out += c.toString();
+      if (readyText && out.includes(readyText)) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${out.slice(-2000)}`)));
+  });
+}
+
+function toMs(text) {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(text);
+  if (!m) return NaN;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+}
+
+function wrk(port, args, extra = []) {
+  // SNI 127.0.0.1 matches no name: both serve their one certificate as the default
+  const out = execFileSync('wrk', [...args, '-H', `Host: ${HOST}`, ...extra, `https://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+    p99: toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + (/Socket errors: (.*)/.test(out) ? 1 : 0),
+  };
+}
+
+function h2load(port) {
+  const out = execFileSync('h2load', [...H2LOAD, `https://127.0.0.1:${port}/`, '-H', `:authority: ${HOST}`], { encoding: 'utf8' });
+  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1]);
+  const mean = toMs(/time for request:\s+\S+\s+\S+\s+(\S+)/.exec(out)?.[1] ?? '');
+  const failed = Number(/(\d+) failed/.exec(out)?.[1] ?? 0);
+  const proto = /Application protocol: (\S+)/.exec(out)?.[1];
+  return { rps, mean, failed, proto };
+}
+
+function nginxConfig(dir, port, upstreams, cert, key) {
+  return `worker_processes 1;
+daemon off;
+master_process on;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_timeout 60s;
+  keepalive_requests 100000;
+  upstream bench {
+${upstreams.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:${port} ssl http2;
+    server_name ${HOST};
+    ssl_certificate ${cert};
+    ssl_certificate_key ${key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache off;
+    ssl_session_tickets off;
+    location / {
+      proxy_pass http://bench;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+    }
+  }
+}
+`;
+}
+
+const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+const median = (values) => {
+  const v = [...values].sort((x, y) => x - y);
+  return v.length % 2 === 1 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+export async function run() {
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-bench-tls-'));
+  try {
+    const cert = join(dir, 'site.crt');
+    const key = join(dir, 'site.key');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${HOST}`, '-addext', `subjectAltName=DNS:${HOST}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const certDir = join(dir, 'certs');
+    mkdirSync(certDir);
+    execFileSync('cp', [cert, join(certDir, 'site.crt')]);
+    execFileSync('cp', [key, join(certDir, 'site.key')]);
+    const upstreamPorts = [await freePort(), await freePort()];
+    for (const [i, port] of upstreamPorts.entries()) await start(process.execPath, ['-e', UPSTREAM_SOURCE, String(port), `u${i}`], 'listening');
+    const { FileStore } = await import(join(root, 'dist', 'store', 'file.js'));
+    const storeDir = join(dir, 'store');
+    const store = new FileStore(storeDir);
+    for (const [i, port] of upstreamPorts.entries()) await store.put(`/services/bench/u${i}`, `127.0.0.1:${port}`);
+    await store.close();
+    const targets = [];
+    for (const engine of ['fast', 'portable']) {
+      const port = await freePort();
+      const child = await start(process.execPath, [CLI, 'proxy', '--engine', engine, '--store', `file://${storeDir}`, '--listen', `127.0.0.1:${await freePort()}`, '--tls-listen', `127.0.0.1:${port}`, '--tls-cert-dir', certDir, '--tls-default-cert', 'site', '--default-service', 'bench', '--no-access-log', '--log-level', 'info'], 'proxy TLS listening');
+      targets.push([engine, port, child]);
+    }
+    const nginxDir = join(dir, 'nginx');
+    mkdirSync(nginxDir);
+    const nginxPort = await freePort();
+    writeFileSync(join(nginxDir, 'nginx.conf'), nginxConfig(nginxDir, nginxPort, upstreamPorts, cert, key));
+    await start('/usr/sbin/nginx', ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')]);
+    targets.splice(1, 0, ['nginx', nginxPort]);
+    for (const [, port] of targets) wrk(port, WARMUP);
+    const results = Object.fromEntries(targets.map(([name]) => [name, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, port] of round % 2 === 0 ? targets : [...targets].reverse()) {
+        const keepAlive = wrk(port, WRK);
+        const h2 = h2load(port);
+        const handshakes = wrk(port, ['-t2', '-c20', '-d4s'], ['-H', 'Connection: close']);
+        results[name].push({ keepAlive, h2, handshakes });
+        console.log(`round ${round + 1} ${name.padEnd(8)} https ${fmt(keepAlive.rps)} req/s p99 ${fmt(keepAlive.p99, 2)} ms err ${keepAlive.errors} | h2 (${h2.proto}) ${fmt(h2.rps)} req/s mean ${fmt(h2.mean, 2)} ms failed ${h2.failed} | new handshakes ${fmt(handshakes.rps)}/s`);
+      }
+    }
+    const ratio = (name, pick) => median(results[name].map((r, i) => pick(r) / pick(results.nginx[i])));
+    console.log('');
+    console.log(`wrk ${WRK.join(' ')} over HTTPS keep-alive; h2load ${H2LOAD.join(' ')}; handshakes: wrk -t2 -c20 -d4s with Connection: close; median of ${ROUNDS} alternating rounds after a 10 s warm-up; EC P-256, TLS 1.3, no session resumption; one worker each`);
+    console.log('| | HTTPS req/s | HTTPS p99 ms | HTTPS req/s vs nginx | p99 vs nginx | h2 req/s | h2 vs nginx | handshakes/s | handshakes vs nginx |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
+    const rows = {};
+    for (const [name] of targets) {
+      const list = results[name];
+      const row = {
+        rps: median(list.map((r) => r.keepAlive.rps)),
+        p99: median(list.map((r) => r.keepAlive.p99)),
+        rpsRatio: ratio(name, (r) => r.keepAlive.rps),
+        p99Ratio: ratio(name, (r) => r.keepAlive.p99),
+        h2: median(list.map((r) => r.h2.rps)),
+        h2Ratio: ratio(name, (r) => r.h2.rps),
+        hs: median(list.map((r) => r.handshakes.rps)),
+        hsRatio: ratio(name, (r) => r.handshakes.rps),
+      };
+      rows[name] = row;
+      console.log(`| ${name === 'nginx' ? 'nginx (ssl http2)' : `beacon --engine ${name}`} | ${fmt(row.rps)} | ${fmt(row.p99, 2)} | ${fmt(row.rpsRatio, 2)}x | ${fmt(row.p99Ratio, 2)}x | ${fmt(row.h2)} | ${fmt(row.h2Ratio, 2)}x | ${fmt(row.hs)} | ${fmt(row.hsRatio, 2)}x |`);
+    }
+    console.log(`target (HTTPS keep-alive req/s >= 0.7x nginx, fast engine): ${rows.fast.rpsRatio >= 0.7 ? 'met' : 'MISSED'}`);
+    return { rows };
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    for (const c of children) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The proxy's TLS side, wired: the certificate store fed by --tls-cert-dir and the store's
+ * --tls-prefix, the --tls-listen listener handing connections to the HTTP engine, and the
+ * --https-redirect hook for the plain listener. The engine owns one when --tls-listen is set.
+ */
+import type { Registry } from 'prom-client';
+import type { Catalog, CatalogChange } from '../../catalog/catalog.js';
+import { parseHostPort } from '../../config/address.js';
+import type { Logger } from '../../log.js';
+import type { FrontDoor } from '../front-door.js';
+import { CertificateStore, type CertificateStatus } from './cert-store.js';
+import { CertDirSource } from './dir-source.js';
+import { CertEtcdSource } from './etcd-source.js';
+import { checkTlsFlags, type TlsConfig } from './flags.js';
+import { TlsListener } from './listener.js';
+import { TlsMetrics } from './metrics.js';
+import { httpsRedirect, type PlainRedirect } from './redirect.js';
+import { AcmeTokens } from './acme-tokens.js';
+import { readSealKey } from './seal.js';
+
+/** how often served certificates are checked for expiry */
+const EXPIRY_CHECK_MS = 60_000;
+
+const slash = (p: string): string => (p.endsWith('/') ? p : `${p}/`);
+
+/** The raw prefixes the catalog mirrors for TLS: certificates and ACME tokens. */
+export function tlsWatchPrefixes(config: Pick<TlsConfig, 'tlsPrefix' | 'acmePrefix'>): string[] {
+  return [slash(config.tlsPrefix), slash(config.acmePrefix)];
+}
+
+export class TlsEdge {
+  readonly certificates: CertificateStore;
+  readonly etcd: CertEtcdSource;
+  /** HTTP-01 key authorizations any proxy answers on the plain listener */
+  readonly acme: AcmeTokens;
+  private readonly dir: CertDirSource | undefined;
+  private listener: TlsListener | undefined;
+  private readonly metrics: TlsMetrics;
+  private port: number;
+  private expiry: NodeJS.Timeout | undefined;
+  address: string | undefined;
+
+  constructor(
+    private readonly config: TlsConfig & { tlsListen: string },
+    catalog: Catalog,
+    private readonly log: Logger,
+    registry: Registry,
+  ) {
+    checkTlsFlags(config);
+    this.port = parseHostPort(config.tlsListen)!.port;
+    this.metrics = new TlsMetrics(registry, () => this.certificates.certificates());
+    this.certificates = new CertificateStore(config.tlsDefaultCert, log, this.metrics);
+    this.etcd = new CertEtcdSource(config.tlsPrefix, catalog, this.certificates, readSealKey(config.tlsSealKey));
+    this.acme = new AcmeTokens(config.acmePrefix, catalog);
+    if (config.tlsCertDir !== undefined) this.dir = new CertDirSource(config.tlsCertDir, this.certificates);
+  }
+
+  changed(change: CatalogChange): void {
+    this.etcd.changed(change);
+    this.acme.changed(change);
+  }
+
+  /**
+   * The engine's hook for plain-HTTP requests: ACME challenge answers first (a CA validates over
+   * plain HTTP), then --https-redirect when set.
+   */
+  plainHook(): PlainRedirect {
+    const acme = this.acme;
+    if (!this.config.httpsRedirect) return (_host, url) => acme.answer(url);
+    return (host, url) => acme.answer(url) ?? httpsRedirect(host, url, this.port);
+  }
+
+  /** Reads the directory, then listens and hands connections to `front`. */
+  async start(front: FrontDoor): Promise<void> {
+    await this.dir?.start();
+    this.expiry = setInterval(() => this.certificates.dropExpired(), EXPIRY_CHECK_MS);
+    this.expiry.unref();
+    const listener = (this.listener = new TlsListener({ store: this.certificates, metrics: this.metrics, log: this.log, accept: (socket) => front.accept(socket), acceptH2: (socket) => front.acceptH2(socket) }));
+    const { host, port } = parseHostPort(this.config.tlsListen)!;
+    const where = await listener.listen(host, port);
+    this.port = where.port;
+    this.address = `${where.address}:${where.port}`;
+    this.log.info({ listen: this.address, certificates: this.certificates.size, default: this.config.tlsDefaultCert ?? null }, 'proxy TLS listening');
+  }
+
+  get isListening(): boolean {
+    return this.listener?.isListening ?? false;
+  }
+
+  /** Stops accepting (the engine then finishes what it was handed); resolves when all is closed. */
+  close(): Promise<void> {
+    return this.listener?.close() ?? Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.expiry);
+    this.listener?.destroyAll();
+    await this.dir?.stop();
+  }
+
+  status(): CertificateStatus[] {
+    return this.certificates.status();
+  }
+}
