@@ -68,6 +68,8 @@ export class ClientConn implements ParserEvents, ExchangeClient {
   private paused = 0;
   /** the last request asked to close: whatever the client sends after it is not read */
   private ignoreInput = false;
+  /** a protocol error to answer (400, 431, 505) once the response in progress is complete; 0 when none */
+  private deferredError = 0;
 
   constructor(listener: ConnListener, socket: Socket) {
     this.listener = listener;
@@ -234,11 +236,12 @@ export class ClientConn implements ParserEvents, ExchangeClient {
     const facts = req.facts;
     const host = facts.host;
     let routed: string | Refusal;
-    if (host === this.lastHost && facts.hosts === 1 && req.url.charCodeAt(0) === 47 /* / */) routed = this.lastRoute!;
+    const usual = facts.hosts === 1 && req.versionMajor === 1 && req.url.charCodeAt(0) === 47; /* / */
+    if (usual && host === this.lastHost) routed = this.lastRoute!;
     else {
-      routed = admit({ url: req.url, hosts: facts.hosts, host, versionMinor: req.versionMinor }, (h) => traffic.router.route(h));
+      routed = admit({ url: req.url, hosts: facts.hosts, host, versionMinor: req.versionMinor, versionMajor: req.versionMajor }, (h) => traffic.router.route(h));
       // a connection's usual Host is looked up once (routes change only with the table)
-      if (facts.hosts === 1 && req.url.charCodeAt(0) === 47) {
+      if (usual) {
         this.lastHost = host;
         this.lastRoute = routed;
       }
@@ -259,7 +262,8 @@ export class ClientConn implements ParserEvents, ExchangeClient {
 
   /** Answers a request the proxy does not forward. */
   private refuse(req: RequestStart, refusal: Refusal, startedAt: number): undefined {
-    this.sendError(refusal.status, refusal.body, refusal.status === 503);
+    // a client speaking another HTTP version is not talked to further (nginx closes too)
+    this.sendError(refusal.status, refusal.body, refusal.status === 503, refusal.status === 505);
     const service = refusal.service === undefined ? '-' : this.traffic.label(refusal.service);
     this.traffic.record({ method: req.method, host: req.facts.host, path: req.url, client: this.address, service, upstream: undefined, status: refusal.status, startedAt, tries: 0 });
     return undefined;
@@ -271,6 +275,12 @@ export class ClientConn implements ParserEvents, ExchangeClient {
     this.active = undefined;
     this.traffic.settle();
     if (this.gone) return;
+    if (this.deferredError !== 0) {
+      this.keepAlive = false;
+      this.write(closingResponse(this.deferredError));
+      this.close();
+      return;
+    }
     if (!this.keepAlive || this.ended) {
       this.close();
       return;
@@ -299,24 +309,35 @@ export class ClientConn implements ParserEvents, ExchangeClient {
     if (!this.keepAlive) this.close();
   }
 
+  /**
+   * Bytes llhttp refuses (a malformed head or chunked body, or garbage after a request): the
+   * client gets the error status and the connection closes, as nginx does. A response already
+   * on its way for the requests before the bad bytes finishes first; a request whose own body
+   * is malformed is cut upstream and answered with the error instead, if its response has not
+   * begun. Nothing after the bad bytes is read as HTTP.
+   */
   private parseError(err: ParseError): void {
     const code = err.code;
     let status = 400;
     let reason = 'bad-request';
-    if (code === 'HPE_HEADER_OVERFLOW') {
-      status = 431;
-      reason = 'header-too-large';
-    }
+    if (code === 'HPE_HEADER_OVERFLOW') [status, reason] = [431, 'header-too-large'];
+    else if (code === 'HPE_INVALID_VERSION') [status, reason] = [505, 'bad-version'];
     this.traffic.metrics.clientError(reason);
-    this.reading = null;
-    if (this.active !== undefined) {
-      // a response is in progress: it cannot be followed by an error, so the connection ends
-      this.destroy();
+    this.ignoreInput = true;
+    this.headSince = 0;
+    this.requestSince = 0;
+    const reading = this.reading;
+    this.reading = undefined;
+    const ex = this.active;
+    if (ex === undefined) {
+      this.keepAlive = false;
+      this.write(closingResponse(status));
+      this.close();
       return;
     }
-    this.keepAlive = false;
-    this.write(closingResponse(status));
-    this.close();
+    this.deferredError = status;
+    // its body is what is broken: the upstream never gets the rest, so the attempt is cut
+    if (reading === ex && !ex.responseStarted) ex.requestInvalid(status);
   }
 
   /** The periodic timeout check. */

@@ -85,6 +85,12 @@ export class Exchange extends ResponseGathering implements ConnUser {
   readonly chunked: boolean;
   /** request head for the upstream */
   readonly head: string;
+  /**
+   * An HTTP/1.0 request without Host: the head goes upstream as HTTP/1.1, which requires one,
+   * so the instance's own host:port is added per attempt (what nginx's proxy_pass sends, and
+   * what undici adds in the portable engine).
+   */
+  private readonly hostless: boolean;
   /** the client speaks HTTP/1.0: no chunked responses to it */
   readonly http10: boolean;
   readonly skipBody: boolean;
@@ -130,6 +136,7 @@ export class Exchange extends ResponseGathering implements ConnUser {
     this.skipBody = req.method === 'HEAD';
     const forwarded = forwardedLines(req.forwardedFor, facts.hosts > 0 ? facts.host : undefined, client.forward);
     // the lines passed on carry no framing of their own: a chunked body is re-chunked
+    this.hostless = facts.hosts === 0;
     this.head = `${req.method} ${req.url} HTTP/1.1\r\n${req.lines}${forwarded}${this.chunked ? 'transfer-encoding: chunked\r\n' : ''}\r\n`;
   }
 
@@ -168,7 +175,7 @@ export class Exchange extends ResponseGathering implements ConnUser {
     this.conn = conn;
     // net holds the head until the connection exists; the body waits for connected(), so a
     // refused connection leaves it unsent and the request can go to another instance whole
-    conn.write(this.head);
+    conn.write(this.hostless ? this.headWithHost(this.peer!.id) : this.head);
     if (!this.hasBody) {
       this.phase = Phase.Forwarding;
       this.requestSent = true;
@@ -178,6 +185,12 @@ export class Exchange extends ResponseGathering implements ConnUser {
     }
     this.phase = Phase.Connecting;
     if (conn.connected) this.connected();
+  }
+
+  /** The head with `host: <id>` after the request line (a host-less HTTP/1.0 request). */
+  private headWithHost(id: string): string {
+    const line = this.head.indexOf('\r\n') + 2;
+    return `${this.head.slice(0, line)}host: ${id}\r\n${this.head.slice(line)}`;
   }
 
   connected(): void {
@@ -374,6 +387,19 @@ export class Exchange extends ResponseGathering implements ConnUser {
 
   /** The client went away: the upstream connection is cut (its response would have nowhere to go). */
   clientClosed(): void {
+    this.cancel(499);
+  }
+
+  /**
+   * The client's request body is malformed and no response began: the attempt is cut (it says
+   * nothing about the instance) and the exchange ends as `status`, which the client connection
+   * writes.
+   */
+  requestInvalid(status: number): void {
+    this.cancel(status);
+  }
+
+  private cancel(status: number): void {
     if (this.phase === Phase.Done) return;
     const conn = this.conn;
     this.conn = undefined;
@@ -381,7 +407,7 @@ export class Exchange extends ResponseGathering implements ConnUser {
     if (conn !== undefined) conn.destroy();
     else this.peer?.pool.cancel(this);
     if (this.peer !== undefined) this.traffic.neutral(this.peer);
-    this.finish(499);
+    this.finish(status);
   }
 
   /** Periodic check of the upstream timeouts. */
