@@ -54,7 +54,8 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrades.pass(req as unknown as UpgradeRequest, socket, head));
     this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.upgrades.refuse(socket, { status: 501, body: 'CONNECT is not supported\n' }));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
-    const smallest = Math.min(l.upstreamHeaderTimeoutMs, l.clientHeaderTimeoutMs);
+    // the sweep also sends hedges (--hedge-after): a quarter of it at the most between looks
+    const smallest = Math.min(l.upstreamHeaderTimeoutMs, l.clientHeaderTimeoutMs, l.hedgeAfterMs || Infinity);
     this.sweeper = setInterval(() => this.sweep(), Math.max(20, Math.min(1000, Math.floor(smallest / 4))));
     this.sweeper.unref();
   }
