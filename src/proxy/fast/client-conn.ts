@@ -270,10 +270,10 @@ export class ClientConn implements ParserEvents, ExchangeClient {
   }
 
   /** An exchange is over (response ended, failed, or the client left). */
-  exchangeDone(ex: Exchange): void {
+  exchangeDone(ex: Exchange | undefined): void {
     if (this.active !== ex) return;
+    if (ex !== undefined) this.traffic.settle();
     this.active = undefined;
-    this.traffic.settle();
     if (this.gone) return;
     if (this.deferredError !== 0) {
       this.keepAlive = false;
@@ -310,11 +310,9 @@ export class ClientConn implements ParserEvents, ExchangeClient {
   }
 
   /**
-   * Bytes llhttp refuses (a malformed head or chunked body, or garbage after a request): the
-   * client gets the error status and the connection closes, as nginx does. A response already
-   * on its way for the requests before the bad bytes finishes first; a request whose own body
-   * is malformed is cut upstream and answered with the error instead, if its response has not
-   * begun. Nothing after the bad bytes is read as HTTP.
+   * Bytes llhttp refuses (bad head or chunked body, garbage after a request): the error status,
+   * then a close, as nginx does; a response on its way for what came before finishes first (a
+   * request whose own body is bad and unanswered is cut upstream instead). Nothing after is read.
    */
   private parseError(err: ParseError): void {
     const code = err.code;
@@ -329,13 +327,8 @@ export class ClientConn implements ParserEvents, ExchangeClient {
     const reading = this.reading;
     this.reading = undefined;
     const ex = this.active;
-    if (ex === undefined) {
-      this.keepAlive = false;
-      this.write(closingResponse(status));
-      this.close();
-      return;
-    }
     this.deferredError = status;
+    if (ex === undefined) return this.exchangeDone(undefined);
     // its body is what is broken: the upstream never gets the rest, so the attempt is cut
     if (reading === ex && !ex.responseStarted) ex.requestInvalid(status);
   }

@@ -449,6 +449,8 @@ export class Exchange extends ResponseGathering implements ConnUser {
 
   /** The hedge carries the request from now on. */
   private adopt(hedge: FastHedge): void {
+    // a retry after this never goes back to the slow instance
+    (this.tried ??= []).push(this.peer!);
     hedge.adopted = true;
     this.viaHedge = true;
     this.conn = hedge.conn;

@@ -266,6 +266,8 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
   }
 
   private adopt(hedge: PortableHedge): void {
+    // a retry after this never goes back to the slow instance
+    (this.tried ??= []).push(this.peer!);
     hedge.adopted = true;
     this.viaHedge = true;
     this.peer = hedge.peer;
