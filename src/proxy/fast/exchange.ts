@@ -464,7 +464,9 @@ export class Exchange extends ResponseGathering implements ConnUser {
   /** The hedge failed before answering: counted against its instance; the first attempt goes on. */
   hedgeFailed(hedge: FastHedge, err: UpstreamError): void {
     if (this.hedge === hedge) this.hedge = undefined;
-    if (!this.client.gone) this.traffic.failed(hedge.peer, err);
+    // (the keep-alive race says nothing about the instance)
+    if (this.client.gone || err.code === 'UPSTREAM_STALE_CONNECTION') this.traffic.neutral(hedge.peer);
+    else this.traffic.failed(hedge.peer, err);
   }
 
   private dropHedge(): void {
