@@ -24,6 +24,8 @@ export interface AdmissionInput {
   readonly host: string;
   /** HTTP/1.x minor version */
   readonly versionMinor: number;
+  /** HTTP major version (1 when absent): anything but 1 gets 505 */
+  readonly versionMajor?: number;
 }
 
 /** Host -> service (a HostRouter's route), or undefined when nothing routes it. */
@@ -34,6 +36,8 @@ const HOST_SYNTAX = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::\d{
 
 const BAD_TARGET: Refusal = { status: 400, body: 'request target must be a path\n' };
 const BAD_HOST: Refusal = { status: 400, body: 'invalid Host header\n' };
+/** RFC 9110 15.6.6: HTTP/2 and /3 have their own connection preface; a /2.0 request line here is no HTTP/2 */
+export const BAD_VERSION: Refusal = { status: 505, body: 'only HTTP/1.0 and HTTP/1.1 are spoken here\n' };
 
 /**
  * What is wrong with a request's target and Host count, before any routing. RFC 9112 3.2:
@@ -41,6 +45,7 @@ const BAD_HOST: Refusal = { status: 400, body: 'invalid Host header\n' };
  * poisoning and upstream confusion.
  */
 export function requestProblem(input: AdmissionInput): Refusal | undefined {
+  if (input.versionMajor !== undefined && input.versionMajor !== 1) return BAD_VERSION;
   if (input.url.charCodeAt(0) !== 47 /* / */) return BAD_TARGET;
   if (input.hosts > 1 || (input.hosts === 0 && input.versionMinor >= 1)) return BAD_HOST;
   return undefined;

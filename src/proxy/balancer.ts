@@ -26,10 +26,12 @@ export interface Peer {
   ejectedUntil: number;
   /** a half-open probe request is in flight */
   probing: boolean;
+  /** requests in a row another instance answered first (hedged) */
+  hedges: number;
 }
 
 export function newPeer(id: string, weight = 1): Peer {
-  return { id, weight: Number.isFinite(weight) && weight >= 0 ? weight : 1, current: 0, fails: 0, firstFailAt: 0, ejectedUntil: 0, probing: false };
+  return { id, weight: Number.isFinite(weight) && weight >= 0 ? weight : 1, current: 0, fails: 0, firstFailAt: 0, ejectedUntil: 0, probing: false, hedges: 0 };
 }
 
 export function peerState(peer: Peer, now: number): PeerState {
@@ -82,6 +84,7 @@ export function pickUpstream(peers: readonly Peer[], now: number, tried: readonl
 /** After a response came back (any status): the peer is healthy. Returns true if it was ejected. */
 export function reportSuccess(peer: Peer): boolean {
   peer.fails = 0;
+  peer.hedges = 0;
   if (peer.ejectedUntil === 0) return false;
   peer.ejectedUntil = 0;
   peer.probing = false;
@@ -105,6 +108,29 @@ export function reportFailure(peer: Peer, now: number, policy: EjectionPolicy): 
   peer.fails++;
   if (peer.fails < policy.maxFails) return false;
   peer.fails = 0;
+  peer.ejectedUntil = now + policy.failTimeoutMs;
+  return true;
+}
+
+/** Hedged requests in a row that eject an instance (it answers nothing in time: a hung app). */
+export const HEDGE_STREAK = 3;
+
+/**
+ * Another instance answered a request first, after it was hedged because this peer sent no
+ * response head in time. HEDGE_STREAK in a row (no response from it in between) eject it for
+ * the fail timeout; a probe that needs a hedge sits out another cool-down. Returns true when
+ * this ejects the peer. `maxFails` 0 disables it as it disables failure ejection.
+ */
+export function reportHedged(peer: Peer, now: number, policy: EjectionPolicy, streak = HEDGE_STREAK): boolean {
+  if (policy.maxFails <= 0) return false;
+  if (peer.ejectedUntil !== 0) {
+    const wasProbe = peer.probing || now >= peer.ejectedUntil;
+    peer.probing = false;
+    if (wasProbe) peer.ejectedUntil = now + policy.failTimeoutMs;
+    return false;
+  }
+  if (++peer.hedges < streak) return false;
+  peer.hedges = 0;
   peer.ejectedUntil = now + policy.failTimeoutMs;
   return true;
 }

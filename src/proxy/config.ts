@@ -39,6 +39,7 @@ export const PROXY_FLAGS = [
   { name: 'workers', type: 'int', default: 1, min: 1, max: 64, help: 'processes serving the listen socket (node:cluster); each follows the store itself' },
   { name: 'connect-timeout', type: 'duration', default: 2000, min: 10, help: 'time to connect to an upstream before trying another' },
   { name: 'upstream-header-timeout', type: 'duration', default: 60_000, min: 10, help: 'time for an upstream to start its response, and the longest wait for a free connection under --upstream-connections (503)' },
+  { name: 'hedge-after', type: 'duration', default: 1000, min: 0, help: 'an idempotent request without a body and without a response head after max(this, 3 x the service\'s recent p99) also goes to another instance; the first answer wins; 0 = off' },
   { name: 'upstream-body-timeout', type: 'duration', default: 60_000, help: 'longest silence inside an upstream response body; 0 = none' },
   { name: 'upstream-keepalive', type: 'duration', default: 4000, min: 100, help: 'how long an idle upstream connection is kept for reuse' },
   { name: 'upstream-connections', type: 'int', default: 0, min: 0, max: 100_000, help: 'max connections per upstream instance and worker; 0 = unlimited' },

@@ -85,6 +85,7 @@ export class ProxyEngine implements RunningMode {
         connectTimeoutMs: config.connectTimeout,
         upstreamHeaderTimeoutMs: config.upstreamHeaderTimeout,
         upstreamBodyTimeoutMs: config.upstreamBodyTimeout,
+        hedgeAfterMs: config.hedgeAfter,
       },
       metrics,
       log: deps.log,

@@ -3,16 +3,27 @@
  * (`[name, value, name, value, ...]`) so duplicates and order survive.
  */
 
-/** RFC 9110 7.6.1 connection-specific headers, plus the framing the proxy sets itself. */
+/**
+ * RFC 9110 7.6.1 connection-specific headers, plus the framing the proxy sets itself. The
+ * underscore spellings of those with a hyphen go too, Content-Length's included: CGI-style
+ * upstreams (PHP-FPM, WSGI/Rack gateways) map `Transfer_Encoding` and `Transfer-Encoding` to the
+ * same variable, so passing one on would hand them framing the proxy never checked.
+ */
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
+  'keep_alive',
   'proxy-connection',
+  'proxy_connection',
   'proxy-authenticate',
+  'proxy_authenticate',
   'proxy-authorization',
+  'proxy_authorization',
   'te',
   'trailer',
   'transfer-encoding',
+  'transfer_encoding',
+  'content_length',
   'upgrade',
 ]);
 

@@ -8,6 +8,7 @@ export const METRIC_NAMES = [
   'beacon_proxy_retries_total',
   'beacon_proxy_ejections_total',
   'beacon_proxy_client_errors_total',
+  'beacon_proxy_hedges_total',
 ] as const;
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -34,6 +35,7 @@ export class ProxyMetrics {
   private readonly retries: Counter<'service'>;
   private readonly ejections: Counter<'service'>;
   private readonly clientErrors: Counter<'reason'>;
+  private readonly hedges: Counter<'service'>;
   private readonly accessLogDrops: Counter;
 
   constructor(registry: Registry) {
@@ -44,6 +46,7 @@ export class ProxyMetrics {
     this.retries = new Counter({ name: 'beacon_proxy_retries_total', help: 'requests replayed on another instance, by service', labelNames: ['service'], registers });
     this.ejections = new Counter({ name: 'beacon_proxy_ejections_total', help: 'instances ejected after consecutive failures, by service', labelNames: ['service'], registers });
     this.accessLogDrops = new Counter({ name: 'beacon_proxy_access_log_dropped_total', help: 'access log lines dropped because stdout could not keep up', registers });
+    this.hedges = new Counter({ name: 'beacon_proxy_hedges_total', help: 'requests sent to a second instance after the first sent no response head in time, by service', labelNames: ['service'], registers });
     this.clientErrors = new Counter({ name: 'beacon_proxy_client_errors_total', help: 'client connections refused for bad requests, oversized headers or timeouts, by reason', labelNames: ['reason'], registers });
   }
 
@@ -111,6 +114,10 @@ export class ProxyMetrics {
 
   ejection(service: string): void {
     this.ejections.labels(service).inc();
+  }
+
+  hedge(service: string): void {
+    this.hedges.labels(service).inc();
   }
 
   clientError(reason: string): void {

@@ -6,7 +6,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
-import { pickUpstream, reportFailure, reportNeutral, reportSuccess, type EjectionPolicy } from './balancer.js';
+import { pickUpstream, reportFailure, reportHedged, reportNeutral, reportSuccess, HEDGE_STREAK, type EjectionPolicy } from './balancer.js';
+import { hedgeDelay, LatencyWindow } from './latency.js';
 import type { UpstreamError } from './failures.js';
 import type { ProxyMetrics } from './metrics.js';
 import { shouldRetry, type AttemptOutcome } from './retry.js';
@@ -27,6 +28,8 @@ export interface ServerLimits {
   upstreamHeaderTimeoutMs: number;
   /** upstream: longest silence inside a response body; 0 = none */
   upstreamBodyTimeoutMs: number;
+  /** least wait for a response head before an idempotent bodiless request is hedged; 0 = no hedging */
+  hedgeAfterMs: number;
 }
 
 /** The access log: a pino logger or nothing. */
@@ -84,6 +87,8 @@ export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
   inflight = 0;
   stopping = false;
   private drained: (() => void) | undefined;
+  /** recent response-head latencies per service (bodiless requests), for hedging */
+  private readonly latency = new Map<string, LatencyWindow>();
 
   constructor(deps: TrafficDeps<P>) {
     this.router = deps.router;
@@ -115,6 +120,35 @@ export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
   /** The instance started a response: it is healthy (a probe brings it back). */
   responded(peer: Upstream<P>): void {
     if (reportSuccess(peer)) this.log.info({ service: peer.service, upstream: peer.id }, 'upstream back in rotation');
+  }
+
+  /** A bodiless request's response head came after `ms` (from the request's start): the service's latency. */
+  headLatency(service: string, ms: number): void {
+    let window = this.latency.get(service);
+    if (window === undefined) this.latency.set(service, (window = new LatencyWindow()));
+    window.record(ms);
+  }
+
+  /**
+   * How long an idempotent bodiless attempt at `service` may go without a response head before
+   * it is hedged to another instance: max(--hedge-after, 3 x the service's recent p99); 0 = off.
+   */
+  hedgeAfter(service: string): number {
+    return hedgeDelay(this.limits.hedgeAfterMs, this.latency.get(service)?.p99() ?? 0);
+  }
+
+  /** A hedge went out for a request waiting on `slow`. */
+  hedgeSent(slow: Upstream<P>, to: Upstream<P>): void {
+    this.metrics.hedge(slow.service);
+    this.log.debug({ service: slow.service, upstream: slow.id, hedge: to.id }, 'request hedged');
+  }
+
+  /** The hedge answered first: `slow` needed it (in a row, that ejects it; see reportHedged). */
+  hedgeWon(slow: Upstream<P>): void {
+    if (reportHedged(slow, Date.now(), this.policy)) {
+      this.metrics.ejection(slow.service);
+      this.log.warn({ service: slow.service, upstream: slow.id, hedged: HEDGE_STREAK, forMs: this.policy.failTimeoutMs }, 'upstream ejected: requests in a row answered by another instance first (hung?)');
+    }
   }
 
   /** The attempt ended for a reason that says nothing about the instance (the client left). */

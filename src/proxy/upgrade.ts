@@ -103,7 +103,7 @@ export class WebSocketUpgrades {
     if (traffic.stopping) return this.refuse(socket, { status: 503, body: 'shutting down\n' });
     const shape = classifyUpgrade(req.method, req.rawHeaders);
     if (shape.kind === 'refuse') return this.refuse(socket, shape);
-    const routed = admit({ url: req.url, hosts, host, versionMinor: req.httpVersionMinor }, (h) => traffic.router.route(h));
+    const routed = admit({ url: req.url, hosts, host, versionMinor: req.httpVersionMinor, versionMajor: req.httpVersionMajor }, (h) => traffic.router.route(h));
     if (typeof routed !== 'string') return this.refuse(socket, routed);
     const peer = traffic.pick(routed);
     if (peer === undefined) return this.refuse(socket, noInstance(routed));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { newPeer, peerState, pickUpstream, reportFailure, reportNeutral, reportSuccess, type Peer } from '../../dist/proxy/balancer.js';
+import { HEDGE_STREAK, newPeer, peerState, pickUpstream, reportFailure, reportHedged, reportNeutral, reportSuccess, type Peer } from '../../dist/proxy/balancer.js';
 
 const policy = { maxFails: 2, failTimeoutMs: 1000 };
 
@@ -113,4 +113,28 @@ test('every peer ejected: traffic still flows to them rather than failing everyt
   }
   const picked = pickUpstream(peers, 10);
   assert.ok(picked);
+});
+
+test('hedged requests in a row eject a peer; a response in between starts the count again; a probe that needs a hedge sits out again', () => {
+  assert.equal(HEDGE_STREAK, 3);
+  const peer = newPeer('slow');
+  assert.equal(reportHedged(peer, 0, policy), false);
+  assert.equal(reportHedged(peer, 10, policy), false);
+  reportSuccess(peer);
+  assert.equal(reportHedged(peer, 20, policy), false);
+  assert.equal(reportHedged(peer, 30, policy), false);
+  assert.equal(peerState(peer, 30), 'up');
+  assert.equal(reportHedged(peer, 40, policy), true, 'the third in a row ejects');
+  assert.equal(peerState(peer, 41), 'ejected');
+  assert.equal(peerState(peer, 1040), 'probing', 'after the fail timeout a probe may go');
+  const probe = pickUpstream([peer], 1040)!;
+  assert.equal(probe, peer);
+  assert.equal(reportHedged(peer, 1500, policy), false, 'not a new ejection...');
+  assert.equal(peerState(peer, 1501), 'ejected', '...but another cool-down');
+  assert.equal(peerState(peer, 2501), 'probing');
+  pickUpstream([peer], 2501);
+  assert.equal(reportSuccess(peer), true, 'a probe answered in time: back');
+  assert.equal(peerState(peer, 2502), 'up');
+  const never = newPeer('x');
+  for (let i = 0; i < 10; i++) assert.equal(reportHedged(never, i, { maxFails: 0, failTimeoutMs: 1000 }), false, '--max-fails 0: never ejected');
 });

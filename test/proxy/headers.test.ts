@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clientResponseLines, forwardedLines, requestFacts, requestForward, setForwardedOnObject } from '../../dist/proxy/headers.js';
+import { clientResponseLines, forwardedLines, requestFacts, requestForward, requestForwardList, setForwardedOnObject } from '../../dist/proxy/headers.js';
 
 test('request headers: hop-by-hop removed, Host kept, X-Forwarded-* set, XFF appended', () => {
   const raw = [
@@ -51,6 +51,13 @@ test('a Connection header cannot list away framing or Host, in either direction;
   const raw = ['Host', 'h', 'Content-Length', '5', 'Connection', 'content-length, HOST, transfer-encoding, x-a', 'X-A', '1', 'X_Forwarded_For', '6.6.6.6', 'x_forwarded_proto', 'https', 'X_Forwarded_Host', 'e'];
   assert.deepEqual(requestForward(raw, 'content-length, HOST, transfer-encoding, x-a'), { lines: 'Host: h\r\nContent-Length: 5\r\n', forwardedFor: '' });
   assert.equal(clientResponseLines(['Connection', 'content-length', 'Content-Length', '5', 'X_Forwarded_For', 'kept']), 'Content-Length: 5\r\nX_Forwarded_For: kept\r\n');
+});
+
+test('framing and hop-by-hop names in underscore spelling are dropped, in both directions and both list forms', () => {
+  const raw = ['Host', 'h', 'Transfer_Encoding', 'chunked', 'content_length', '5', 'Keep_Alive', '1', 'Proxy_Connection', 'c', 'proxy_authorization', 'p', 'Proxy_Authenticate', 'a', 'X_Kept', 'k'];
+  assert.deepEqual(requestForward(raw, undefined), { lines: 'Host: h\r\nX_Kept: k\r\n', forwardedFor: '' });
+  assert.deepEqual(requestForwardList(raw, undefined, 'h', { clientAddress: '127.0.0.1', proto: 'http' }).slice(0, 4), ['Host', 'h', 'X_Kept', 'k']);
+  assert.equal(clientResponseLines(raw), 'Host: h\r\nX_Kept: k\r\n');
 });
 
 test('every Connection header of a response counts, not only the last', () => {

@@ -313,6 +313,16 @@ test('forwarded headers in underscore spelling are dropped, on both parse paths'
   }
 });
 
+test('framing and hop-by-hop names in underscore spelling are dropped, on both parse paths (CGI-style upstreams read them as the real ones)', { timeout: 15_000 }, async () => {
+  const aliases = 'Transfer_Encoding: chunked\r\nContent_Length: 99\r\nkeep_alive: 5\r\nProxy_Connection: x\r\nProxy_Authorization: secret\r\nPROXY_AUTHENTICATE: b\r\nX-Kept_Name: stays\r\n';
+  for (const extra of ['', 'X-Pad: a \r\n']) {
+    const text = await talk([`GET /echo-headers HTTP/1.1\r\nHost: x\r\n${aliases}${extra}Connection: close\r\n\r\n`]);
+    const echoed = bodies(text)[0]!.body;
+    assert.doesNotMatch(echoed, /transfer_encoding|content_length|keep_alive|proxy_|secret/i, `headers the upstream saw: ${echoed}`);
+    assert.match(echoed, /X-Kept_Name: stays\r\n/, 'other underscore names pass');
+  }
+});
+
 test('a body held for a connection that never came does not leave the client unread after the 502', { timeout: 15_000 }, async () => {
   // over the 64 KiB the proxy holds while connecting: reading the client paused, and stayed so
   const body = Buffer.alloc(70_000, 'x');

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { EtcdCluster } from '../harness/etcd.ts';
-import { encodeFrame, openWebSocket, send, startProxy, startUpstream, untilReply, type ProxyUnderTest, type Upstream } from './fixtures.ts';
+import { converse, encodeFrame, openWebSocket, send, startProxy, startUpstream, untilReply, type ProxyUnderTest, type Upstream } from './fixtures.ts';
 
 let etcd: EtcdCluster;
 let proxy: ProxyUnderTest;
@@ -64,6 +64,18 @@ test('a request with Upgrade: h2c (curl --http2) is proxied as a normal request'
   assert.match(ws.response, /^HTTP\/1\.1 101/);
   assert.equal(await ws.echo('hi'), 'web:hi');
   ws.close();
+});
+
+test('a WebSocket handshake with a body (Content-Length or chunked) gets 400 and a close, never a hang', { timeout: 30_000 }, async () => {
+  const key = Buffer.from('0123456789abcdef').toString('base64');
+  const handshake = `GET /chat HTTP/1.1\r\nHost: web.svc.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`;
+  const hits = web.hits;
+  for (const framing of ['Content-Length: 5\r\n\r\nhello', 'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n']) {
+    const { text } = await converse(proxy.port, [`${handshake}${framing}`], 0, 5000);
+    assert.match(text, /^HTTP\/1\.1 400 [^\r]*\r\n(?:[^\r]+\r\n)*connection: close\r\n/i, framing);
+    assert.match(text, /carries no body/);
+  }
+  assert.equal(web.hits, hits, 'nothing reached the upstream');
 });
 
 test('an upstream that resets an open WebSocket: the client sees the frame, then a close, never an HTTP 502', { timeout: 30_000 }, async () => {

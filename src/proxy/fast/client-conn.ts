@@ -68,6 +68,8 @@ export class ClientConn implements ParserEvents, ExchangeClient {
   private paused = 0;
   /** the last request asked to close: whatever the client sends after it is not read */
   private ignoreInput = false;
+  /** a protocol error to answer (400, 431, 505) once the response in progress is complete; 0 when none */
+  private deferredError = 0;
 
   constructor(listener: ConnListener, socket: Socket) {
     this.listener = listener;
@@ -238,11 +240,12 @@ export class ClientConn implements ParserEvents, ExchangeClient {
       const answer = traffic.plainAnswer(host, req.url);
       if (answer !== undefined) return this.refuse(req, answer, startedAt);
     }
-    if (host === this.lastHost && facts.hosts === 1 && req.url.charCodeAt(0) === 47 /* / */) routed = this.lastRoute!;
+    const usual = facts.hosts === 1 && req.versionMajor === 1 && req.url.charCodeAt(0) === 47; /* / */
+    if (usual && host === this.lastHost) routed = this.lastRoute!;
     else {
-      routed = admit({ url: req.url, hosts: facts.hosts, host, versionMinor: req.versionMinor }, (h) => traffic.router.route(h));
+      routed = admit({ url: req.url, hosts: facts.hosts, host, versionMinor: req.versionMinor, versionMajor: req.versionMajor }, (h) => traffic.router.route(h));
       // a connection's usual Host is looked up once (routes change only with the table)
-      if (facts.hosts === 1 && req.url.charCodeAt(0) === 47) {
+      if (usual) {
         this.lastHost = host;
         this.lastRoute = routed;
       }
@@ -264,18 +267,25 @@ export class ClientConn implements ParserEvents, ExchangeClient {
   /** Answers a request the proxy does not forward. */
   private refuse(req: RequestStart, refusal: Refusal, startedAt: number): undefined {
     if (refusal.location !== undefined) this.sendRedirect(refusal.status, refusal.body, refusal.location);
-    else this.sendError(refusal.status, refusal.body, refusal.status === 503);
+    // a client speaking another HTTP version is not talked to further (nginx closes too)
+    else this.sendError(refusal.status, refusal.body, refusal.status === 503, refusal.status === 505);
     const service = refusal.service === undefined ? '-' : this.traffic.label(refusal.service);
     this.traffic.record({ method: req.method, host: req.facts.host, path: req.url, client: this.address, service, upstream: undefined, status: refusal.status, startedAt, tries: 0 });
     return undefined;
   }
 
   /** An exchange is over (response ended, failed, or the client left). */
-  exchangeDone(ex: Exchange): void {
+  exchangeDone(ex: Exchange | undefined): void {
     if (this.active !== ex) return;
+    if (ex !== undefined) this.traffic.settle();
     this.active = undefined;
-    this.traffic.settle();
     if (this.gone) return;
+    if (this.deferredError !== 0) {
+      this.keepAlive = false;
+      this.write(closingResponse(this.deferredError));
+      this.close();
+      return;
+    }
     if (!this.keepAlive || this.ended) {
       this.close();
       return;
@@ -311,24 +321,28 @@ export class ClientConn implements ParserEvents, ExchangeClient {
     if (!this.keepAlive) this.close();
   }
 
+  /**
+   * Bytes llhttp refuses (bad head or chunked body, garbage after a request): the error status,
+   * then a close, as nginx does; a response on its way for what came before finishes first (a
+   * request whose own body is bad and unanswered is cut upstream instead). Nothing after is read.
+   */
   private parseError(err: ParseError): void {
     const code = err.code;
     let status = 400;
     let reason = 'bad-request';
-    if (code === 'HPE_HEADER_OVERFLOW') {
-      status = 431;
-      reason = 'header-too-large';
-    }
+    if (code === 'HPE_HEADER_OVERFLOW') [status, reason] = [431, 'header-too-large'];
+    else if (code === 'HPE_INVALID_VERSION') [status, reason] = [505, 'bad-version'];
     this.traffic.metrics.clientError(reason);
-    this.reading = null;
-    if (this.active !== undefined) {
-      // a response is in progress: it cannot be followed by an error, so the connection ends
-      this.destroy();
-      return;
-    }
-    this.keepAlive = false;
-    this.write(closingResponse(status));
-    this.close();
+    this.ignoreInput = true;
+    this.headSince = 0;
+    this.requestSince = 0;
+    const reading = this.reading;
+    this.reading = undefined;
+    const ex = this.active;
+    this.deferredError = status;
+    if (ex === undefined) return this.exchangeDone(undefined);
+    // its body is what is broken: the upstream never gets the rest, so the attempt is cut
+    if (reading === ex && !ex.responseStarted) ex.requestInvalid(status);
   }
 
   /** The periodic timeout check. */

@@ -12,6 +12,7 @@ import type { Traffic } from '../traffic.js';
 import type { Upstream } from '../upstreams.js';
 import type { ConnUser, ResponseHead, UpstreamConn, UpstreamPool } from './pool.js';
 import { ResponseGathering } from './response-gathering.js';
+import { FastHedge } from './hedge.js';
 
 /** A request head as routing and its exchange need it, from either parser. */
 export interface RequestStart {
@@ -85,6 +86,20 @@ export class Exchange extends ResponseGathering implements ConnUser {
   readonly chunked: boolean;
   /** request head for the upstream */
   readonly head: string;
+  /**
+   * An HTTP/1.0 request without Host: the head goes upstream as HTTP/1.1, which requires one,
+   * so the instance's own host:port is added per attempt (what nginx's proxy_pass sends, and
+   * what undici adds in the portable engine).
+   */
+  private readonly hostless: boolean;
+  /** idempotent and bodiless: may be hedged to a second instance */
+  private readonly hedgeable: boolean;
+  /** the hedge on its way (not adopted yet) */
+  private hedge: FastHedge | undefined;
+  /** a hedge was considered (at most one per request) */
+  private hedgeTried = false;
+  /** the response comes from a hedge: its latency says nothing about the service's usual one */
+  private viaHedge = false;
   /** the client speaks HTTP/1.0: no chunked responses to it */
   readonly http10: boolean;
   readonly skipBody: boolean;
@@ -130,6 +145,8 @@ export class Exchange extends ResponseGathering implements ConnUser {
     this.skipBody = req.method === 'HEAD';
     const forwarded = forwardedLines(req.forwardedFor, facts.hosts > 0 ? facts.host : undefined, client.forward);
     // the lines passed on carry no framing of their own: a chunked body is re-chunked
+    this.hostless = facts.hosts === 0;
+    this.hedgeable = !this.hasBody && isIdempotent(req.method);
     this.head = `${req.method} ${req.url} HTTP/1.1\r\n${req.lines}${forwarded}${this.chunked ? 'transfer-encoding: chunked\r\n' : ''}\r\n`;
   }
 
@@ -168,7 +185,7 @@ export class Exchange extends ResponseGathering implements ConnUser {
     this.conn = conn;
     // net holds the head until the connection exists; the body waits for connected(), so a
     // refused connection leaves it unsent and the request can go to another instance whole
-    conn.write(this.head);
+    conn.write(this.headFor(this.peer!));
     if (!this.hasBody) {
       this.phase = Phase.Forwarding;
       this.requestSent = true;
@@ -178,6 +195,13 @@ export class Exchange extends ResponseGathering implements ConnUser {
     }
     this.phase = Phase.Connecting;
     if (conn.connected) this.connected();
+  }
+
+  /** The head for `peer`: a host-less HTTP/1.0 request gets `host: <id>` after the request line. */
+  headFor(peer: FastUpstream): string {
+    if (!this.hostless) return this.head;
+    const line = this.head.indexOf('\r\n') + 2;
+    return `${this.head.slice(0, line)}host: ${peer.id}\r\n${this.head.slice(line)}`;
   }
 
   connected(): void {
@@ -262,7 +286,15 @@ export class Exchange extends ResponseGathering implements ConnUser {
       this.interim = true;
       return false;
     }
-    this.traffic.responded(this.peer!);
+    const hedge = this.hedge;
+    if (hedge !== undefined) {
+      // the first attempt answered first: the hedge is cut
+      this.hedge = undefined;
+      hedge.cancel();
+    }
+    const traffic = this.traffic;
+    traffic.responded(this.peer!);
+    if (this.hedgeable && !this.viaHedge) traffic.headLatency(this.service, traffic.mark() - this.startedAt);
     const client = this.client;
     if (client.gone) return true;
     let framing = '';
@@ -322,7 +354,21 @@ export class Exchange extends ResponseGathering implements ConnUser {
     const conn = this.conn;
     this.conn = undefined;
     this.stopUpstreamDrain();
-    if (conn !== undefined) conn.destroy();
+    if (conn !== undefined) {
+      conn.user = undefined;
+      conn.destroy();
+    }
+    const hedge = this.hedge;
+    if (hedge !== undefined) {
+      this.hedge = undefined;
+      if (!this.client.gone && hedge.conn !== undefined) {
+        // the hedge already on its way carries the request from here
+        traffic.failed(peer, err);
+        this.adopt(hedge);
+        return;
+      }
+      hedge.cancel();
+    }
     if (this.client.gone) {
       traffic.neutral(peer);
       this.finish(499);
@@ -374,16 +420,88 @@ export class Exchange extends ResponseGathering implements ConnUser {
     return true;
   }
 
+  /**
+   * A hedge: the request has waited `hedgeAfter` for a response head from its instance; the
+   * same head goes to another one too (from the sweep; once per request at most).
+   */
+  private startHedge(): void {
+    this.hedgeTried = true;
+    const slow = this.peer!;
+    const peer = this.traffic.pick(this.service, this.tried === undefined ? [slow] : [...this.tried, slow]);
+    if (peer === undefined) return;
+    const hedge = new FastHedge(this, peer);
+    this.hedge = hedge;
+    this.traffic.hedgeSent(slow, peer);
+    peer.pool.acquire(hedge);
+  }
+
+  /** The hedge's final response head came first: the slow attempt is cut and counted against its instance. */
+  hedgeAnswered(hedge: FastHedge): void {
+    const slow = this.peer!;
+    const conn = this.conn;
+    this.conn = undefined;
+    this.hedge = undefined;
+    if (conn !== undefined) {
+      conn.user = undefined;
+      conn.destroy();
+    } else slow.pool.cancel(this);
+    this.traffic.hedgeWon(slow);
+    this.adopt(hedge);
+  }
+
+  /** The hedge carries the request from now on. */
+  private adopt(hedge: FastHedge): void {
+    // a retry after this never goes back to the slow instance
+    (this.tried ??= []).push(this.peer!);
+    hedge.adopted = true;
+    this.viaHedge = true;
+    this.conn = hedge.conn;
+    this.peer = hedge.peer;
+    this.tries++;
+    this.phase = Phase.Forwarding;
+    this.requestSent = true;
+    this.sentAt = this.traffic.now;
+  }
+
+  /** The hedge failed before answering: counted against its instance; the first attempt goes on. */
+  hedgeFailed(hedge: FastHedge, err: UpstreamError): void {
+    if (this.hedge === hedge) this.hedge = undefined;
+    // (the keep-alive race says nothing about the instance)
+    if (this.client.gone || err.code === 'UPSTREAM_STALE_CONNECTION') this.traffic.neutral(hedge.peer);
+    else this.traffic.failed(hedge.peer, err);
+  }
+
+  private dropHedge(): void {
+    const hedge = this.hedge;
+    if (hedge === undefined) return;
+    this.hedge = undefined;
+    hedge.cancel();
+  }
+
   /** The client went away: the upstream connection is cut (its response would have nowhere to go). */
   clientClosed(): void {
+    this.cancel(499);
+  }
+
+  /**
+   * The client's request body is malformed and no response began: the attempt is cut (it says
+   * nothing about the instance) and the exchange ends as `status`, which the client connection
+   * writes.
+   */
+  requestInvalid(status: number): void {
+    this.cancel(status);
+  }
+
+  private cancel(status: number): void {
     if (this.phase === Phase.Done) return;
+    this.dropHedge();
     const conn = this.conn;
     this.conn = undefined;
     this.stopUpstreamDrain();
     if (conn !== undefined) conn.destroy();
     else this.peer?.pool.cancel(this);
     if (this.peer !== undefined) this.traffic.neutral(this.peer);
-    this.finish(499);
+    this.finish(status);
   }
 
   /** Periodic check of the upstream timeouts. */
@@ -401,6 +519,10 @@ export class Exchange extends ResponseGathering implements ConnUser {
       return;
     }
     if (this.phase !== Phase.Responding) {
+      if (this.requestSent && this.hedgeable && !this.hedgeTried && l.hedgeAfterMs > 0 && now - this.sentAt > l.hedgeAfterMs) {
+        const after = this.traffic.hedgeAfter(this.service);
+        if (now - this.sentAt > after) this.startHedge();
+      }
       if (this.requestSent && now - this.sentAt > l.upstreamHeaderTimeoutMs) {
         this.failed(new UpstreamError('timeout', 'UPSTREAM_HEADER_TIMEOUT', `upstream ${this.peer!.id} sent no response head within ${l.upstreamHeaderTimeoutMs} ms`));
       }
@@ -412,6 +534,7 @@ export class Exchange extends ResponseGathering implements ConnUser {
 
   private finish(status: number): void {
     this.phase = Phase.Done;
+    this.dropHedge();
     this.stopUpstreamDrain();
     // a body held for a connection that never came has nowhere to go: the client is read again
     this.queued = undefined;

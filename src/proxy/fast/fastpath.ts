@@ -94,7 +94,8 @@ function named(buf: Buffer, at: number, name: string): boolean {
  * What a header name means here, read from the bytes (no string per name). `request` adds the
  * names only a request treats specially. Refused: framing and protocol switches, which llhttp
  * decides (it reads Proxy-Connection as Connection). Dropped: RFC 9110 7.6.1 hop-by-hop
- * fields and the forwarded fields the proxy writes (in both spellings), as headers.ts drops
+ * fields and the forwarded fields the proxy writes, and the underscore spellings of the framing
+ * and hop-by-hop names (CGI-style upstreams read them as the real ones), as headers.ts drops
  * them on the slow path.
  */
 function special(buf: Buffer, at: number, length: number, request: boolean): Special {
@@ -108,22 +109,24 @@ function special(buf: Buffer, at: number, length: number, request: boolean): Spe
     case 7:
       return named(buf, at, 'upgrade') ? Special.Refuse : named(buf, at, 'trailer') ? Special.Drop : Special.None;
     case 10:
-      return named(buf, at, 'connection') ? Special.Connection : named(buf, at, 'keep-alive') ? Special.Drop : Special.None;
+      return named(buf, at, 'connection') ? Special.Connection : named(buf, at, 'keep-alive') || named(buf, at, 'keep_alive') ? Special.Drop : Special.None;
     case 14:
-      return named(buf, at, 'content-length') ? Special.ContentLength : Special.None;
+      return named(buf, at, 'content-length') ? Special.ContentLength : named(buf, at, 'content_length') ? Special.Drop : Special.None;
     case 15:
       if (!request) return Special.None;
       return named(buf, at, 'x-forwarded-for') ? Special.ForwardedFor : named(buf, at, 'x_forwarded_for') ? Special.Drop : Special.None;
     case 16:
       if (named(buf, at, 'proxy-connection')) return Special.Refuse;
+      if (named(buf, at, 'proxy_connection')) return Special.Drop;
       return request && (named(buf, at, 'x-forwarded-host') || named(buf, at, 'x_forwarded_host')) ? Special.Drop : Special.None;
     case 17:
       if (named(buf, at, 'transfer-encoding')) return Special.Refuse;
+      if (named(buf, at, 'transfer_encoding')) return Special.Drop;
       return request && (named(buf, at, 'x-forwarded-proto') || named(buf, at, 'x_forwarded_proto')) ? Special.Drop : Special.None;
     case 18:
-      return named(buf, at, 'proxy-authenticate') ? Special.Drop : Special.None;
+      return named(buf, at, 'proxy-authenticate') || named(buf, at, 'proxy_authenticate') ? Special.Drop : Special.None;
     case 19:
-      return named(buf, at, 'proxy-authorization') ? Special.Drop : Special.None;
+      return named(buf, at, 'proxy-authorization') || named(buf, at, 'proxy_authorization') ? Special.Drop : Special.None;
     default:
       return Special.None;
   }

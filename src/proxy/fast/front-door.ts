@@ -47,7 +47,7 @@ export class FastFrontDoor implements FrontDoor, ConnListener {
     });
     // Timeouts are checked by one timer for every connection, not a timer per request.
     const l = traffic.limits;
-    const smallest = Math.min(l.clientHeaderTimeoutMs, l.idleTimeoutMs, l.upstreamHeaderTimeoutMs, l.clientRequestTimeoutMs || Infinity, l.upstreamBodyTimeoutMs || Infinity);
+    const smallest = Math.min(l.clientHeaderTimeoutMs, l.idleTimeoutMs, l.upstreamHeaderTimeoutMs, l.clientRequestTimeoutMs || Infinity, l.upstreamBodyTimeoutMs || Infinity, l.hedgeAfterMs || Infinity);
     const every = Math.max(20, Math.min(1000, Math.floor(smallest / 4)));
     this.sweeper = setInterval(() => this.sweep(), every);
     this.sweeper.unref();

@@ -12,6 +12,7 @@ import { isIdempotent } from '../retry.js';
 import type { Traffic } from '../traffic.js';
 import type { Upstream } from '../upstreams.js';
 import type { PortablePool } from './pool.js';
+import { HedgeCancelled, PortableHedge } from './hedge.js';
 
 export type PortableUpstream = Upstream<PortablePool>;
 
@@ -45,7 +46,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
   readonly res: ServerResponse;
   readonly service: string;
   readonly startedAt: number;
-  private readonly traffic: Traffic<PortablePool>;
+  readonly traffic: Traffic<PortablePool>;
   private readonly owner: ExchangeOwner;
   private readonly hasBody: boolean;
   private readonly options: Dispatcher.DispatchOptions;
@@ -60,6 +61,13 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
   private clientGone = false;
   /** replays after a reset (the keep-alive race) */
   private replays = 0;
+  /** idempotent and bodiless: may be hedged to a second instance */
+  private readonly hedgeable: boolean;
+  /** the hedge on its way (not adopted yet) */
+  private hedge: PortableHedge | undefined;
+  private hedgeTried = false;
+  /** the response comes from a hedge (its latency is not the service's usual one) */
+  private viaHedge = false;
   status = 0;
 
   constructor(traffic: Traffic<PortablePool>, owner: ExchangeOwner, req: IncomingMessage, res: ServerResponse, service: string, startedAt: number, headers: string[], hasBody: boolean) {
@@ -70,6 +78,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     this.service = service;
     this.startedAt = startedAt;
     this.hasBody = hasBody;
+    this.hedgeable = !hasBody && isIdempotent(req.method ?? '');
     this.options = {
       path: req.url!,
       method: req.method as Dispatcher.HttpMethod,
@@ -124,6 +133,13 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     if (this.clientGone || this.phase === Phase.Done) return controller.abort(new ClientGoneError('client went away'));
     // 1xx are not passed on (the client got its own 100 Continue from node:http)
     if (statusCode < 200) return;
+    const hedge = this.hedge;
+    if (hedge !== undefined) {
+      // the first attempt answered first: the hedge is cut
+      this.hedge = undefined;
+      hedge.cancel();
+    }
+    if (this.hedgeable && !this.viaHedge) this.traffic.headLatency(this.service, this.traffic.mark() - this.startedAt);
     const headers = clientResponseList((controller.rawHeaders ?? []) as (string | Buffer)[]);
     // --hsts: HTTPS responses (h2 ones too) say so unless the upstream did
     const hsts = this.traffic.hsts;
@@ -157,9 +173,21 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
-    if (this.phase === Phase.Done) return;
+    // the attempt that lost to a hedge, aborted
+    if (err instanceof HedgeCancelled || this.phase === Phase.Done) return;
     const traffic = this.traffic;
     const peer = this.peer!;
+    const hedge = this.hedge;
+    if (hedge !== undefined) {
+      this.hedge = undefined;
+      if (!this.clientGone && !(err instanceof ClientGoneError) && this.phase !== Phase.Responding && hedge.controller !== undefined) {
+        // the hedge already on its way carries the request from here
+        traffic.failed(peer, upstreamFailure(err, this.phase !== Phase.Waiting, peer.id));
+        this.adopt(hedge);
+        return;
+      }
+      hedge.cancel();
+    }
     if (this.clientGone || err instanceof ClientGoneError) {
       traffic.neutral(peer);
       this.phase = Phase.Done;
@@ -216,18 +244,75 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     return true;
   }
 
+  /**
+   * A hedge: the request has waited `hedgeAfter` for a response head from its instance; it
+   * goes to another one too (from the sweep; once per request at most).
+   */
+  private startHedge(): void {
+    this.hedgeTried = true;
+    const slow = this.peer!;
+    const peer = this.traffic.pick(this.service, this.tried === undefined ? [slow] : [...this.tried, slow]);
+    if (peer === undefined) return;
+    const hedge = new PortableHedge(this, peer);
+    this.hedge = hedge;
+    this.traffic.hedgeSent(slow, peer);
+    peer.pool.undici.dispatch(this.options, hedge);
+  }
+
+  /** The hedge's final response head came first: the slow attempt is cut and counted against its instance. */
+  hedgeAnswered(hedge: PortableHedge): void {
+    const slow = this.peer!;
+    this.hedge = undefined;
+    this.controller?.abort(new HedgeCancelled('the other attempt answered first'));
+    this.traffic.hedgeWon(slow);
+    this.adopt(hedge);
+  }
+
+  private adopt(hedge: PortableHedge): void {
+    // a retry after this never goes back to the slow instance
+    (this.tried ??= []).push(this.peer!);
+    hedge.adopted = true;
+    this.viaHedge = true;
+    this.peer = hedge.peer;
+    this.controller = hedge.controller;
+    this.tries++;
+    this.phase = Phase.Forwarding;
+    this.requestSent = true;
+    this.dispatchedAt = this.traffic.now;
+  }
+
+  /** The hedge failed before answering: counted against its instance; the first attempt goes on. */
+  hedgeFailed(hedge: PortableHedge, err: Error): void {
+    if (this.hedge === hedge) this.hedge = undefined;
+    if (!this.clientGone) this.traffic.failed(hedge.peer, upstreamFailure(err, hedge.controller !== undefined, hedge.peer.id));
+  }
+
+  private dropHedge(): void {
+    const hedge = this.hedge;
+    if (hedge === undefined) return;
+    this.hedge = undefined;
+    hedge.cancel();
+  }
+
   /** The client went away: the upstream request is cut (its response would have nowhere to go). */
   clientClosed(): void {
     if (this.phase === Phase.Done) return;
+    this.dropHedge();
     this.clientGone = true;
     this.controller?.abort(new ClientGoneError('client went away'));
   }
 
-  /** Periodic check: a wait for a free connection (--upstream-connections) is bounded. */
+  /** Periodic check: a wait for a free connection (--upstream-connections) is bounded; a slow head is hedged. */
   checkTimeouts(now: number): void {
-    const limit = this.traffic.limits.upstreamHeaderTimeoutMs;
+    const limits = this.traffic.limits;
+    if (this.phase === Phase.Forwarding && this.requestSent && this.hedgeable && !this.hedgeTried && limits.hedgeAfterMs > 0 && now - this.dispatchedAt > limits.hedgeAfterMs) {
+      if (now - this.dispatchedAt > this.traffic.hedgeAfter(this.service)) this.startHedge();
+      return;
+    }
+    const limit = limits.upstreamHeaderTimeoutMs;
     if (this.phase !== Phase.Waiting || now - this.dispatchedAt <= limit) return;
     // undici keeps the request queued; it is aborted when a connection takes it (onRequestStart)
+    this.dropHedge();
     this.phase = Phase.Done;
     this.owner.sendError(this.res, 503, `no connection to service "${this.service}" came free within ${limit} ms\n`, true);
     this.owner.finished(this, 503);

@@ -20,6 +20,10 @@ import type { TLSSocket } from 'node:tls';
 
 const kExchange = Symbol('beacon.exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: PortableExchange };
+/** on a client socket: the response to its latest request, and whether a protocol error is being answered */
+const kLastResponse = Symbol('beacon.lastResponse');
+const kRefusing = Symbol('beacon.refusing');
+type TaggedSocket = Socket & { [kLastResponse]?: ServerResponse; [kRefusing]?: true };
 
 export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
   readonly engine = 'portable';
@@ -57,7 +61,8 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
     this.h2 = new H2Sessions(l.maxHeaderSize, l.idleTimeoutMs);
     this.h2.server.on('request', (req, res) => this.handle(asHttp1Request(req) as unknown as IncomingMessage, withoutReason(res) as unknown as ServerResponse));
-    const smallest = Math.min(l.upstreamHeaderTimeoutMs, l.clientHeaderTimeoutMs);
+    // the sweep also sends hedges (--hedge-after): a quarter of it at the most between looks
+    const smallest = Math.min(l.upstreamHeaderTimeoutMs, l.clientHeaderTimeoutMs, l.hedgeAfterMs || Infinity);
     this.sweeper = setInterval(() => this.sweep(), Math.max(20, Math.min(1000, Math.floor(smallest / 4))));
     this.sweeper.unref();
   }
@@ -103,12 +108,13 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     traffic.requests++;
     traffic.begin();
     res.once('close', () => this.closed(res as TaggedResponse));
+    (req.socket as TaggedSocket)[kLastResponse] = res;
     if (traffic.stopping) res.shouldKeepAlive = false;
     const { host, hosts } = hostsOf(req.rawHeaders);
     const proto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
     const answer = proto === 'http' ? traffic.plainAnswer?.(host, req.url ?? '') : undefined;
     if (answer !== undefined) return this.refuse(req, res, answer, startedAt);
-    const routed = admit({ url: req.url ?? '', hosts, host, versionMinor: req.httpVersionMinor }, (h) => traffic.router.route(h));
+    const routed = admit({ url: req.url ?? '', hosts, host, versionMinor: req.httpVersionMinor, versionMajor: req.httpVersionMajor }, (h) => traffic.router.route(h));
     if (typeof routed !== 'string') return this.refuse(req, res, routed, startedAt);
     const facts = requestFacts(req.rawHeaders);
     const headers = requestForwardList(req.rawHeaders, facts.connection, hosts > 0 ? host : undefined, { clientAddress: req.socket.remoteAddress ?? '', proto });
@@ -122,6 +128,8 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
   }
 
   private refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal, startedAt: number): void {
+    // a client speaking another HTTP version is not talked to further (nginx closes too)
+    if (refusal.status === 505) res.shouldKeepAlive = false;
     this.sendError(res, refusal.status, refusal.body, refusal.status === 503, refusal.location);
     const service = refusal.service === undefined ? '-' : this.traffic.label(refusal.service);
     this.traffic.record({ method: req.method ?? '', host: hostsOf(req.rawHeaders).host, path: req.url ?? '', client: req.socket.remoteAddress ?? '', service, upstream: undefined, status: refusal.status, startedAt, tries: 0 });
@@ -163,15 +171,35 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     // RFC 9112 9.6: bytes after a request that closes the connection are no request; they are
     // ignored and the response in progress finishes (node:http then closes)
     if (code === 'HPE_CLOSED_CONNECTION') return;
+    const s = socket as TaggedSocket;
+    // llhttp reports the same error again for every later read: the first one is answered
+    if (s[kRefusing] === true) return;
     let status: number | undefined = 400;
     let reason = 'bad-request';
     if (code === 'HPE_HEADER_OVERFLOW') [status, reason] = [431, 'header-too-large'];
+    else if (code === 'HPE_INVALID_VERSION') [status, reason] = [505, 'bad-version'];
     else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') [status, reason] = [408, 'timeout'];
     else if (code === 'ECONNRESET' || code === 'EPIPE') [status, reason] = [undefined, 'reset'];
     this.traffic.metrics.clientError(reason);
-    const s = socket as Socket & { _httpMessage?: { headersSent?: boolean } };
+    const last = s[kLastResponse];
+    if (status !== undefined && last !== undefined && !last.writableFinished && !last.destroyed && (last.headersSent || last.req.complete)) {
+      // Garbage after a complete request (or a broken body whose response already began): the
+      // response on its way finishes, then the error and the close, as in the fast engine and nginx.
+      s[kRefusing] = true;
+      const answer = status;
+      last.once('finish', () => {
+        if (s.writable && !s.writableEnded) s.end(closingResponse(answer));
+        s.destroy();
+      });
+      last.once('close', () => {
+        if (!last.writableFinished) s.destroy();
+      });
+      return;
+    }
+    // (a request whose own body is malformed is answered now: its upstream attempt is cut)
+    const sending = s as Socket & { _httpMessage?: { headersSent?: boolean } };
     // a response already began on this connection: an error after it would be garbage
-    if (status !== undefined && s.writable && !s.writableEnded && s._httpMessage?.headersSent !== true) s.end(closingResponse(status));
+    if (status !== undefined && s.writable && !s.writableEnded && sending._httpMessage?.headersSent !== true) s.end(closingResponse(status));
     s.destroy();
   }
 

@@ -11,6 +11,8 @@ export function asHttp1Request(req: Http2ServerRequest): Http2ServerRequest {
   const raw = http1Headers(req.rawHeaders, !req.stream.endAfterHeaders);
   Object.defineProperty(req, 'rawHeaders', { value: raw, configurable: true });
   Object.defineProperty(req, 'httpVersionMinor', { value: 1, configurable: true });
+  // admitted as HTTP/1.1 (admission answers 505 to other major versions on HTTP/1 connections)
+  Object.defineProperty(req, 'httpVersionMajor', { value: 1, configurable: true });
   return req;
 }
 
