@@ -26,10 +26,12 @@ export interface Peer {
   ejectedUntil: number;
   /** a half-open probe request is in flight */
   probing: boolean;
+  /** attempts in flight on it (least-conn), kept by Traffic */
+  active: number;
 }
 
 export function newPeer(id: string, weight = 1): Peer {
-  return { id, weight: Number.isFinite(weight) && weight >= 0 ? weight : 1, current: 0, fails: 0, firstFailAt: 0, ejectedUntil: 0, probing: false };
+  return { id, weight: Number.isFinite(weight) && weight >= 0 ? weight : 1, current: 0, fails: 0, firstFailAt: 0, ejectedUntil: 0, probing: false, active: 0 };
 }
 
 export function peerState(peer: Peer, now: number): PeerState {

@@ -8,7 +8,9 @@ import type { Store } from '../store/store.js';
 import type { ProxyConfig } from './config.js';
 import { accessLogDestination, type AccessLogDestination } from './access-log.js';
 import { ProxyMetrics } from './metrics.js';
-import { compileRoutes, HostRouter } from './routing.js';
+import { Router } from './routing.js';
+import { compileTable, type RouteTable } from '../routes/table.js';
+import { parseRouteFlag, type Route } from '../routes/route.js';
 import type { AccessLog } from './traffic.js';
 import type { UpstreamTable } from './upstreams.js';
 import { registerCatalogMetrics } from '../catalog/metrics.js';
@@ -40,18 +42,36 @@ export class ProxyEngine implements RunningMode {
   private readonly parts: EngineParts;
   private built: BuiltEngine | undefined;
   private decision: Decision | undefined;
+  private readonly invalidGauge: Gauge;
   private readonly accessDestination: AccessLogDestination | undefined;
   /** --tcp listeners, when any */
   private readonly tcp: TcpListeners | undefined;
   private address: string | undefined;
+  /** --route flags, parsed */
+  private readonly flagRoutes: readonly Route[];
+  /** the live route table (flags and store), swapped when the store's routes change */
+  private readonly router: Router;
   private stopped: Promise<void> | undefined;
 
   constructor(deps: EngineDeps) {
     const config = deps.config;
     this.config = config;
     this.log = deps.log;
-    this.catalog = new Catalog({ store: deps.store, log: deps.log, services: { prefix: config.servicesPrefix } });
+    this.catalog = new Catalog({ store: deps.store, log: deps.log, services: { prefix: config.servicesPrefix }, routes: { prefix: config.routesPrefix } });
+    // validated as flags already: a bad one cannot reach here
+    this.flagRoutes = config.route.map((text) => {
+      const r = parseRouteFlag(text);
+      if (!r.ok) throw new Error(r.error);
+      return r.value;
+    });
+    this.router = new Router(this.compile());
     registerCatalogMetrics(deps.metrics, () => this.catalog);
+    this.invalidGauge = new Gauge({
+      name: 'beacon_proxy_routes_invalid',
+      help: 'route values under --routes-prefix skipped because they are invalid (now; /status lists them)',
+      registers: [deps.metrics],
+    });
+    this.invalidGauge.set(0);
     this.registry = deps.metrics;
     const metrics = new ProxyMetrics(deps.metrics);
     let accessLog: AccessLog;
@@ -62,7 +82,7 @@ export class ProxyEngine implements RunningMode {
       accessLog = pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (l) => ({ level: l }) } }, this.accessDestination);
     }
     this.parts = {
-      router: new HostRouter(compileRoutes({ routes: config.route, domain: config.domain, defaultService: config.defaultService })),
+      router: this.router,
       policy: { maxFails: config.maxFails, failTimeoutMs: config.failTimeout },
       limits: {
         clientHeaderTimeoutMs: config.clientHeaderTimeout,
@@ -86,7 +106,19 @@ export class ProxyEngine implements RunningMode {
     this.catalog.on('change', (change) => this.onChange(change));
   }
 
+  /** The table from the flags, the store's routes, --domain and --default-service. */
+  private compile(): RouteTable {
+    const config = this.config;
+    return compileTable({ routes: [...this.flagRoutes, ...this.catalog.routes().values()], domain: config.domain, defaultService: config.defaultService });
+  }
+
   private onChange(change: CatalogChange): void {
+    if (change.routes) {
+      // a new table for the next request; requests in flight keep the route they matched
+      this.router.swap(this.compile());
+      this.invalidGauge.set(this.catalog.routesInvalid().size);
+      this.log.debug({ routes: this.router.table.routes.length, invalid: this.catalog.routesInvalid().size, revision: this.catalog.revision }, 'routes updated');
+    }
     const table = this.built?.table;
     // before the engine is built the first snapshot fills the table (see start)
     if (table === undefined) return;
@@ -151,6 +183,15 @@ export class ProxyEngine implements RunningMode {
     return this.catalog.ready && this.built !== undefined && this.built.front.isListening && (this.tcp?.isListening ?? true);
   }
 
+  private routesStatus(): RoutesStatus {
+    const table = this.router.table;
+    return {
+      table: table.routes.map(routeView),
+      shadowed: table.shadowed.map((s) => ({ ...routeView(s.route), shadowedBy: s.by.name })),
+      invalid: [...this.catalog.routesInvalid()].map(([key, reason]) => ({ key, reason })),
+    };
+  }
+
   status(): ProxyStatus {
     const built = this.built;
     return {
@@ -161,10 +202,33 @@ export class ProxyEngine implements RunningMode {
       inflight: built?.traffic.inflight ?? 0,
       requests: built?.traffic.requests ?? 0,
       services: built?.table.status(Date.now()) ?? {},
+      routes: this.routesStatus(),
       store: this.catalog.storeState(),
       ...(this.tcp ? { tcp: this.tcp.status(Date.now()) } : {}),
     };
   }
+}
+
+export interface RoutesStatus {
+  table: RouteView[];
+  shadowed: (RouteView & { shadowedBy: string })[];
+  invalid: { key: string; reason: string }[];
+}
+
+export interface RouteView {
+  name: string;
+  source: string;
+  host: string | null;
+  path: string;
+  service: string | null;
+  action: string;
+  balance: string;
+  priority: number;
+}
+
+export function routeView(r: Route): RouteView {
+  const action = r.redirect ? `redirect ${r.redirect.code} ${r.redirect.to}${r.redirect.keepPath ? ' (+path)' : ''}` : r.stripPath ? `forward, strip ${r.path}` : 'forward';
+  return { name: r.name, source: r.source, host: r.host ?? null, path: r.path, service: r.service ?? null, action, balance: r.balance, priority: r.priority };
 }
 
 export interface ProxyStatus {
@@ -176,6 +240,7 @@ export interface ProxyStatus {
   inflight: number;
   requests: number;
   services: ReturnType<UpstreamTable['status']>;
+  routes: RoutesStatus;
   store: CatalogStoreState;
   tcp?: TcpListenerStatus[];
 }

@@ -4,6 +4,10 @@
  */
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
+  301: 'Moved Permanently',
+  302: 'Found',
+  307: 'Temporary Redirect',
+  308: 'Permanent Redirect',
   400: 'Bad Request',
   404: 'Not Found',
   408: 'Request Timeout',
@@ -19,11 +23,13 @@ export interface LocalResponseOptions {
   retryAfter?: boolean;
   /** `connection: close` after it */
   close?: boolean;
+  /** a redirect's target */
+  location?: string;
 }
 
 /** A complete short plain-text response, head and body. */
 export function localResponse(status: number, body: string, options: LocalResponseOptions = {}): string {
-  const extra = (options.retryAfter ? 'retry-after: 1\r\n' : '') + (options.close ? 'connection: close\r\n' : '');
+  const extra = (options.retryAfter ? 'retry-after: 1\r\n' : '') + (options.location !== undefined ? `location: ${options.location}\r\n` : '') + (options.close ? 'connection: close\r\n' : '');
   return `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\n${extra}\r\n${body}`;
 }
 

@@ -11,6 +11,9 @@ import { clientResponseList } from '../headers.js';
 import { isIdempotent } from '../retry.js';
 import type { Traffic } from '../traffic.js';
 import type { Upstream } from '../upstreams.js';
+import type { Admitted } from '../admission.js';
+import type { Route } from '../../routes/route.js';
+import { editList } from '../route-headers.js';
 import type { PortablePool } from './pool.js';
 
 export type PortableUpstream = Upstream<PortablePool>;
@@ -44,6 +47,12 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly service: string;
+  /** the route the request matched (balancing, response header edits) */
+  readonly route: Route;
+  /** what the route's policy reads of the request (client address, sticky cookie) */
+  private readonly affinity: string;
+  /** the current attempt counts as in flight on `peer` (released when it ends) */
+  private holding = false;
   readonly startedAt: number;
   private readonly traffic: Traffic<PortablePool>;
   private readonly owner: ExchangeOwner;
@@ -62,16 +71,18 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
   private replays = 0;
   status = 0;
 
-  constructor(traffic: Traffic<PortablePool>, owner: ExchangeOwner, req: IncomingMessage, res: ServerResponse, service: string, startedAt: number, headers: string[], hasBody: boolean) {
+  constructor(traffic: Traffic<PortablePool>, owner: ExchangeOwner, req: IncomingMessage, res: ServerResponse, admitted: Admitted, startedAt: number, headers: string[], hasBody: boolean, affinity = '') {
     this.traffic = traffic;
     this.owner = owner;
     this.req = req;
     this.res = res;
-    this.service = service;
+    this.service = admitted.service;
+    this.route = admitted.route;
+    this.affinity = affinity;
     this.startedAt = startedAt;
     this.hasBody = hasBody;
     this.options = {
-      path: req.url!,
+      path: admitted.target,
       method: req.method as Dispatcher.HttpMethod,
       headers,
       body: hasBody ? req : null,
@@ -87,9 +98,10 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
 
   /** Picks the next peer and dispatches; false when none is left. */
   attempt(): boolean {
-    const peer = this.traffic.pick(this.service, this.tried ?? NO_TRIES);
+    const peer = this.traffic.pick(this.route, this.tried ?? NO_TRIES, this.affinity);
     if (peer === undefined) return false;
     this.peer = peer;
+    this.holding = true;
     this.tries++;
     this.requestSent = false;
     this.controller = undefined;
@@ -97,6 +109,13 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     this.dispatchedAt = this.traffic.now;
     peer.pool.undici.dispatch(this.options, this);
     return true;
+  }
+
+  /** The attempt on `peer` is over: it no longer counts as in flight there (least-conn). */
+  private endAttempt(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    this.traffic.release(this.peer!);
   }
 
   /** Never went upstream (no live instance): over before it began. */
@@ -124,7 +143,13 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     if (this.clientGone || this.phase === Phase.Done) return controller.abort(new ClientGoneError('client went away'));
     // 1xx are not passed on (the client got its own 100 Continue from node:http)
     if (statusCode < 200) return;
-    const headers = clientResponseList((controller.rawHeaders ?? []) as (string | Buffer)[]);
+    const route = this.route;
+    const received = clientResponseList((controller.rawHeaders ?? []) as (string | Buffer)[]);
+    const headers = route.responseHeaders === undefined ? received : editList(received, route.responseHeaders);
+    if (route.balance === 'cookie') {
+      const line = this.traffic.stickyCookie(route, peer, this.affinity);
+      if (line !== '') headers.push('set-cookie', line.slice('set-cookie: '.length, -2));
+    }
     if (this.traffic.stopping) this.res.shouldKeepAlive = false;
     try {
       if (statusMessage) this.res.writeHead(statusCode, statusMessage, headers);
@@ -149,6 +174,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     if (this.phase === Phase.Done) return;
     this.phase = Phase.Done;
+    this.endAttempt();
     this.res.end();
     this.owner.finished(this, this.status);
   }
@@ -158,6 +184,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     const traffic = this.traffic;
     const peer = this.peer!;
     if (this.clientGone || err instanceof ClientGoneError) {
+      this.endAttempt();
       traffic.neutral(peer);
       this.phase = Phase.Done;
       this.owner.finished(this, 499);
@@ -166,6 +193,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     const failure = upstreamFailure(err, this.phase !== Phase.Waiting, peer.id);
     if (failure.kind === 'reset' && this.phase !== Phase.Responding && this.replayOnce(peer)) return;
     traffic.failed(peer, failure);
+    this.endAttempt();
     if (this.phase === Phase.Responding) {
       // Too late for a clean error: cut the client connection so it sees a truncated response.
       this.phase = Phase.Done;
@@ -226,6 +254,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     if (this.phase !== Phase.Waiting || now - this.dispatchedAt <= limit) return;
     // undici keeps the request queued; it is aborted when a connection takes it (onRequestStart)
     this.phase = Phase.Done;
+    this.endAttempt();
     this.owner.sendError(this.res, 503, `no connection to service "${this.service}" came free within ${limit} ms\n`, true);
     this.owner.finished(this, 503);
   }

@@ -6,7 +6,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { admit, hostsOf, noInstance, type Refusal } from '../admission.js';
+import { admit, hostsOf, isRefusal, noInstance, type Refusal } from '../admission.js';
+import { affinityKey } from '../policies.js';
+import { editList } from '../route-headers.js';
 import type { FrontDoor } from '../front-door.js';
 import { requestForwardList, requestFacts } from '../headers.js';
 import { closingResponse } from '../responses.js';
@@ -87,21 +89,25 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     res.once('close', () => this.closed(res as TaggedResponse));
     if (traffic.stopping) res.shouldKeepAlive = false;
     const { host, hosts } = hostsOf(req.rawHeaders);
-    const routed = admit({ url: req.url ?? '', hosts, host, versionMinor: req.httpVersionMinor }, (h) => traffic.router.route(h));
-    if (typeof routed !== 'string') return this.refuse(req, res, routed, startedAt);
+    const routed = admit({ url: req.url ?? '', hosts, host, versionMinor: req.httpVersionMinor }, (h) => traffic.router.candidates(h));
+    if (isRefusal(routed)) return this.refuse(req, res, routed, startedAt);
     const facts = requestFacts(req.rawHeaders);
-    const headers = requestForwardList(req.rawHeaders, facts.connection, hosts > 0 ? host : undefined, { clientAddress: req.socket.remoteAddress ?? '', proto: 'http' });
-    const ex = new PortableExchange(traffic, this, req, res, routed, startedAt, headers, facts.hasBody);
+    const route = routed.route;
+    const client = req.socket.remoteAddress ?? '';
+    const forward = requestForwardList(req.rawHeaders, facts.connection, hosts > 0 ? host : undefined, { clientAddress: client, proto: 'http' });
+    const headers = route.requestHeaders === undefined ? forward : editList(forward, route.requestHeaders);
+    const key = affinityKey(route.balance, route.cookie, client, req.rawHeaders);
+    const ex = new PortableExchange(traffic, this, req, res, routed, startedAt, headers, facts.hasBody, key);
     (res as TaggedResponse)[kExchange] = ex;
     if (!ex.attempt()) {
       ex.abandon();
-      return this.refuse(req, res, noInstance(routed), startedAt);
+      return this.refuse(req, res, noInstance(routed.service), startedAt);
     }
     this.active.add(ex);
   }
 
   private refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal, startedAt: number): void {
-    this.sendError(res, refusal.status, refusal.body, refusal.status === 503);
+    this.sendError(res, refusal.status, refusal.body, refusal.status === 503, refusal.location);
     const service = refusal.service === undefined ? '-' : this.traffic.label(refusal.service);
     this.traffic.record({ method: req.method ?? '', host: hostsOf(req.rawHeaders).host, path: req.url ?? '', client: req.socket.remoteAddress ?? '', service, upstream: undefined, status: refusal.status, startedAt, tries: 0 });
   }
@@ -123,13 +129,14 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     this.traffic.record({ method: req.method ?? '', host: hostsOf(req.rawHeaders).host, path: req.url ?? '', client: req.socket.remoteAddress ?? '', service: ex.service, upstream: ex.peer?.id, status, startedAt: ex.startedAt, tries: ex.tries });
   }
 
-  sendError(res: ServerResponse, status: number, body: string, retryAfter = false): void {
+  sendError(res: ServerResponse, status: number, body: string, retryAfter = false, location?: string): void {
     if (res.headersSent || res.destroyed) {
       res.destroy();
       return;
     }
     const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store'];
     if (retryAfter) headers.push('retry-after', '1');
+    if (location !== undefined) headers.push('location', location);
     // a body still arriving has nowhere to go: the connection ends after the error
     if (this.traffic.stopping || (requestFacts(res.req.rawHeaders).hasBody && !res.req.complete)) headers.push('connection', 'close');
     res.writeHead(status, headers);
