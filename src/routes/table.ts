@@ -120,7 +120,7 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 /** The wildcard candidates for `host` (`a.b.c` or `.b.c`), longest suffix first. */
 function wildcardChain(host: string, wild: ReadonlyMap<string, readonly Route[]>): Candidate[] {
   const out: Candidate[] = [];
-  for (let dot = host.indexOf('.', host.startsWith('.') ? 1 : 0); dot !== -1; dot = host.indexOf('.', dot + 1)) {
+  for (let dot = host.indexOf('.'); dot !== -1; dot = host.indexOf('.', dot + 1)) {
     const list = wild.get(host.slice(dot));
     if (list) for (const route of list) out.push({ route, hostMatch: 'wildcard' });
   }
