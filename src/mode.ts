@@ -46,6 +46,8 @@ export interface ModeDefinition {
   readonly usage: string;
   readonly summary: string;
   readonly flags: readonly FlagSpec[];
+  /** a flag a leading bare argument fills (`beacon explain URL` = `beacon explain --url URL`) */
+  readonly positional?: string;
   /** long-running modes get --admin and SIGTERM handling */
   readonly daemon: boolean;
   /**

@@ -7,7 +7,8 @@
  */
 import type { Route } from '../routes/route.js';
 import { matchPath, type Candidate } from '../routes/table.js';
-import { normalizePath, queryOf, stripPrefix } from '../routes/path.js';
+import { normalizePath } from '../routes/path.js';
+import { routeAction } from '../routes/action.js';
 import { printable } from './responses.js';
 
 /** A request the proxy answers itself instead of forwarding. */
@@ -80,23 +81,9 @@ export function routeTarget(candidates: readonly Candidate[], input: AdmissionIn
     return { status: 404, body: path === '/' ? `no route for host "${printable(input.host)}"\n` : `no route for host "${printable(input.host)}" and path "${printable(path)}"\n` };
   }
   const route = match.route;
-  if (route.httpsRedirect && input.proto !== 'https' && input.host !== '') {
-    const location = `https://${stripPort(input.host)}${url}`;
-    return { status: 308, body: `moved to ${location}\n`, location };
-  }
-  const redirect = route.redirect;
-  if (redirect !== undefined) {
-    const location = redirect.keepPath ? `${redirect.to}${url}` : redirect.to === '' || /^https?:\/\/[^/]+$/.test(redirect.to) ? `${redirect.to}/` : redirect.to;
-    return { status: redirect.code, body: `moved to ${location}\n`, location };
-  }
-  const service = route.service!;
-  if (!route.stripPath || route.path === '/') return { route, service, target: url };
-  return { route, service, target: stripPrefix(route.path, path) + queryOf(url) };
-}
-
-function stripPort(host: string): string {
-  const colon = host.lastIndexOf(':');
-  return colon === -1 || host.endsWith(']') ? host : host.slice(0, colon);
+  const action = routeAction(route, url, path, input.host, input.proto ?? 'http');
+  if (action.kind === 'redirect') return { status: action.status, body: `moved to ${action.location}\n`, location: action.location };
+  return { route, service: action.service, target: action.target };
 }
 
 /** Both checks and the route: what to forward, or the answer. */

@@ -4,22 +4,9 @@
  * src/routes/; this is the per-process cache around them.
  */
 import { candidatesFor, compileTable, type Candidate, type RouteTable, type TableInput } from '../routes/table.js';
+import { normalizeHost } from '../routes/path.js';
 
-/** `App.Example.com.:8080` -> `app.example.com`; `[::1]:80` -> `[::1]`. */
-export function normalizeHost(header: string | undefined): string {
-  if (!header) return '';
-  let end = header.length;
-  if (header.charCodeAt(0) === 91 /* [ */) {
-    const close = header.indexOf(']');
-    end = close === -1 ? end : close + 1;
-  } else {
-    const colon = header.lastIndexOf(':');
-    if (colon !== -1) end = colon;
-  }
-  while (end > 0 && header.charCodeAt(end - 1) === 46 /* . */) end--;
-  const host = end === header.length ? header : header.slice(0, end);
-  return host.toLowerCase();
-}
+export { normalizeHost };
 
 /** No host name is longer than 255 (with a port, 261): longer Host headers are answered, never kept. */
 const MAX_CACHED_HOST = 255;

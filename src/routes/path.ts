@@ -101,3 +101,19 @@ export function stripPrefix(prefix: string, path: string): string {
   const rest = path.slice(prefix.length);
   return rest === '' ? '/' : rest;
 }
+
+/** `App.Example.com.:8080` -> `app.example.com`; `[::1]:80` -> `[::1]`. */
+export function normalizeHost(header: string | undefined): string {
+  if (!header) return '';
+  let end = header.length;
+  if (header.charCodeAt(0) === 91 /* [ */) {
+    const close = header.indexOf(']');
+    end = close === -1 ? end : close + 1;
+  } else {
+    const colon = header.lastIndexOf(':');
+    if (colon !== -1) end = colon;
+  }
+  while (end > 0 && header.charCodeAt(end - 1) === 46 /* . */) end--;
+  const host = end === header.length ? header : header.slice(0, end);
+  return host.toLowerCase();
+}
