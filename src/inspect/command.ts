@@ -8,6 +8,7 @@ import type { ConfigOf } from '../config/typed.js';
 import type { ModeDefinition } from '../mode.js';
 import { isDnsLabel, normalizeDomain } from '../catalog/names.js';
 import { routeFlagProblem } from '../routes/route.js';
+import { UsageError } from '../errors.js';
 
 /** The flags that make a proxy's table, with the proxy's names and defaults. */
 const TABLE_FLAGS = [
@@ -51,7 +52,6 @@ export const explainDefinition: ModeDefinition = {
   positional: 'url',
   flags: EXPLAIN_FLAGS,
   async create(ctx) {
-    const { UsageError } = await import('../errors.js');
     const config = ctx.flags as unknown as ExplainConfig;
     if (!config.url) throw new UsageError('URL', 'is required (beacon explain http://host/path)');
     let url: URL;

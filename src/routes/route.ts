@@ -12,7 +12,7 @@ export type BalancePolicy = (typeof BALANCE_POLICIES)[number];
 export const REDIRECT_CODES = [301, 302, 307, 308] as const;
 export const DEFAULT_STICKY_COOKIE = 'beacon_sticky';
 
-/** Where a route came from; at equal host, path and priority a flag wins over the store. */
+/** Where a route came from. */
 export type RouteSource = 'flag' | 'etcd' | 'domain' | 'default';
 
 export interface HeaderEdit {

@@ -3,7 +3,7 @@
  *
  * Match order: the most specific host (exact, then the longest `*.` wildcard, then routes with
  * no host), then the longest path prefix on `/` boundaries, then the higher `priority`, then
- * the source (a `--route` flag before a store route), then the name. `<service>.<domain>` and
+ * the name (code-unit order; flag routes are named `--route TEXT`). `<service>.<domain>` and
  * `--default-service` apply when no route matches.
  *
  * Everything is precomputed when the table changes: per exact host and per wildcard suffix, the
@@ -55,7 +55,8 @@ export interface RouteTable {
 function compareRoutes(a: Route, b: Route): number {
   if (a.path.length !== b.path.length) return b.path.length - a.path.length;
   if (a.priority !== b.priority) return b.priority - a.priority;
-  if (a.source !== b.source) return a.source === 'flag' ? -1 : b.source === 'flag' ? 1 : 0;
+  // flag routes are named `--route TEXT`: "-" sorts before letters and digits, so at equal
+  // host, path and priority a flag wins over a store route (unless that one's name starts with "-")
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
