@@ -3,6 +3,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,8 +93,15 @@ const ROUTED_REQUEST = { path: '/p7/x', headers: ['Host: h57.bench.test'] };
 async function waitHttpRouted(port) {
   for (let i = 0; i < 100; i++) {
     try {
-      const r = await fetch(`http://127.0.0.1:${port}${ROUTED_REQUEST.path}`, { headers: { host: 'h57.bench.test' } });
-      if (r.status === 200) return;
+      // fetch drops a Host header: node:http sends it
+      const status = await new Promise((resolve, reject) => {
+        const req = httpGet({ host: '127.0.0.1', port, path: ROUTED_REQUEST.path, headers: { host: 'h57.bench.test' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        });
+        req.on('error', reject);
+      });
+      if (status === 200) return;
     } catch {
       /* not yet */
     }
