@@ -136,18 +136,24 @@ test('etcdctl put / del of a route applies live while a keep-alive connection st
     }
   })();
   const t0 = performance.now();
-  await etcd.put('/beacon/routes/live', JSON.stringify({ host: 'live.example.test', service: 'live' }));
-  const putAt = performance.now();
-  await waitFor('the new route served', () => seen.some((r) => r.text === 'live /p'), 5000, 5);
-  const applied = performance.now() - putAt;
-  await etcd.del('/beacon/routes/live');
-  const delAt = performance.now();
-  const before = seen.length;
-  await waitFor('the deleted route gone', () => seen.slice(before).some((r) => r.text === 'wild /p'), 5000, 5);
-  const removed = performance.now() - delAt;
-  running = false;
-  await loop;
-  agent.destroy();
+  let applied = Infinity;
+  let removed = Infinity;
+  try {
+    await etcd.put('/beacon/routes/live', JSON.stringify({ host: 'live.example.test', service: 'live' }));
+    const putAt = performance.now();
+    await waitFor('the new route served', () => seen.some((r) => r.text === 'live /p'), 5000, 5);
+    applied = performance.now() - putAt;
+    await etcd.del('/beacon/routes/live');
+    const delAt = performance.now();
+    const before = seen.length;
+    await waitFor('the deleted route gone', () => seen.slice(before).some((r) => r.text === 'wild /p'), 5000, 5);
+    removed = performance.now() - delAt;
+  } finally {
+    // a failure must not leave the request loop running
+    running = false;
+    await loop;
+    agent.destroy();
+  }
   console.log(`# route put -> served: ${applied.toFixed(1)} ms, del -> gone: ${removed.toFixed(1)} ms (after etcdctl returned; ${seen.length} requests in ${(performance.now() - t0).toFixed(0)} ms)`);
   assert.deepEqual(errors, []);
   assert.ok(seen.every((r) => r.status === 200), 'every request on the connection answered 200');
