@@ -3,6 +3,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +85,31 @@ async function waitHttp(port) {
   throw new Error(`nothing answers 200 on ${port}`);
 }
 
+/** The routed run's request: a host in the middle of the table, its deepest path. */
+const ROUTE_HOSTS = 100;
+const ROUTE_PATHS = 10;
+const ROUTED_REQUEST = { path: '/p7/x', headers: ['Host: h57.bench.test'] };
+
+async function waitHttpRouted(port) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      // fetch drops a Host header: node:http sends it
+      const status = await new Promise((resolve, reject) => {
+        const req = httpGet({ host: '127.0.0.1', port, path: ROUTED_REQUEST.path, headers: { host: 'h57.bench.test' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        });
+        req.on('error', reject);
+      });
+      if (status === 200) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no route answers 200 on ${port}`);
+}
+
 function toMs(text) {
   const m = /^([\d.]+)(us|ms|s)$/.exec(text);
   if (!m) return NaN;
@@ -110,9 +136,9 @@ function cpuSeconds(pid) {
   return [pid, ...children].reduce((sum, p) => sum + ticks(p), 0) / 100;
 }
 
-function wrk(port, args, pid) {
+function wrk(port, args, pid, request = { path: '/', headers: [] }) {
   const cpuBefore = pid ? cpuSeconds(pid) : 0;
-  const out = execFileSync('wrk', [...args, `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  const out = execFileSync('wrk', [...args, ...request.headers.flatMap((h) => ['-H', h]), `http://127.0.0.1:${port}${request.path}`], { encoding: 'utf8' });
   const cpu = pid ? cpuSeconds(pid) - cpuBefore : NaN;
   const total = Number(/(\d+) requests in/.exec(out)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
@@ -177,7 +203,17 @@ export async function run() {
     const storeDir = join(dir, 'store');
     const store = new FileStore(storeDir);
     for (const [i, port] of upstreamPorts.entries()) await store.put(`/services/bench/u${i}`, `127.0.0.1:${port}`);
+    // a second store for the routed run: 1,000 routes (100 hosts x 10 paths) in etcd's layout
+    const routedDir = join(dir, 'store-routed');
+    const routed = new FileStore(routedDir);
+    for (const [i, port] of upstreamPorts.entries()) await routed.put(`/services/bench/u${i}`, `127.0.0.1:${port}`);
+    for (let h = 0; h < ROUTE_HOSTS; h++) {
+      for (let p = 0; p < ROUTE_PATHS; p++) {
+        await routed.put(`/beacon/routes/h${h}-p${p}`, JSON.stringify({ host: `h${h}.bench.test`, path: `/p${p}`, service: 'bench' }));
+      }
+    }
     await store.close();
+    await routed.close();
     // both HTTP engines, each its own process
     const engines = {};
     for (const engine of ['fast', 'portable']) {
@@ -185,6 +221,13 @@ export async function run() {
       const child = await start(process.execPath, [CLI, 'proxy', '--engine', engine, '--store', `file://${storeDir}`, '--listen', `127.0.0.1:${port}`, '--default-service', 'bench', '--no-access-log', '--log-level', 'warn', '--workers', '1'], undefined);
       await waitHttp(port);
       engines[engine] = { port, pid: child.pid };
+    }
+    // the fast engine again, matching each request against the 1,000 routes
+    {
+      const port = await freePort();
+      const child = await start(process.execPath, [CLI, 'proxy', '--engine', 'fast', '--store', `file://${routedDir}`, '--listen', `127.0.0.1:${port}`, '--no-access-log', '--log-level', 'warn', '--workers', '1'], undefined);
+      await waitHttpRouted(port);
+      engines.routes = { port, pid: child.pid };
     }
 
     // nginx, one worker, upstream keepalive
@@ -211,15 +254,16 @@ export async function run() {
 
     const targets = [
       ['fast', engines.fast.port, engines.fast.pid],
+      ['routes', engines.routes.port, engines.routes.pid, ROUTED_REQUEST],
       ['nginx', nginxPort, nginx.pid],
       ['portable', engines.portable.port, engines.portable.pid],
       ['floor', floorPort, floor.pid],
     ];
-    for (const [, port] of targets) wrk(port, WARMUP_ARGS);
-    const results = { fast: [], portable: [], nginx: [], floor: [] };
+    for (const [, port, , request] of targets) wrk(port, WARMUP_ARGS, undefined, request);
+    const results = { fast: [], routes: [], portable: [], nginx: [], floor: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, port, pid] of round % 2 === 0 ? targets : [...targets].reverse()) {
-        const r = wrk(port, WRK_ARGS, pid);
+      for (const [name, port, pid, request] of round % 2 === 0 ? targets : [...targets].reverse()) {
+        const r = wrk(port, WRK_ARGS, pid, request);
         results[name].push(r);
         console.log(`round ${round + 1} ${name.padEnd(6)} ${fmt(r.rps)} req/s  p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  cpu ${fmt(r.cpuUsPerReq, 1)} us/req  non-2xx ${r.errors}${r.socketErrors ? `  socket errors: ${r.socketErrors}` : ''}`);
       }
@@ -228,6 +272,7 @@ export async function run() {
         const rb = results[engine][round];
         console.log(`round ${round + 1} ${engine}/nginx ${fmt(rb.rps / rn.rps, 2)}x req/s, ${fmt(rb.p99 / rn.p99, 2)}x p99`);
       }
+      console.log(`round ${round + 1} routes/fast ${fmt(results.routes[round].rps / results.fast[round].rps, 3)}x req/s`);
     }
     // the median round: one round disturbed by a neighbour on a shared machine does not move it
     const median = (list, key) => {
@@ -242,7 +287,7 @@ export async function run() {
     console.log(`| | req/s | p50 ms | p99 ms | proxy CPU us/req | req/s vs nginx (per-round median) | p99 vs nginx (per-round median) |`);
     console.log(`|---|---|---|---|---|---|---|`);
     const rows = {};
-    for (const [name, label] of [['fast', 'beacon --engine fast'], ['portable', 'beacon --engine portable'], ['nginx', 'nginx'], ['floor', 'Node floor (proxy-floor.mjs)']]) {
+    for (const [name, label] of [['fast', 'beacon --engine fast'], ['routes', 'beacon --engine fast, 1,000 routes'], ['portable', 'beacon --engine portable'], ['nginx', 'nginx'], ['floor', 'Node floor (proxy-floor.mjs)']]) {
       const r = summary(results[name]);
       const rps = name === 'nginx' ? 1 : perRound('rps', name, 'nginx');
       const p99 = name === 'nginx' ? 1 : perRound('p99', name, 'nginx');
@@ -251,7 +296,10 @@ export async function run() {
     }
     const pass = rows.fast.rpsRatio >= 0.85 && rows.fast.p99Ratio <= 1.3;
     console.log(`target for the fast engine (>= 0.85x nginx req/s, p99 <= 1.3x, per-round medians): ${pass ? 'met' : 'MISSED'}; the portable engine has no floor`);
-    return { rows, pass };
+    const routedRatio = perRound('rps', 'routes', 'fast');
+    const routedPass = routedRatio >= 0.95;
+    console.log(`1,000 routes (100 hosts x 10 paths) vs no routes, fast engine: ${fmt(routedRatio, 3)}x req/s (per-round median); target >= 0.95x: ${routedPass ? 'met' : 'MISSED'}`);
+    return { rows, pass: pass && routedPass };
 
   } finally {
     for (const c of children) c.kill('SIGTERM');

@@ -48,6 +48,8 @@ export interface ModeDefinition {
   readonly usage: string;
   readonly summary: string;
   readonly flags: readonly FlagSpec[];
+  /** a flag a leading bare argument fills (`beacon explain URL` = `beacon explain --url URL`) */
+  readonly positional?: string;
   /** long-running modes get --admin and SIGTERM handling */
   readonly daemon: boolean;
   /** how many words before the flags the mode takes (e.g. `tls put NAME`: 2); default none */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ChangeEvent, KeyValue, Snapshot, Store, Watch } from '../store/store.js';
 import { isDnsLabel, isInstanceId } from './names.js';
 import { parseServiceValue, parseSkyRecord, type Endpoint, type SkyRecord } from './values.js';
+import { parseRouteValue, type Route } from '../routes/route.js';
 
 export interface Instance extends Endpoint {
   readonly service: string;
@@ -25,6 +26,8 @@ export interface CatalogOptions {
   services?: { prefix: string };
   /** watch `/skydns` (dns) */
   skydns?: { prefix: string };
+  /** watch the proxy routes (`/beacon/routes`): parsed with the route parser, bad ones skipped */
+  routes?: { prefix: string };
   /** extra raw prefixes to mirror (render templates' keys) */
   extraPrefixes?: readonly string[];
   /**
@@ -40,6 +43,8 @@ export interface CatalogChange {
   /** services whose instances changed */
   readonly services: ReadonlySet<string>;
   readonly skydns: boolean;
+  /** a route was put or deleted (or the view was replaced) */
+  readonly routes: boolean;
   readonly raw: boolean;
   /** the keys put or deleted (empty on a reset: everything may have changed) */
   readonly keys: ReadonlySet<string>;
@@ -60,7 +65,7 @@ export interface CatalogStoreState {
 /** how many skipped values storeState() remembers */
 const RECENT_MALFORMED = 10;
 
-type Parsed = { kind: 'instance'; instance: Instance } | { kind: 'sky'; entry: SkyEntry } | { kind: 'config'; value: unknown };
+type Parsed = { kind: 'instance'; instance: Instance } | { kind: 'sky'; entry: SkyEntry } | { kind: 'config'; value: unknown } | { kind: 'route'; route: Route };
 
 /**
  * The live view of the store: one snapshot at one revision, then watch events on top. The only
@@ -74,6 +79,9 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
   /** service -> its instances by key */
   private readonly byService = new Map<string, Map<string, Instance>>();
   private readonly skyByKey = new Map<string, SkyEntry>();
+  /** proxy routes by key, and route keys whose value was skipped (with the reason) */
+  private readonly routesByKey = new Map<string, Route>();
+  private readonly invalidRoutes = new Map<string, string>();
   private skyConfigValue: unknown;
   /** services(): sorted by name, each list sorted by id */
   private servicesView = new Map<string, readonly Instance[]>();
@@ -98,6 +106,7 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
     this.prefixes = [
       ...(options.services ? [withSlash(options.services.prefix)] : []),
       ...(options.skydns ? [withSlash(options.skydns.prefix)] : []),
+      ...(options.routes ? [withSlash(options.routes.prefix)] : []),
       ...(options.extraPrefixes ?? []),
     ];
   }
@@ -156,6 +165,8 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
     this.instancesByKey.clear();
     this.byService.clear();
     this.skyByKey.clear();
+    this.routesByKey.clear();
+    this.invalidRoutes.clear();
     this.skyConfigValue = undefined;
     for (const kv of snapshot.kvs) this.put(kv);
     this.revision = snapshot.revision;
@@ -167,7 +178,7 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
     const services = new Set([...before, ...this.byService.keys()]);
     const wasReady = this.ready;
     this.synced = true;
-    this.emit('change', { reset: true, services, skydns: true, raw: true, keys: new Set() });
+    this.emit('change', { reset: true, services, skydns: true, routes: true, raw: true, keys: new Set() });
     if (!wasReady && this.ready) this.emit('ready', true);
   }
 
@@ -175,9 +186,11 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
     const services = new Set<string>();
     const keys = new Set<string>();
     let skydns = false;
+    let routes = false;
     for (const ev of events) {
       const key = ev.type === 'put' ? ev.kv.key : ev.key;
       keys.add(key);
+      if (this.isRouteKey(key)) routes = true;
       const old = this.instancesByKey.get(key);
       if (old) services.add(old.service);
       if (this.skyByKey.has(key) || this.isSkyKey(key)) skydns = true;
@@ -190,11 +203,15 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
       }
     }
     this.revision = revision;
-    this.emit('change', { reset: false, services, skydns, raw: true, keys });
+    this.emit('change', { reset: false, services, skydns, routes, raw: true, keys });
   }
 
   private isSkyKey(key: string): boolean {
     return this.options.skydns !== undefined && key.startsWith(withSlash(this.options.skydns.prefix));
+  }
+
+  private isRouteKey(key: string): boolean {
+    return this.options.routes !== undefined && key.startsWith(withSlash(this.options.routes.prefix));
   }
 
   /** `forget`: also forget that a bad value under the key was logged (the key is gone). */
@@ -213,13 +230,15 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
       } else this.staleServices.add(instance.service);
     }
     this.skyByKey.delete(key);
+    this.routesByKey.delete(key);
+    this.invalidRoutes.delete(key);
     if (this.options.skydns && key === `${withSlash(this.options.skydns.prefix)}config`) this.skyConfigValue = undefined;
   }
 
   private put(kv: KeyValue): Parsed | undefined {
     const parsed = this.parse(kv);
     // parsed values are kept parsed only (the raw value once more would double their memory)
-    if (this.options.rawParsed || !(parsed?.kind === 'instance' || parsed?.kind === 'sky')) this.rawKvs.set(kv.key, kv);
+    if (this.options.rawParsed || !(parsed?.kind === 'instance' || parsed?.kind === 'sky' || parsed?.kind === 'route')) this.rawKvs.set(kv.key, kv);
     if (!parsed) return undefined;
     if (parsed.kind === 'instance') {
       const instance = parsed.instance;
@@ -234,6 +253,7 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
         this.servicesUnordered = true;
       }
     } else if (parsed.kind === 'sky') this.skyByKey.set(kv.key, parsed.entry);
+    else if (parsed.kind === 'route') this.routesByKey.set(kv.key, parsed.route);
     else this.skyConfigValue = parsed.value;
     this.warned.delete(kv.key);
     return parsed;
@@ -272,7 +292,20 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
       if (!record.ok) return this.reject(kv, record.error);
       return { kind: 'sky', entry: { key: kv.key, record: record.value, ...lease } };
     }
+    const routes = this.options.routes && withSlash(this.options.routes.prefix);
+    if (routes && kv.key.startsWith(routes)) {
+      const name = kv.key.slice(routes.length);
+      if (name === '' || name.includes('/')) return this.rejectRoute(kv, 'key is not <prefix>/<name>');
+      const route = parseRouteValue(name, kv.value);
+      if (!route.ok) return this.rejectRoute(kv, route.error);
+      return { kind: 'route', route: route.value };
+    }
     return undefined;
+  }
+
+  private rejectRoute(kv: KeyValue, reason: string): undefined {
+    this.invalidRoutes.set(kv.key, reason);
+    return this.reject(kv, reason);
   }
 
   private reject(kv: KeyValue, reason: string): undefined {
@@ -313,6 +346,16 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
 
   instances(service: string): readonly Instance[] {
     return this.services().get(service) ?? [];
+  }
+
+  /** the proxy routes (with `routes`), by key */
+  routes(): ReadonlyMap<string, Route> {
+    return this.routesByKey;
+  }
+
+  /** route keys whose value is skipped now, with the reason */
+  routesInvalid(): ReadonlyMap<string, string> {
+    return this.invalidRoutes;
   }
 
   skydnsEntries(): ReadonlyMap<string, SkyEntry> {

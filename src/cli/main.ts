@@ -84,7 +84,9 @@ export function findMode(name: string): ModeDefinition | undefined {
 }
 
 /** Parses a mode's command line exactly as `beacon` would (used by tests and docs checks). */
-export function parseModeArgs(mode: ModeDefinition, argv: readonly string[], env: CliIo['env'] = {}): ParsedFlags {
+export function parseModeArgs(mode: ModeDefinition, given: readonly string[], env: CliIo['env'] = {}): ParsedFlags {
+  const first = given[0];
+  const argv = mode.positional !== undefined && first !== undefined && !first.startsWith('-') ? [`--${mode.positional}`, ...given] : given;
   const file = loadConfigFile(argv, env);
   return parseFlags(flagsOf(mode), { argv, env, ...(file.data ? { file: file.data } : {}), knownFileKeys: knownConfigKeys() });
 }

@@ -1,8 +1,14 @@
 /**
  * Request admission, shared by both engines and by WebSocket upgrades: is the request target a
  * path, is there exactly one Host (one is required from HTTP/1.1 on) and is it an authority,
- * and which service does it route to. Pure: the router is passed in.
+ * which route it meets (host, then the normalised path: src/routes/), and what that route does
+ * (forward, with the target rewritten when it strips its prefix, or redirect). Pure: the
+ * candidates lookup is passed in.
  */
+import type { Route } from '../routes/route.js';
+import { matchPath, type Candidate } from '../routes/table.js';
+import { normalizePath } from '../routes/path.js';
+import { routeAction } from '../routes/action.js';
 import { printable } from './responses.js';
 
 /** A request the proxy answers itself instead of forwarding. */
@@ -11,8 +17,16 @@ export interface Refusal {
   readonly body: string;
   /** the service it was meant for, when known (metrics label) */
   readonly service?: string;
-  /** a redirect's target (308 to https) */
+  /** a redirect's Location (308 to https, or a route's redirect) */
   readonly location?: string;
+}
+
+/** A request that goes upstream: its route and the target to send. */
+export interface Admitted {
+  readonly route: Route;
+  readonly service: string;
+  /** the request target for the upstream (the client's, or stripped of the route's prefix) */
+  readonly target: string;
 }
 
 export interface AdmissionInput {
@@ -26,10 +40,12 @@ export interface AdmissionInput {
   readonly versionMinor: number;
   /** HTTP major version (1 when absent): anything but 1 gets 505 */
   readonly versionMajor?: number;
+  /** `https` when it came over TLS (routes with `"https": "redirect"` answer plain HTTP with 308) */
+  readonly proto?: 'http' | 'https';
 }
 
-/** Host -> service (a HostRouter's route), or undefined when nothing routes it. */
-export type RouteLookup = (host: string | undefined) => string | undefined;
+/** Host -> candidate routes in match order (a Router's candidates). */
+export type RouteLookup = (host: string | undefined) => readonly Candidate[];
 
 /** RFC 3986 authority without userinfo: reg-name, IPv4 or [IPv6], then an optional port. */
 const HOST_SYNTAX = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::\d{0,5})?$/;
@@ -38,6 +54,10 @@ const BAD_TARGET: Refusal = { status: 400, body: 'request target must be a path\
 const BAD_HOST: Refusal = { status: 400, body: 'invalid Host header\n' };
 /** RFC 9110 15.6.6: HTTP/2 and /3 have their own connection preface; a /2.0 request line here is no HTTP/2 */
 export const BAD_VERSION: Refusal = { status: 505, body: 'only HTTP/1.0 and HTTP/1.1 are spoken here\n' };
+
+export function isRefusal(x: Admitted | Refusal): x is Refusal {
+  return (x as Refusal).status !== undefined;
+}
 
 /**
  * What is wrong with a request's target and Host count, before any routing. RFC 9112 3.2:
@@ -51,16 +71,32 @@ export function requestProblem(input: AdmissionInput): Refusal | undefined {
   return undefined;
 }
 
-/** The service a Host routes to, or why not (a Host that is no authority, or no route). */
-export function routeHost(host: string, route: RouteLookup): string | Refusal {
+/** The candidates for a Host, or why there are none to look at (a Host that is no authority). */
+export function hostCandidates(host: string, lookup: RouteLookup): readonly Candidate[] | Refusal {
   if (!HOST_SYNTAX.test(host)) return BAD_HOST;
-  const service = route(host === '' ? undefined : host);
-  return service ?? { status: 404, body: `no route for host "${printable(host)}"\n` };
+  return lookup(host === '' ? undefined : host);
 }
 
-/** Both checks: the service, or the refusal. */
-export function admit(input: AdmissionInput, route: RouteLookup): string | Refusal {
-  return requestProblem(input) ?? routeHost(input.host, route);
+/** The route among a Host's candidates for a target, and what it does with the request. */
+export function routeTarget(candidates: readonly Candidate[], input: AdmissionInput): Admitted | Refusal {
+  const url = input.url;
+  const path = normalizePath(url);
+  const match = matchPath(candidates, path);
+  if (match === undefined) {
+    return { status: 404, body: path === '/' ? `no route for host "${printable(input.host)}"\n` : `no route for host "${printable(input.host)}" and path "${printable(path)}"\n` };
+  }
+  const route = match.route;
+  const action = routeAction(route, url, path, input.host, input.proto ?? 'http');
+  if (action.kind === 'redirect') return { status: action.status, body: `moved to ${action.location}\n`, location: action.location };
+  return { route, service: action.service, target: action.target };
+}
+
+/** Both checks and the route: what to forward, or the answer. */
+export function admit(input: AdmissionInput, lookup: RouteLookup): Admitted | Refusal {
+  const problem = requestProblem(input);
+  if (problem !== undefined) return problem;
+  const candidates = hostCandidates(input.host, lookup);
+  return 'status' in candidates ? candidates : routeTarget(candidates, input);
 }
 
 /** The refusal for a service without a live instance. */

@@ -28,10 +28,12 @@ export interface Peer {
   probing: boolean;
   /** requests in a row another instance answered first (hedged) */
   hedges: number;
+  /** attempts in flight on it (least-conn), kept by Traffic */
+  active: number;
 }
 
 export function newPeer(id: string, weight = 1): Peer {
-  return { id, weight: Number.isFinite(weight) && weight >= 0 ? weight : 1, current: 0, fails: 0, firstFailAt: 0, ejectedUntil: 0, probing: false, hedges: 0 };
+  return { id, weight: Number.isFinite(weight) && weight >= 0 ? weight : 1, current: 0, fails: 0, firstFailAt: 0, ejectedUntil: 0, probing: false, hedges: 0, active: 0 };
 }
 
 export function peerState(peer: Peer, now: number): PeerState {

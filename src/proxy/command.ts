@@ -6,8 +6,8 @@ import { checkTlsFlags } from './tls/flags.js';
 export const definition: ModeDefinition = {
   name: 'proxy',
   usage:
-    'beacon proxy [--listen 0.0.0.0:80] [--route HOST=SERVICE ...] [--domain DOMAIN] [--default-service NAME] [--tls-listen ADDR --tls-cert-dir DIR --tls-default-cert NAME --https-redirect] [--workers 1] [--connect-timeout 2s] [--max-tries 3] [--max-fails 2] [--fail-timeout 10s] [--no-access-log] [--tcp LISTEN=SERVICE[:BALANCE] ...] [--admin ADDR]',
-  summary: 'HTTP front door: route by Host to the live /services instances, round robin, retries, WebSocket',
+    'beacon proxy [--listen 0.0.0.0:80] [--route HOST[/PATH]=SERVICE ...] [--routes-prefix /beacon/routes] [--domain DOMAIN] [--default-service NAME] [--tls-listen ADDR --tls-cert-dir DIR --tls-default-cert NAME --https-redirect] [--workers 1] [--connect-timeout 2s] [--max-tries 3] [--max-fails 2] [--fail-timeout 10s] [--no-access-log] [--tcp LISTEN=SERVICE[:BALANCE] ...] [--admin ADDR]',
+  summary: 'HTTP front door: routes by Host and path (etcd, live) to the live /services instances, balancing, retries, WebSocket, TLS, TCP',
   daemon: true,
   flags: PROXY_MODE_FLAGS,
   // The engine reads Node internals as it loads: only `beacon proxy` itself imports it.

@@ -2,7 +2,7 @@ import type { StoreConfig } from '../config/common.js';
 import type { FlagSpec } from '../config/flags.js';
 import type { ConfigOf } from '../config/typed.js';
 import { isDnsLabel, normalizeDomain } from '../catalog/names.js';
-import { routeProblem } from './routing.js';
+import { routeFlagProblem } from '../routes/route.js';
 import { ENGINE_CHOICES, type EngineChoice } from './engine-choice.js';
 import { TCP_FLAGS, type TcpConfig } from './tcp/flags.js';
 import { TLS_FLAGS, type TlsConfig } from './tls/flags.js';
@@ -25,8 +25,8 @@ export const PROXY_FLAGS = [
     type: 'list',
     placeholder: 'HOST=SERVICE',
     default: [],
-    help: 'send Host HOST to SERVICE; HOST may be *.example.com (any subdomain); repeat or comma-separate',
-    validate: (v: string[]) => v.map(routeProblem).find((p) => p !== undefined),
+    help: 'a route: HOST=SERVICE, HOST/PATH=SERVICE or /PATH=SERVICE (HOST may be *.example.com); merged with the store routes (at equal host, path and priority the flag wins); repeat or comma-separate',
+    validate: (v: string[]) => v.map(routeFlagProblem).find((p) => p !== undefined),
   },
   {
     name: 'domain',
@@ -35,6 +35,7 @@ export const PROXY_FLAGS = [
     help: 'route <service>.DOMAIN to <service> (e.g. skydns.local); off when unset',
     validate: (v: string) => (normalizeDomain(v).split('.').every(isDnsLabel) ? undefined : `expected a DNS name such as example.com, got ${JSON.stringify(v)}`),
   },
+  { name: 'routes-prefix', type: 'string', placeholder: 'PREFIX', default: '/beacon/routes', help: 'store prefix of the routes applied live (one JSON value per route: see README "Routes")' },
   { name: 'default-service', type: 'string', placeholder: 'NAME', help: 'service for hosts no route or domain matches (else 404)', validate: label('default service') },
   { name: 'workers', type: 'int', default: 1, min: 1, max: 64, help: 'processes serving the listen socket (node:cluster); each follows the store itself' },
   { name: 'connect-timeout', type: 'duration', default: 2000, min: 10, help: 'time to connect to an upstream before trying another' },

@@ -8,7 +8,9 @@ import type { Store } from '../store/store.js';
 import type { ProxyConfig } from './config.js';
 import { accessLogDestination, type AccessLogDestination } from './access-log.js';
 import { ProxyMetrics } from './metrics.js';
-import { compileRoutes, HostRouter } from './routing.js';
+import { Router } from './routing.js';
+import { compileTable, type RouteTable } from '../routes/table.js';
+import { parseRouteFlag, type Route } from '../routes/route.js';
 import type { AccessLog } from './traffic.js';
 import type { UpstreamStatus, UpstreamTable } from './upstreams.js';
 import { LeaseClock } from '../catalog/leases.js';
@@ -46,12 +48,17 @@ export class ProxyEngine implements RunningMode {
   private readonly parts: EngineParts;
   private built: BuiltEngine | undefined;
   private decision: Decision | undefined;
+  private readonly invalidGauge: Gauge;
   private readonly accessDestination: AccessLogDestination | undefined;
   /** --tcp listeners, when any */
   private readonly tcp: TcpListeners | undefined;
   /** --tls-listen, when set */
   private readonly tls: TlsEdge | undefined;
   private address: string | undefined;
+  /** --route flags, parsed */
+  private readonly flagRoutes: readonly Route[];
+  /** the live route table (flags and store), swapped when the store's routes change */
+  private readonly router: Router;
   private stopped: Promise<void> | undefined;
 
   constructor(deps: EngineDeps) {
@@ -60,10 +67,23 @@ export class ProxyEngine implements RunningMode {
     this.log = deps.log;
     // certificates and ACME tokens come through the catalog as raw prefixes
     const tlsPrefixes = config.tlsListen === undefined ? [] : tlsWatchPrefixes(config);
-    this.catalog = new Catalog({ store: deps.store, log: deps.log, services: { prefix: config.servicesPrefix }, extraPrefixes: tlsPrefixes });
+    this.catalog = new Catalog({ store: deps.store, log: deps.log, services: { prefix: config.servicesPrefix }, routes: { prefix: config.routesPrefix }, extraPrefixes: tlsPrefixes });
     if (config.tlsListen !== undefined) this.tls = new TlsEdge({ ...config, tlsListen: config.tlsListen }, this.catalog, deps.log, deps.metrics);
     this.leases = new LeaseClock(deps.store, deps.log);
+    // validated as flags already: a bad one cannot reach here
+    this.flagRoutes = config.route.map((text) => {
+      const r = parseRouteFlag(text);
+      if (!r.ok) throw new Error(r.error);
+      return r.value;
+    });
+    this.router = new Router(this.compile());
     registerCatalogMetrics(deps.metrics, () => this.catalog);
+    this.invalidGauge = new Gauge({
+      name: 'beacon_proxy_routes_invalid',
+      help: 'route values under --routes-prefix skipped because they are invalid (now; /status lists them)',
+      registers: [deps.metrics],
+    });
+    this.invalidGauge.set(0);
     this.registry = deps.metrics;
     const metrics = new ProxyMetrics(deps.metrics);
     let accessLog: AccessLog;
@@ -74,7 +94,7 @@ export class ProxyEngine implements RunningMode {
       accessLog = pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (l) => ({ level: l }) } }, this.accessDestination);
     }
     this.parts = {
-      router: new HostRouter(compileRoutes({ routes: config.route, domain: config.domain, defaultService: config.defaultService })),
+      router: this.router,
       policy: { maxFails: config.maxFails, failTimeoutMs: config.failTimeout },
       limits: {
         clientHeaderTimeoutMs: config.clientHeaderTimeout,
@@ -101,8 +121,20 @@ export class ProxyEngine implements RunningMode {
     this.catalog.on('change', (change) => this.onChange(change));
   }
 
+  /** The table from the flags, the store's routes, --domain and --default-service. */
+  private compile(): RouteTable {
+    const config = this.config;
+    return compileTable({ routes: [...this.flagRoutes, ...this.catalog.routes().values()], domain: config.domain, defaultService: config.defaultService });
+  }
+
   private onChange(change: CatalogChange): void {
     this.tls?.changed(change);
+    if (change.routes) {
+      // a new table for the next request; requests in flight keep the route they matched
+      this.router.swap(this.compile());
+      this.invalidGauge.set(this.catalog.routesInvalid().size);
+      this.log.debug({ routes: this.router.table.routes.length, invalid: this.catalog.routesInvalid().size, revision: this.catalog.revision }, 'routes updated');
+    }
     const table = this.built?.table;
     // before the engine is built the first snapshot fills the table (see start)
     if (table === undefined) return;
@@ -181,6 +213,15 @@ export class ProxyEngine implements RunningMode {
     return status;
   }
 
+  private routesStatus(): RoutesStatus {
+    const table = this.router.table;
+    return {
+      table: table.routes.map(routeView),
+      shadowed: table.shadowed.map((s) => ({ ...routeView(s.route), shadowedBy: s.by.name })),
+      invalid: [...this.catalog.routesInvalid()].map(([key, reason]) => ({ key, reason })),
+    };
+  }
+
   status(): ProxyStatus {
     const built = this.built;
     return {
@@ -191,11 +232,34 @@ export class ProxyEngine implements RunningMode {
       inflight: built?.traffic.inflight ?? 0,
       requests: built?.traffic.requests ?? 0,
       services: built === undefined ? {} : this.servicesStatus(built.table, Date.now()),
+      routes: this.routesStatus(),
       store: this.catalog.storeState(),
       ...(this.tcp ? { tcp: this.tcp.status(Date.now()) } : {}),
       ...(this.tls ? { tlsListen: this.tls.address ?? this.config.tlsListen, certificates: this.tls.status() } : {}),
     };
   }
+}
+
+export interface RoutesStatus {
+  table: RouteView[];
+  shadowed: (RouteView & { shadowedBy: string })[];
+  invalid: { key: string; reason: string }[];
+}
+
+export interface RouteView {
+  name: string;
+  source: string;
+  host: string | null;
+  path: string;
+  service: string | null;
+  action: string;
+  balance: string;
+  priority: number;
+}
+
+export function routeView(r: Route): RouteView {
+  const action = r.redirect ? `redirect ${r.redirect.code} ${r.redirect.to}${r.redirect.keepPath ? ' (+path)' : ''}` : r.stripPath ? `forward, strip ${r.path}` : 'forward';
+  return { name: r.name, source: r.source, host: r.host ?? null, path: r.path, service: r.service ?? null, action, balance: r.balance, priority: r.priority };
 }
 
 export interface ProxyStatus {
@@ -207,6 +271,7 @@ export interface ProxyStatus {
   inflight: number;
   requests: number;
   services: ReturnType<UpstreamTable['status']>;
+  routes: RoutesStatus;
   store: CatalogStoreState;
   tcp?: TcpListenerStatus[];
   /** --tls-listen's address and every certificate loaded (valid ones only) */

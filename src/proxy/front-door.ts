@@ -23,7 +23,7 @@ export interface FrontDoor {
 
 /** What an engine is built from: the shared pieces, and how to reach upstreams. */
 export interface EngineParts {
-  readonly router: import('./routing.js').HostRouter;
+  readonly router: import('./routing.js').Router;
   readonly policy: import('./balancer.js').EjectionPolicy;
   readonly limits: import('./traffic.js').ServerLimits;
   readonly metrics: import('./metrics.js').ProxyMetrics;

@@ -5,6 +5,9 @@
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: 'OK',
+  301: 'Moved Permanently',
+  302: 'Found',
+  307: 'Temporary Redirect',
   308: 'Permanent Redirect',
   400: 'Bad Request',
   404: 'Not Found',

@@ -11,7 +11,9 @@ import { hedgeDelay, LatencyWindow } from './latency.js';
 import type { UpstreamError } from './failures.js';
 import type { ProxyMetrics } from './metrics.js';
 import { shouldRetry, type AttemptOutcome } from './retry.js';
-import type { HostRouter } from './routing.js';
+import type { Router } from './routing.js';
+import type { Route } from '../routes/route.js';
+import { pickHashed, pickLeastConn, pickSticky, stickyCookieLine, stickyId } from './policies.js';
 import type { Upstream, UpstreamPoolLike, UpstreamTable } from './upstreams.js';
 
 export interface ServerLimits {
@@ -50,7 +52,7 @@ export interface RequestRecord {
 }
 
 export interface TrafficDeps<P extends UpstreamPoolLike> {
-  router: HostRouter;
+  router: Router;
   table: UpstreamTable<P>;
   policy: EjectionPolicy;
   limits: ServerLimits;
@@ -64,7 +66,7 @@ export interface TrafficDeps<P extends UpstreamPoolLike> {
 const NO_TRIES: readonly Upstream[] = [];
 
 export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
-  readonly router: HostRouter;
+  readonly router: Router;
   readonly table: UpstreamTable<P>;
   readonly policy: EjectionPolicy;
   readonly limits: ServerLimits;
@@ -89,6 +91,7 @@ export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
   private drained: (() => void) | undefined;
   /** recent response-head latencies per service (bodiless requests), for hedging */
   private readonly latency = new Map<string, LatencyWindow>();
+  private readonly stickyIds = new WeakMap<Upstream<P>, string>();
 
   constructor(deps: TrafficDeps<P>) {
     this.router = deps.router;
@@ -111,10 +114,56 @@ export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
     return performance.now();
   }
 
-  /** The next instance of `service` to try, skipping `tried`; undefined when none is left. */
-  pick(service: string, tried: readonly Upstream<P>[] = NO_TRIES as readonly Upstream<P>[]): Upstream<P> | undefined {
-    const entry = this.table.get(service);
-    return entry === undefined ? undefined : (pickUpstream(entry.peers, this.now, tried) as Upstream<P> | undefined);
+  /**
+   * The next instance of the route's service to try under its balancing policy, skipping
+   * `tried`; undefined when none is left. `key` is what the policy reads of the request (the
+   * client address for ip-hash, the sticky cookie's value for cookie). The pick counts as an
+   * attempt in flight on the instance until `release`.
+   */
+  pick(route: Route, tried: readonly Upstream<P>[] = NO_TRIES as readonly Upstream<P>[], key = ''): Upstream<P> | undefined {
+    const entry = this.table.get(route.service!);
+    if (entry === undefined) return undefined;
+    const peers = entry.peers;
+    const now = this.now;
+    let peer: Upstream<P> | undefined;
+    switch (route.balance) {
+      case 'round-robin':
+        peer = pickUpstream(peers, now, tried) as Upstream<P> | undefined;
+        break;
+      case 'least-conn':
+        peer = pickLeastConn(peers, now, tried) as Upstream<P> | undefined;
+        break;
+      case 'ip-hash':
+        peer = pickHashed(peers, now, key, tried) as Upstream<P> | undefined;
+        break;
+      case 'cookie':
+        peer = pickSticky(peers, now, key, (p) => this.stickyId(p), tried) ?? (pickUpstream(peers, now, tried) as Upstream<P> | undefined);
+        break;
+    }
+    if (peer !== undefined) peer.active++;
+    return peer;
+  }
+
+  /** The attempt on `peer` that `pick` handed out is over. */
+  release(peer: Upstream<P>): void {
+    if (peer.active > 0) peer.active--;
+  }
+
+  /** The opaque id a sticky cookie carries for an instance (derived from its instance id). */
+  stickyId(peer: Upstream<P>): string {
+    let id = this.stickyIds.get(peer);
+    if (id === undefined) this.stickyIds.set(peer, (id = stickyId(peer.service, peer.instanceIds)));
+    return id;
+  }
+
+  /**
+   * The Set-Cookie line (with CRLF) a response carries under a cookie route when the client's
+   * cookie (`key`) does not name the instance that answered; '' otherwise.
+   */
+  stickyCookie(route: Route, peer: Upstream<P>, key: string): string {
+    if (route.balance !== 'cookie') return '';
+    const id = this.stickyId(peer);
+    return id === key ? '' : stickyCookieLine(route.cookie, id);
   }
 
   /** The instance started a response: it is healthy (a probe brings it back). */

@@ -7,7 +7,8 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
-import { admit, hostsOf, noInstance, type Refusal } from './admission.js';
+import { admit, hostsOf, isRefusal, noInstance, type Refusal } from './admission.js';
+import { affinityKey } from './policies.js';
 import { setForwardedOnObject } from './headers.js';
 import { headerValue, localResponse, printable } from './responses.js';
 import type { Traffic } from './traffic.js';
@@ -103,14 +104,18 @@ export class WebSocketUpgrades {
     if (traffic.stopping) return this.refuse(socket, { status: 503, body: 'shutting down\n' });
     const shape = classifyUpgrade(req.method, req.rawHeaders);
     if (shape.kind === 'refuse') return this.refuse(socket, shape);
-    const routed = admit({ url: req.url, hosts, host, versionMinor: req.httpVersionMinor, versionMajor: req.httpVersionMajor }, (h) => traffic.router.route(h));
-    if (typeof routed !== 'string') return this.refuse(socket, routed);
-    const peer = traffic.pick(routed);
-    if (peer === undefined) return this.refuse(socket, noInstance(routed));
+    const routed = admit({ url: req.url, hosts, host, versionMinor: req.httpVersionMinor, versionMajor: req.httpVersionMajor }, (h) => traffic.router.candidates(h));
+    if (isRefusal(routed)) return this.refuse(socket, routed);
+    const route = routed.route;
+    const peer = traffic.pick(route, undefined, affinityKey(route.balance, route.cookie, socket.remoteAddress ?? '', req.rawHeaders));
+    if (peer === undefined) return this.refuse(socket, noInstance(routed.service));
+    // a WebSocket is not counted as a request in flight for least-conn
+    traffic.release(peer);
+    req.url = routed.target;
     setForwardedOnObject(req.headers, { clientAddress: socket.remoteAddress ?? '', proto: (socket as { encrypted?: boolean }).encrypted === true ? 'https' : this.proto });
     this.open.add(socket);
     socket.once('close', () => this.open.delete(socket));
-    traffic.recordUpgrade(req.method, host, req.url, routed, peer.id, socket.remoteAddress);
+    traffic.recordUpgrade(req.method, host, req.url, routed.service, peer.id, socket.remoteAddress);
     traffic.neutral(peer);
     this.proxy.ws(req as unknown as IncomingMessage, socket, head, { target: `http://${peer.id}` });
   }
@@ -118,7 +123,7 @@ export class WebSocketUpgrades {
   /** Refuses an upgrade the way a plain request would be answered, then closes. */
   refuse(socket: Duplex, refusal: Refusal): void {
     this.traffic.metrics.request(this.traffic.label(refusal.service), refusal.status, 0);
-    if (socket.writable) socket.end(localResponse(refusal.status, refusal.body, { retryAfter: refusal.status === 503, close: true }));
+    if (socket.writable) socket.end(localResponse(refusal.status, refusal.body, { retryAfter: refusal.status === 503, close: true, ...(refusal.location !== undefined ? { location: refusal.location } : {}) }));
     socket.destroy();
   }
 

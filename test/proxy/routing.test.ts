@@ -1,6 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileRoutes, HostRouter, normalizeHost, routeProblem, serviceFor } from '../../dist/proxy/routing.js';
+import { normalizeHost, Router } from '../../dist/proxy/routing.js';
+import { parseRouteFlag, routeFlagProblem as routeProblem, type Route } from '../../dist/routes/route.js';
+import { compileTable, matchRoute, type RouteTable } from '../../dist/routes/table.js';
+
+const flags = (texts: string[]): Route[] => texts.map((t) => {
+  const r = parseRouteFlag(t);
+  if (!r.ok) throw new Error(r.error);
+  return r.value;
+});
+const compileRoutes = (spec: { routes: string[]; domain?: string; defaultService?: string }): RouteTable => compileTable({ ...spec, routes: flags(spec.routes) });
+const serviceFor = (table: RouteTable, host: string): string | undefined => matchRoute(table, host, '/')?.route.service;
+/** the service a Host routes to for path `/` */
+class HostRouter extends Router {
+  route(host: string | undefined): string | undefined {
+    return this.candidates(host).find((c) => c.route.path === '/')?.route.service;
+  }
+}
 
 const table = compileRoutes({
   routes: ['www.example.com=web', '*.example.com=wild', '*.api.example.com=api', 'Admin.Example.com.=admin'],

@@ -26,6 +26,8 @@ test('--workers 2: the etcd password reaches the workers over IPC, not through t
   await etcd.etcdctl('user', 'add', `beacon:${SECRET}`);
   await etcd.etcdctl('role', 'add', 'reader');
   await etcd.etcdctl('role', 'grant-permission', 'reader', '--prefix=true', 'read', '/services/');
+  // the proxy watches its routes too (issue 14)
+  await etcd.etcdctl('role', 'grant-permission', 'reader', '--prefix=true', 'read', '/beacon/routes/');
   await etcd.etcdctl('user', 'grant-role', 'beacon', 'reader');
   await etcd.etcdctl('auth', 'enable');
 

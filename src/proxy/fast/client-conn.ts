@@ -4,7 +4,9 @@
  * client timeouts when the listener's sweep asks, and runs an Exchange per forwarded request.
  */
 import type { Socket } from 'node:net';
-import { admit, noInstance, type Refusal } from '../admission.js';
+import { hostCandidates, isRefusal, noInstance, requestProblem, routeTarget, type Admitted, type Refusal } from '../admission.js';
+import { affinityKey } from '../policies.js';
+import type { Candidate } from '../../routes/table.js';
 import { requestFacts, requestForward, type ForwardInfo, type RequestFacts } from '../headers.js';
 import { closingResponse, headerValue, localResponse } from '../responses.js';
 import type { Traffic } from '../traffic.js';
@@ -59,9 +61,10 @@ export class ClientConn implements ParserEvents, ExchangeClient {
   idleSince: number;
   /** body bytes still to read by hand after a non-WebSocket Upgrade head (llhttp stops there) */
   private manualBody = 0;
-  /** the Host of the previous request on this connection, and where it routed */
+  /** the Host of the previous request on this connection, its candidate routes, and the table generation they are from */
   private lastHost: string | undefined;
-  private lastRoute: string | Refusal | undefined;
+  private lastCandidates: readonly Candidate[] | Refusal | undefined;
+  private lastGeneration = -1;
   /** after a hand-counted body, llhttp starts over (it stopped at an Upgrade head) */
   private manualReset = false;
   /** PAUSE_* reasons the socket is not being read for */
@@ -235,31 +238,37 @@ export class ClientConn implements ParserEvents, ExchangeClient {
     const traffic = this.traffic;
     const facts = req.facts;
     const host = facts.host;
-    let routed: string | Refusal;
     if (traffic.plainAnswer !== undefined && this.forward.proto === 'http') {
       const answer = traffic.plainAnswer(host, req.url);
       if (answer !== undefined) return this.refuse(req, answer, startedAt);
     }
-    const usual = facts.hosts === 1 && req.versionMajor === 1 && req.url.charCodeAt(0) === 47; /* / */
-    if (usual && host === this.lastHost) routed = this.lastRoute!;
-    else {
-      routed = admit({ url: req.url, hosts: facts.hosts, host, versionMinor: req.versionMinor, versionMajor: req.versionMajor }, (h) => traffic.router.route(h));
-      // a connection's usual Host is looked up once (routes change only with the table)
-      if (usual) {
+    const proto = this.forward.proto === 'https' ? 'https' : 'http';
+    const input = { url: req.url, hosts: facts.hosts, host, versionMinor: req.versionMinor, versionMajor: req.versionMajor, proto } as const;
+    let routed: Admitted | Refusal | undefined = requestProblem(input);
+    if (routed === undefined) {
+      // a connection's usual Host is looked up once per route table
+      const router = traffic.router;
+      let candidates = this.lastCandidates;
+      if (host !== this.lastHost || this.lastGeneration !== router.generation || candidates === undefined) {
+        candidates = hostCandidates(host, (h) => router.candidates(h));
         this.lastHost = host;
-        this.lastRoute = routed;
+        this.lastCandidates = candidates;
+        this.lastGeneration = router.generation;
       }
+      routed = 'status' in candidates ? candidates : routeTarget(candidates, input);
     }
-    if (typeof routed !== 'string') return this.refuse(req, routed, startedAt);
+    if (isRefusal(routed)) return this.refuse(req, routed, startedAt);
     if (req.versionMinor === 1 && facts.expectContinue) this.write('HTTP/1.1 100 Continue\r\n\r\n');
-    const ex = new Exchange(this, traffic, req, routed, startedAt);
+    const route = routed.route;
+    const key = route.balance === 'round-robin' || route.balance === 'least-conn' ? '' : affinityKey(route.balance, route.cookie, this.address, req.lines);
+    const ex = new Exchange(this, traffic, req, routed, startedAt, key);
     this.active = ex;
     traffic.begin();
     if (!ex.attempt()) {
       this.active = undefined;
       traffic.settle();
       ex.abandon();
-      return this.refuse(req, noInstance(routed), startedAt);
+      return this.refuse(req, noInstance(routed.service), startedAt);
     }
     return ex;
   }
@@ -306,6 +315,7 @@ export class ClientConn implements ParserEvents, ExchangeClient {
     if (this.traffic.stopping || this.ended) this.close();
   }
 
+  /** A route's redirect (the connection stays open). */
   private sendRedirect(status: number, body: string, location: string): void {
     if (this.gone) return;
     if (this.traffic.stopping) this.keepAlive = false;

@@ -10,6 +10,9 @@ import { isIdempotent } from '../retry.js';
 import { bodilessStatus, sanitizeReason } from '../responses.js';
 import type { Traffic } from '../traffic.js';
 import type { Upstream } from '../upstreams.js';
+import type { Admitted } from '../admission.js';
+import type { Route } from '../../routes/route.js';
+import { editLines } from '../route-headers.js';
 import type { ConnUser, ResponseHead, UpstreamConn, UpstreamPool } from './pool.js';
 import { ResponseGathering } from './response-gathering.js';
 import { FastHedge } from './hedge.js';
@@ -80,6 +83,12 @@ export class Exchange extends ResponseGathering implements ConnUser {
   readonly url: string;
   readonly host: string;
   readonly service: string;
+  /** the route the request matched (balancing, response header edits) */
+  readonly route: Route;
+  /** what the route's policy reads of the request (client address, sticky cookie) */
+  private readonly affinity: string;
+  /** the current attempt counts as in flight on `peer` (released when it ends) */
+  private holding = false;
   readonly startedAt: number;
   readonly hasBody: boolean;
   /** the request body is chunked: re-framed to the upstream as chunks */
@@ -130,13 +139,15 @@ export class Exchange extends ResponseGathering implements ConnUser {
   private interim = false;
   status = 0;
 
-  constructor(client: ExchangeClient, traffic: Traffic<UpstreamPool>, req: RequestStart, service: string, startedAt: number) {
+  constructor(client: ExchangeClient, traffic: Traffic<UpstreamPool>, req: RequestStart, admitted: Admitted, startedAt: number, affinity = '') {
     super(client, traffic);
     const facts = req.facts;
     this.method = req.method;
     this.url = req.url;
     this.host = facts.host;
-    this.service = service;
+    this.service = admitted.service;
+    this.route = admitted.route;
+    this.affinity = affinity;
     this.startedAt = startedAt;
     this.chunked = facts.chunked;
     this.hasBody = facts.hasBody;
@@ -147,7 +158,8 @@ export class Exchange extends ResponseGathering implements ConnUser {
     // the lines passed on carry no framing of their own: a chunked body is re-chunked
     this.hostless = facts.hosts === 0;
     this.hedgeable = !this.hasBody && isIdempotent(req.method);
-    this.head = `${req.method} ${req.url} HTTP/1.1\r\n${req.lines}${forwarded}${this.chunked ? 'transfer-encoding: chunked\r\n' : ''}\r\n`;
+    const edit = admitted.route.requestHeaders;
+    this.head = `${req.method} ${admitted.target} HTTP/1.1\r\n${edit === undefined ? req.lines : editLines(req.lines, edit)}${forwarded}${this.chunked ? 'transfer-encoding: chunked\r\n' : ''}\r\n`;
   }
 
   get done(): boolean {
@@ -161,15 +173,23 @@ export class Exchange extends ResponseGathering implements ConnUser {
 
   /** Picks the next peer and asks its pool for a connection; false when none is left. */
   attempt(): boolean {
-    const peer = this.traffic.pick(this.service, this.tried ?? NO_TRIES);
+    const peer = this.traffic.pick(this.route, this.tried ?? NO_TRIES, this.affinity);
     if (peer === undefined) return false;
     this.peer = peer;
+    this.holding = true;
     this.tries++;
     this.requestSent = false;
     this.phase = Phase.Waiting;
     this.sentAt = this.traffic.now;
     peer.pool.acquire(this);
     return true;
+  }
+
+  /** The attempt on `peer` is over: it no longer counts as in flight there (least-conn). */
+  private endAttempt(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    this.traffic.release(this.peer!);
   }
 
   /** Never went upstream (no live instance): over before it began. */
@@ -316,7 +336,10 @@ export class Exchange extends ResponseGathering implements ConnUser {
     this.phase = Phase.Responding;
     this.upstreamKeepAlive = head.keepAlive;
     this.lastActivity = this.traffic.now;
-    this.emit(`HTTP/1.1 ${status} ${sanitizeReason(head.reason)}\r\n${head.lines}${framing}\r\n`);
+    const route = this.route;
+    const lines = route.responseHeaders === undefined ? head.lines : editLines(head.lines, route.responseHeaders);
+    const sticky = route.balance === 'cookie' ? this.traffic.stickyCookie(route, this.peer!, this.affinity) : '';
+    this.emit(`HTTP/1.1 ${status} ${sanitizeReason(head.reason)}\r\n${lines}${sticky}${framing}\r\n`);
     return this.skipBody;
   }
 
@@ -335,6 +358,7 @@ export class Exchange extends ResponseGathering implements ConnUser {
     }
     if (this.phase === Phase.Done) return;
     this.phase = Phase.Done;
+    this.endAttempt();
     if (this.responseChunked) this.emit('0\r\n\r\n');
     // before the connection may be ended or handed to the next request
     this.flush();
@@ -394,6 +418,7 @@ export class Exchange extends ResponseGathering implements ConnUser {
       tries: this.tries,
     });
     if (retry) {
+      this.endAttempt();
       (this.tried ??= []).push(peer);
       if (this.attempt()) return;
     }
@@ -427,7 +452,7 @@ export class Exchange extends ResponseGathering implements ConnUser {
   private startHedge(): void {
     this.hedgeTried = true;
     const slow = this.peer!;
-    const peer = this.traffic.pick(this.service, this.tried === undefined ? [slow] : [...this.tried, slow]);
+    const peer = this.traffic.pick(this.route, this.tried === undefined ? [slow] : [...this.tried, slow], this.affinity);
     if (peer === undefined) return;
     const hedge = new FastHedge(this, peer);
     this.hedge = hedge;
@@ -453,6 +478,9 @@ export class Exchange extends ResponseGathering implements ConnUser {
   private adopt(hedge: FastHedge): void {
     // a retry after this never goes back to the slow instance
     (this.tried ??= []).push(this.peer!);
+    // the slow instance no longer counts it in flight; the hedge's instance does (least-conn)
+    this.endAttempt();
+    this.holding = true;
     hedge.adopted = true;
     this.viaHedge = true;
     this.conn = hedge.conn;
@@ -466,6 +494,7 @@ export class Exchange extends ResponseGathering implements ConnUser {
   /** The hedge failed before answering: counted against its instance; the first attempt goes on. */
   hedgeFailed(hedge: FastHedge, err: UpstreamError): void {
     if (this.hedge === hedge) this.hedge = undefined;
+    this.traffic.release(hedge.peer);
     // (the keep-alive race says nothing about the instance)
     if (this.client.gone || err.code === 'UPSTREAM_STALE_CONNECTION') this.traffic.neutral(hedge.peer);
     else this.traffic.failed(hedge.peer, err);
@@ -476,6 +505,7 @@ export class Exchange extends ResponseGathering implements ConnUser {
     if (hedge === undefined) return;
     this.hedge = undefined;
     hedge.cancel();
+    this.traffic.release(hedge.peer);
   }
 
   /** The client went away: the upstream connection is cut (its response would have nowhere to go). */
@@ -501,6 +531,7 @@ export class Exchange extends ResponseGathering implements ConnUser {
     if (conn !== undefined) conn.destroy();
     else this.peer?.pool.cancel(this);
     if (this.peer !== undefined) this.traffic.neutral(this.peer);
+    this.endAttempt();
     this.finish(status);
   }
 
@@ -535,6 +566,7 @@ export class Exchange extends ResponseGathering implements ConnUser {
   private finish(status: number): void {
     this.phase = Phase.Done;
     this.dropHedge();
+    this.endAttempt();
     this.stopUpstreamDrain();
     // a body held for a connection that never came has nowhere to go: the client is read again
     this.queued = undefined;

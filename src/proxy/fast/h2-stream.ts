@@ -5,7 +5,8 @@
  * socket; llhttp reads it back here and it leaves as h2 HEADERS and DATA frames.
  */
 import { constants, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { admit, noInstance, type Refusal } from '../admission.js';
+import { admit, isRefusal, noInstance, type Refusal } from '../admission.js';
+import { affinityKey } from '../policies.js';
 import { requestFacts, requestForward, type ForwardInfo } from '../headers.js';
 import { bodilessStatus } from '../responses.js';
 import { h2ResponseHeaders, http1Headers } from '../tls/h2-session.js';
@@ -35,18 +36,19 @@ export class FastH2 {
     const facts = requestFacts(raw);
     const client = new H2Client(this, traffic, stream, method, address);
     if (method === 'CONNECT') return client.refuse({ status: 501, body: 'CONNECT is not supported\n' }, url, facts.host, startedAt);
-    const routed = admit({ url, hosts: facts.hosts, host: facts.host, versionMinor: 1 }, (h) => traffic.router.route(h));
-    if (typeof routed !== 'string') return client.refuse(routed, url, facts.host, startedAt);
+    const routed = admit({ url, hosts: facts.hosts, host: facts.host, versionMinor: 1, proto: 'https' }, (h) => traffic.router.candidates(h));
+    if (isRefusal(routed)) return client.refuse(routed, url, facts.host, startedAt);
     const forward = requestForward(raw, facts.connection);
     const req: RequestStart = { method, url, versionMajor: 1, versionMinor: 1, keepAlive: true, facts, lines: forward.lines, forwardedFor: forward.forwardedFor };
-    const ex = new Exchange(client, traffic, req, routed, startedAt);
+    const route = routed.route;
+    const ex = new Exchange(client, traffic, req, routed, startedAt, affinityKey(route.balance, route.cookie, address, forward.lines));
     traffic.begin();
     client.active = ex;
     if (!ex.attempt()) {
       client.active = undefined;
       traffic.settle();
       ex.abandon();
-      return client.refuse(noInstance(routed), url, facts.host, startedAt);
+      return client.refuse(noInstance(routed.service), url, facts.host, startedAt);
     }
     this.open.add(client);
     if (stream.endAfterHeaders) ex.requestEnd();

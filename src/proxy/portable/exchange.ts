@@ -11,6 +11,9 @@ import { clientResponseList } from '../headers.js';
 import { isIdempotent } from '../retry.js';
 import type { Traffic } from '../traffic.js';
 import type { Upstream } from '../upstreams.js';
+import type { Admitted } from '../admission.js';
+import type { Route } from '../../routes/route.js';
+import { editList } from '../route-headers.js';
 import type { PortablePool } from './pool.js';
 import { HedgeCancelled, PortableHedge } from './hedge.js';
 
@@ -45,6 +48,12 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly service: string;
+  /** the route the request matched (balancing, response header edits) */
+  readonly route: Route;
+  /** what the route's policy reads of the request (client address, sticky cookie) */
+  private readonly affinity: string;
+  /** the current attempt counts as in flight on `peer` (released when it ends) */
+  private holding = false;
   readonly startedAt: number;
   readonly traffic: Traffic<PortablePool>;
   private readonly owner: ExchangeOwner;
@@ -70,17 +79,19 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
   private viaHedge = false;
   status = 0;
 
-  constructor(traffic: Traffic<PortablePool>, owner: ExchangeOwner, req: IncomingMessage, res: ServerResponse, service: string, startedAt: number, headers: string[], hasBody: boolean) {
+  constructor(traffic: Traffic<PortablePool>, owner: ExchangeOwner, req: IncomingMessage, res: ServerResponse, admitted: Admitted, startedAt: number, headers: string[], hasBody: boolean, affinity = '') {
     this.traffic = traffic;
     this.owner = owner;
     this.req = req;
     this.res = res;
-    this.service = service;
+    this.service = admitted.service;
+    this.route = admitted.route;
+    this.affinity = affinity;
     this.startedAt = startedAt;
     this.hasBody = hasBody;
     this.hedgeable = !hasBody && isIdempotent(req.method ?? '');
     this.options = {
-      path: req.url!,
+      path: admitted.target,
       method: req.method as Dispatcher.HttpMethod,
       headers,
       body: hasBody ? req : null,
@@ -96,9 +107,10 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
 
   /** Picks the next peer and dispatches; false when none is left. */
   attempt(): boolean {
-    const peer = this.traffic.pick(this.service, this.tried ?? NO_TRIES);
+    const peer = this.traffic.pick(this.route, this.tried ?? NO_TRIES, this.affinity);
     if (peer === undefined) return false;
     this.peer = peer;
+    this.holding = true;
     this.tries++;
     this.requestSent = false;
     this.controller = undefined;
@@ -106,6 +118,13 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     this.dispatchedAt = this.traffic.now;
     peer.pool.undici.dispatch(this.options, this);
     return true;
+  }
+
+  /** The attempt on `peer` is over: it no longer counts as in flight there (least-conn). */
+  private endAttempt(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    this.traffic.release(this.peer!);
   }
 
   /** Never went upstream (no live instance): over before it began. */
@@ -133,14 +152,16 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     if (this.clientGone || this.phase === Phase.Done) return controller.abort(new ClientGoneError('client went away'));
     // 1xx are not passed on (the client got its own 100 Continue from node:http)
     if (statusCode < 200) return;
-    const hedge = this.hedge;
-    if (hedge !== undefined) {
-      // the first attempt answered first: the hedge is cut
-      this.hedge = undefined;
-      hedge.cancel();
-    }
+    // the first attempt answered first: a hedge is cut
+    this.dropHedge();
     if (this.hedgeable && !this.viaHedge) this.traffic.headLatency(this.service, this.traffic.mark() - this.startedAt);
-    const headers = clientResponseList((controller.rawHeaders ?? []) as (string | Buffer)[]);
+    const route = this.route;
+    const received = clientResponseList((controller.rawHeaders ?? []) as (string | Buffer)[]);
+    const headers = route.responseHeaders === undefined ? received : editList(received, route.responseHeaders);
+    if (route.balance === 'cookie') {
+      const line = this.traffic.stickyCookie(route, peer, this.affinity);
+      if (line !== '') headers.push('set-cookie', line.slice('set-cookie: '.length, -2));
+    }
     // --hsts: HTTPS responses (h2 ones too) say so unless the upstream did
     const hsts = this.traffic.hsts;
     if (hsts !== undefined && (this.req.socket as { encrypted?: boolean }).encrypted === true && !headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'strict-transport-security')) headers.push('strict-transport-security', hsts);
@@ -168,6 +189,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     if (this.phase === Phase.Done) return;
     this.phase = Phase.Done;
+    this.endAttempt();
     this.res.end();
     this.owner.finished(this, this.status);
   }
@@ -189,6 +211,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
       hedge.cancel();
     }
     if (this.clientGone || err instanceof ClientGoneError) {
+      this.endAttempt();
       traffic.neutral(peer);
       this.phase = Phase.Done;
       this.owner.finished(this, 499);
@@ -197,6 +220,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     const failure = upstreamFailure(err, this.phase !== Phase.Waiting, peer.id);
     if (failure.kind === 'reset' && this.phase !== Phase.Responding && this.replayOnce(peer)) return;
     traffic.failed(peer, failure);
+    this.endAttempt();
     if (this.phase === Phase.Responding) {
       // Too late for a clean error: cut the client connection so it sees a truncated response.
       this.phase = Phase.Done;
@@ -251,7 +275,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
   private startHedge(): void {
     this.hedgeTried = true;
     const slow = this.peer!;
-    const peer = this.traffic.pick(this.service, this.tried === undefined ? [slow] : [...this.tried, slow]);
+    const peer = this.traffic.pick(this.route, this.tried === undefined ? [slow] : [...this.tried, slow], this.affinity);
     if (peer === undefined) return;
     const hedge = new PortableHedge(this, peer);
     this.hedge = hedge;
@@ -271,6 +295,9 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
   private adopt(hedge: PortableHedge): void {
     // a retry after this never goes back to the slow instance
     (this.tried ??= []).push(this.peer!);
+    // the slow instance no longer counts it in flight; the hedge's instance does (least-conn)
+    this.endAttempt();
+    this.holding = true;
     hedge.adopted = true;
     this.viaHedge = true;
     this.peer = hedge.peer;
@@ -284,6 +311,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
   /** The hedge failed before answering: counted against its instance; the first attempt goes on. */
   hedgeFailed(hedge: PortableHedge, err: Error): void {
     if (this.hedge === hedge) this.hedge = undefined;
+    this.traffic.release(hedge.peer);
     if (!this.clientGone) this.traffic.failed(hedge.peer, upstreamFailure(err, hedge.controller !== undefined, hedge.peer.id));
   }
 
@@ -292,6 +320,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     if (hedge === undefined) return;
     this.hedge = undefined;
     hedge.cancel();
+    this.traffic.release(hedge.peer);
   }
 
   /** The client went away: the upstream request is cut (its response would have nowhere to go). */
@@ -314,6 +343,7 @@ export class PortableExchange implements Dispatcher.DispatchHandler {
     // undici keeps the request queued; it is aborted when a connection takes it (onRequestStart)
     this.dropHedge();
     this.phase = Phase.Done;
+    this.endAttempt();
     this.owner.sendError(this.res, 503, `no connection to service "${this.service}" came free within ${limit} ms\n`, true);
     this.owner.finished(this, 503);
   }

@@ -6,7 +6,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { admit, hostsOf, noInstance, type Refusal } from '../admission.js';
+import { admit, hostsOf, isRefusal, noInstance, type Refusal } from '../admission.js';
+import { affinityKey } from '../policies.js';
+import { editList } from '../route-headers.js';
 import type { FrontDoor } from '../front-door.js';
 import { requestForwardList, requestFacts } from '../headers.js';
 import { closingResponse } from '../responses.js';
@@ -114,15 +116,19 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     const proto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
     const answer = proto === 'http' ? traffic.plainAnswer?.(host, req.url ?? '') : undefined;
     if (answer !== undefined) return this.refuse(req, res, answer, startedAt);
-    const routed = admit({ url: req.url ?? '', hosts, host, versionMinor: req.httpVersionMinor, versionMajor: req.httpVersionMajor }, (h) => traffic.router.route(h));
-    if (typeof routed !== 'string') return this.refuse(req, res, routed, startedAt);
+    const routed = admit({ url: req.url ?? '', hosts, host, versionMinor: req.httpVersionMinor, versionMajor: req.httpVersionMajor, proto }, (h) => traffic.router.candidates(h));
+    if (isRefusal(routed)) return this.refuse(req, res, routed, startedAt);
     const facts = requestFacts(req.rawHeaders);
-    const headers = requestForwardList(req.rawHeaders, facts.connection, hosts > 0 ? host : undefined, { clientAddress: req.socket.remoteAddress ?? '', proto });
-    const ex = new PortableExchange(traffic, this, req, res, routed, startedAt, headers, facts.hasBody);
+    const route = routed.route;
+    const client = req.socket.remoteAddress ?? '';
+    const forward = requestForwardList(req.rawHeaders, facts.connection, hosts > 0 ? host : undefined, { clientAddress: client, proto });
+    const headers = route.requestHeaders === undefined ? forward : editList(forward, route.requestHeaders);
+    const key = affinityKey(route.balance, route.cookie, client, req.rawHeaders);
+    const ex = new PortableExchange(traffic, this, req, res, routed, startedAt, headers, facts.hasBody, key);
     (res as TaggedResponse)[kExchange] = ex;
     if (!ex.attempt()) {
       ex.abandon();
-      return this.refuse(req, res, noInstance(routed), startedAt);
+      return this.refuse(req, res, noInstance(routed.service), startedAt);
     }
     this.active.add(ex);
   }
