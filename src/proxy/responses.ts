@@ -63,3 +63,23 @@ export function printable(text: string | undefined): string {
 export function sanitizeReason(reason: string): string {
   return /^[\t\x20-\x7e\x80-\xff]*$/.test(reason) ? reason : '';
 }
+
+/**
+ * What a client-side error gets: its status (undefined: nothing, the connection is gone) and the
+ * `beacon_proxy_client_errors_total` reason. llhttp's codes, and node:http's timeout and resets.
+ */
+export function clientErrorAnswer(code: string): { status: number | undefined; reason: string } {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, reason: 'header-too-large' };
+    case 'HPE_INVALID_VERSION':
+      return { status: 505, reason: 'bad-version' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, reason: 'timeout' };
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return { status: undefined, reason: 'reset' };
+    default:
+      return { status: 400, reason: 'bad-request' };
+  }
+}

@@ -4,6 +4,7 @@
  * src/routes/; this is the per-process cache around them.
  */
 import { candidatesFor, compileTable, type Candidate, type RouteTable, type TableInput } from '../routes/table.js';
+import { hostCandidates, type Refusal } from './admission.js';
 import { normalizeHost } from '../routes/path.js';
 
 export { normalizeHost };
@@ -57,5 +58,26 @@ export class Router {
     if (this.cache.size >= this.limit) this.cache.clear();
     this.cache.set(key, found);
     return found;
+  }
+}
+
+/**
+ * A connection's usual Host, looked up once per route table: the requests of a keep-alive
+ * connection nearly always carry the same Host, so its candidates are kept until either changes.
+ */
+export class HostMemo {
+  private host: string | undefined;
+  private candidates: readonly Candidate[] | Refusal | undefined;
+  private generation = -1;
+
+  lookup(host: string, router: Router): readonly Candidate[] | Refusal {
+    let candidates = this.candidates;
+    if (host !== this.host || this.generation !== router.generation || candidates === undefined) {
+      candidates = hostCandidates(host, (h) => router.candidates(h));
+      this.host = host;
+      this.candidates = candidates;
+      this.generation = router.generation;
+    }
+    return candidates;
   }
 }

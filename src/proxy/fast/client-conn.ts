@@ -4,11 +4,11 @@
  * client timeouts when the listener's sweep asks, and runs an Exchange per forwarded request.
  */
 import type { Socket } from 'node:net';
-import { hostCandidates, isRefusal, noInstance, requestProblem, routeTarget, type Admitted, type Refusal } from '../admission.js';
+import { isRefusal, noInstance, requestProblem, routeTarget, type Admitted, type Refusal } from '../admission.js';
 import { affinityKey } from '../policies.js';
-import type { Candidate } from '../../routes/table.js';
+import { HostMemo } from '../routing.js';
 import { requestFacts, requestForward, type ForwardInfo, type RequestFacts } from '../headers.js';
-import { closingResponse, headerValue, localResponse } from '../responses.js';
+import { clientErrorAnswer, closingResponse, headerValue, localResponse } from '../responses.js';
 import type { Traffic } from '../traffic.js';
 import { classifyUpgrade, upgradeRequest, type UpgradeRequest } from '../upgrade.js';
 import type { DirectWriter } from './direct-write.js';
@@ -61,10 +61,8 @@ export class ClientConn implements ParserEvents, ExchangeClient {
   idleSince: number;
   /** body bytes still to read by hand after a non-WebSocket Upgrade head (llhttp stops there) */
   private manualBody = 0;
-  /** the Host of the previous request on this connection, its candidate routes, and the table generation they are from */
-  private lastHost: string | undefined;
-  private lastCandidates: readonly Candidate[] | Refusal | undefined;
-  private lastGeneration = -1;
+  /** the candidate routes of this connection's usual Host */
+  private readonly hostMemo = new HostMemo();
   /** after a hand-counted body, llhttp starts over (it stopped at an Upgrade head) */
   private manualReset = false;
   /** PAUSE_* reasons the socket is not being read for */
@@ -246,15 +244,7 @@ export class ClientConn implements ParserEvents, ExchangeClient {
     const input = { url: req.url, hosts: facts.hosts, host, versionMinor: req.versionMinor, versionMajor: req.versionMajor, proto } as const;
     let routed: Admitted | Refusal | undefined = requestProblem(input);
     if (routed === undefined) {
-      // a connection's usual Host is looked up once per route table
-      const router = traffic.router;
-      let candidates = this.lastCandidates;
-      if (host !== this.lastHost || this.lastGeneration !== router.generation || candidates === undefined) {
-        candidates = hostCandidates(host, (h) => router.candidates(h));
-        this.lastHost = host;
-        this.lastCandidates = candidates;
-        this.lastGeneration = router.generation;
-      }
+      const candidates = this.hostMemo.lookup(host, traffic.router);
       routed = 'status' in candidates ? candidates : routeTarget(candidates, input);
     }
     if (isRefusal(routed)) return this.refuse(req, routed, startedAt);
@@ -275,9 +265,8 @@ export class ClientConn implements ParserEvents, ExchangeClient {
 
   /** Answers a request the proxy does not forward. */
   private refuse(req: RequestStart, refusal: Refusal, startedAt: number): undefined {
-    if (refusal.location !== undefined) this.sendRedirect(refusal.status, refusal.body, refusal.location);
     // a client speaking another HTTP version is not talked to further (nginx closes too)
-    else this.sendError(refusal.status, refusal.body, refusal.status === 503, refusal.status === 505);
+    this.sendError(refusal.status, refusal.body, refusal.status === 503, refusal.status === 505, refusal.location);
     const service = refusal.service === undefined ? '-' : this.traffic.label(refusal.service);
     this.traffic.record({ method: req.method, host: req.facts.host, path: req.url, client: this.address, service, upstream: undefined, status: refusal.status, startedAt, tries: 0 });
     return undefined;
@@ -315,19 +304,11 @@ export class ClientConn implements ParserEvents, ExchangeClient {
     if (this.traffic.stopping || this.ended) this.close();
   }
 
-  /** A route's redirect (the connection stays open). */
-  private sendRedirect(status: number, body: string, location: string): void {
-    if (this.gone) return;
-    if (this.traffic.stopping) this.keepAlive = false;
-    this.write(localResponse(status, body, { location, close: !this.keepAlive }));
-    if (!this.keepAlive) this.close();
-  }
-
-  /** Writes a short plain-text response (errors, 503s); closes after it when asked or needed. */
-  sendError(status: number, body: string, retryAfter = false, close = false): void {
+  /** Writes a short plain-text response (errors, 503s, redirects); closes after it when asked or needed. */
+  sendError(status: number, body: string, retryAfter = false, close = false, location?: string): void {
     if (this.gone) return;
     if (close || this.traffic.stopping) this.keepAlive = false;
-    this.write(localResponse(status, body, { retryAfter, close: !this.keepAlive }));
+    this.write(localResponse(status, body, { retryAfter, close: !this.keepAlive, ...(location === undefined ? {} : { location }) }));
     if (!this.keepAlive) this.close();
   }
 
@@ -337,12 +318,9 @@ export class ClientConn implements ParserEvents, ExchangeClient {
    * request whose own body is bad and unanswered is cut upstream instead). Nothing after is read.
    */
   private parseError(err: ParseError): void {
-    const code = err.code;
-    let status = 400;
-    let reason = 'bad-request';
-    if (code === 'HPE_HEADER_OVERFLOW') [status, reason] = [431, 'header-too-large'];
-    else if (code === 'HPE_INVALID_VERSION') [status, reason] = [505, 'bad-version'];
-    this.traffic.metrics.clientError(reason);
+    const answer = clientErrorAnswer(err.code);
+    const status = answer.status ?? 400;
+    this.traffic.metrics.clientError(answer.reason);
     this.ignoreInput = true;
     this.headSince = 0;
     this.requestSince = 0;

@@ -4,81 +4,23 @@
  * response on (gathered into few writes) and reports the outcome. Retry and ejection decisions
  * are the shared Traffic's.
  */
-import { forwardedLines, type ForwardInfo, type RequestFacts } from '../headers.js';
+import { forwardedLines } from '../headers.js';
 import { UpstreamError } from '../failures.js';
 import { isIdempotent } from '../retry.js';
 import { bodilessStatus, sanitizeReason } from '../responses.js';
 import type { Traffic } from '../traffic.js';
-import type { Upstream } from '../upstreams.js';
 import type { Admitted } from '../admission.js';
 import type { Route } from '../../routes/route.js';
 import { editLines } from '../route-headers.js';
 import type { ConnUser, ResponseHead, UpstreamConn, UpstreamPool } from './pool.js';
-import { ResponseGathering } from './response-gathering.js';
+import { PAUSE_QUEUE, Phase, RequestForwarding, type ExchangeClient, type FastUpstream, type RequestStart } from './request-forwarding.js';
+
+export { PAUSE_PENDING, PAUSE_QUEUE, PAUSE_UPSTREAM, type ExchangeClient, type FastUpstream, type RequestStart } from './request-forwarding.js';
 import { FastHedge } from './hedge.js';
-
-/** A request head as routing and its exchange need it, from either parser. */
-export interface RequestStart {
-  method: string;
-  url: string;
-  versionMajor: number;
-  versionMinor: number;
-  keepAlive: boolean;
-  facts: RequestFacts;
-  /** header lines for the upstream: hop-by-hop and X-Forwarded-* removed */
-  lines: string;
-  /** X-Forwarded-For as received ('' when none) */
-  forwardedFor: string;
-}
-
-/** What an exchange needs of its client connection. */
-export interface ExchangeClient {
-  readonly address: string;
-  readonly forward: ForwardInfo;
-  /** the client is gone (closed, or closing after an error) */
-  readonly gone: boolean;
-  /** the connection stays open after this response */
-  readonly keepAlive: boolean;
-  /** the connection closes after the current response */
-  closeAfterResponse(): void;
-  write(data: string | Buffer): boolean;
-  /** calls `fn` once when the client's socket drains */
-  onceDrained(fn: () => void): void;
-  pauseReading(reason: number): void;
-  resumeReading(reason: number): void;
-  sendError(status: number, body: string, retryAfter?: boolean, close?: boolean): void;
-  destroy(): void;
-  /** the exchange is over (response ended, failed, or the client left) */
-  exchangeDone(ex: Exchange): void;
-}
-
-export type FastUpstream = Upstream<UpstreamPool>;
-
-/** Why a client connection is not being read (several may hold at once). */
-export const PAUSE_PENDING = 1;
-export const PAUSE_QUEUE = 2;
-export const PAUSE_UPSTREAM = 4;
-
-/** Where an exchange is with its current attempt. */
-const Phase = {
-  /** asked the instance's pool for a connection */
-  Waiting: 0,
-  /** has a connection that is still connecting: the body is held back */
-  Connecting: 1,
-  /** the request (head, then body as it comes) goes to the upstream */
-  Forwarding: 2,
-  /** the response head went to the client */
-  Responding: 3,
-  Done: 4,
-} as const;
-type Phase = (typeof Phase)[keyof typeof Phase];
-
-/** Request body bytes held while no upstream connection takes them yet. */
-const MAX_QUEUED_BODY = 64 * 1024;
 
 const NO_TRIES: readonly FastUpstream[] = [];
 
-export class Exchange extends ResponseGathering implements ConnUser {
+export class Exchange extends RequestForwarding implements ConnUser {
   readonly method: string;
   readonly url: string;
   readonly host: string;
@@ -90,9 +32,6 @@ export class Exchange extends ResponseGathering implements ConnUser {
   /** the current attempt counts as in flight on `peer` (released when it ends) */
   private holding = false;
   readonly startedAt: number;
-  readonly hasBody: boolean;
-  /** the request body is chunked: re-framed to the upstream as chunks */
-  readonly chunked: boolean;
   /** request head for the upstream */
   readonly head: string;
   /**
@@ -112,25 +51,11 @@ export class Exchange extends ResponseGathering implements ConnUser {
   /** the client speaks HTTP/1.0: no chunked responses to it */
   readonly http10: boolean;
   readonly skipBody: boolean;
-  private phase: Phase = Phase.Waiting;
   peer: FastUpstream | undefined;
   private tried: FastUpstream[] | undefined;
   tries = 0;
-  protected conn: UpstreamConn | undefined;
   /** replayed once after the keep-alive race */
   private staleReplayed = false;
-  /** removes the listener waiting for the upstream to drain */
-  private upstreamDrain: (() => void) | undefined;
-  /** body chunks read from the client and not written upstream yet */
-  private queued: Buffer[] | undefined;
-  private queuedBytes = 0;
-  /** the client's body has ended */
-  private requestEnded: boolean;
-  private bodyConsumed = false;
-  /** the whole request went to the upstream */
-  private requestSent = false;
-  /** when the request went upstream (ms, Traffic's clock), for the header timeout */
-  private sentAt = 0;
   /** the upstream keeps the connection open after this response */
   private upstreamKeepAlive = false;
   /** the response is re-framed as chunks (upstream chunked or close-delimited, client 1.1) */
@@ -140,7 +65,7 @@ export class Exchange extends ResponseGathering implements ConnUser {
   status = 0;
 
   constructor(client: ExchangeClient, traffic: Traffic<UpstreamPool>, req: RequestStart, admitted: Admitted, startedAt: number, affinity = '') {
-    super(client, traffic);
+    super(client, traffic, req.facts.chunked, req.facts.hasBody);
     const facts = req.facts;
     this.method = req.method;
     this.url = req.url;
@@ -149,9 +74,6 @@ export class Exchange extends ResponseGathering implements ConnUser {
     this.route = admitted.route;
     this.affinity = affinity;
     this.startedAt = startedAt;
-    this.chunked = facts.chunked;
-    this.hasBody = facts.hasBody;
-    this.requestEnded = !this.hasBody;
     this.http10 = req.versionMajor === 1 && req.versionMinor === 0;
     this.skipBody = req.method === 'HEAD';
     const forwarded = forwardedLines(req.forwardedFor, facts.hosts > 0 ? facts.host : undefined, client.forward);
@@ -222,77 +144,6 @@ export class Exchange extends ResponseGathering implements ConnUser {
     if (!this.hostless) return this.head;
     const line = this.head.indexOf('\r\n') + 2;
     return `${this.head.slice(0, line)}host: ${peer.id}\r\n${this.head.slice(line)}`;
-  }
-
-  connected(): void {
-    const conn = this.conn;
-    if (this.phase !== Phase.Connecting || conn === undefined) return;
-    this.phase = Phase.Forwarding;
-    const queued = this.queued;
-    conn.socket.cork();
-    if (queued !== undefined) {
-      this.queued = undefined;
-      this.queuedBytes = 0;
-      for (const chunk of queued) this.writeBody(conn, chunk);
-    }
-    if (this.chunked && this.requestEnded) conn.write('0\r\n\r\n');
-    conn.socket.uncork();
-    this.client.resumeReading(PAUSE_QUEUE);
-    if (this.requestEnded) {
-      this.requestSent = true;
-      this.sentAt = this.traffic.now;
-    }
-  }
-
-  private writeBody(conn: UpstreamConn, chunk: Buffer): boolean {
-    this.bodyConsumed = true;
-    if (!this.chunked) return conn.write(chunk);
-    conn.write(`${chunk.length.toString(16)}\r\n`);
-    conn.write(chunk);
-    return conn.write('\r\n');
-  }
-
-  /** A piece of the client's request body. */
-  requestBody(chunk: Buffer): void {
-    if (this.phase === Phase.Done || chunk.length === 0) return;
-    const conn = this.conn;
-    if (conn === undefined || this.phase < Phase.Forwarding) {
-      (this.queued ??= []).push(chunk);
-      this.queuedBytes += chunk.length;
-      if (this.queuedBytes > MAX_QUEUED_BODY) this.client.pauseReading(PAUSE_QUEUE);
-      return;
-    }
-    if (!this.writeBody(conn, chunk) && this.upstreamDrain === undefined) {
-      // the upstream reads slower than the client sends: one listener until it drains
-      this.client.pauseReading(PAUSE_UPSTREAM);
-      const socket = conn.socket;
-      const onDrain = (): void => {
-        this.upstreamDrain = undefined;
-        this.client.resumeReading(PAUSE_UPSTREAM);
-      };
-      this.upstreamDrain = () => socket.off('drain', onDrain);
-      socket.once('drain', onDrain);
-    }
-  }
-
-  /** Stops waiting for the upstream to drain (the exchange ended or moved on). */
-  private stopUpstreamDrain(): void {
-    const off = this.upstreamDrain;
-    if (off === undefined) return;
-    this.upstreamDrain = undefined;
-    off();
-    this.client.resumeReading(PAUSE_UPSTREAM);
-  }
-
-  /** The client's request body is complete. */
-  requestEnd(): void {
-    if (this.requestEnded) return;
-    this.requestEnded = true;
-    const conn = this.conn;
-    if (this.phase === Phase.Done || conn === undefined || this.phase < Phase.Forwarding) return;
-    if (this.chunked) conn.write('0\r\n\r\n');
-    this.requestSent = true;
-    this.sentAt = this.traffic.now;
   }
 
   onHead(head: ResponseHead): boolean {

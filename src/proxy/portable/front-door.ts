@@ -11,7 +11,7 @@ import { affinityKey } from '../policies.js';
 import { editList } from '../route-headers.js';
 import type { FrontDoor } from '../front-door.js';
 import { requestForwardList, requestFacts } from '../headers.js';
-import { closingResponse } from '../responses.js';
+import { clientErrorAnswer, closingResponse } from '../responses.js';
 import type { Traffic } from '../traffic.js';
 import { isWebSocketUpgrade, WebSocketUpgrades, type UpgradeRequest } from '../upgrade.js';
 import { PortableExchange, type ExchangeOwner } from './exchange.js';
@@ -180,12 +180,7 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     const s = socket as TaggedSocket;
     // llhttp reports the same error again for every later read: the first one is answered
     if (s[kRefusing] === true) return;
-    let status: number | undefined = 400;
-    let reason = 'bad-request';
-    if (code === 'HPE_HEADER_OVERFLOW') [status, reason] = [431, 'header-too-large'];
-    else if (code === 'HPE_INVALID_VERSION') [status, reason] = [505, 'bad-version'];
-    else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') [status, reason] = [408, 'timeout'];
-    else if (code === 'ECONNRESET' || code === 'EPIPE') [status, reason] = [undefined, 'reset'];
+    const { status, reason } = clientErrorAnswer(code);
     this.traffic.metrics.clientError(reason);
     const last = s[kLastResponse];
     if (status !== undefined && last !== undefined && !last.writableFinished && !last.destroyed && (last.headersSent || last.req.complete)) {
