@@ -78,11 +78,14 @@ export class AdminServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://admin');
     const send = (status: number, type: string, body: string, headers: Record<string, string> = {}): void => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
+    // URL.parse, not new URL: a request target such as `http://[` must get a 400, not throw out
+    // of the request handler (an uncaught exception ends the whole process, not the request)
+    const url = URL.parse(req.url ?? '/', 'http://admin');
+    if (url === null) return send(400, 'text/plain', 'bad request target\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
     switch (url.pathname) {
       case '/':
