@@ -200,6 +200,35 @@ export function personalize(reply: Buffer, msg: Uint8Array, questionEnd: number)
 }
 
 /**
+ * The query a cached relay sends upstream, built from the key's parts only: a fresh id, RD set,
+ * the client's CD bit and question (its case), and when the client sent EDNS an OPT record with
+ * its buffer size and DO bit but none of its options. The client's options (a DNS cookie, a
+ * client subnet, padding) belong to that client: upstreams echo or act on them, and the reply is
+ * shared with every client that has the same key. Other records in the query are left out too.
+ */
+export function relayQuery(q: Query, msg: Uint8Array, id: number): Buffer {
+  const opt = q.edns ? 11 : 0;
+  const out = Buffer.alloc(q.questionEnd + opt);
+  out.set(msg.subarray(0, q.questionEnd), 0);
+  out.writeUInt16BE(id, 0);
+  out[2] = 0x01; // QR 0, opcode 0 (QUERY), RD
+  out[3] = msg[3]! & 0x10; // CD
+  out.writeUInt16BE(1, 4);
+  out.writeUInt16BE(0, 6);
+  out.writeUInt16BE(0, 8);
+  out.writeUInt16BE(q.edns ? 1 : 0, 10);
+  if (q.edns) {
+    const p = q.questionEnd;
+    out[p] = 0; // root
+    out.writeUInt16BE(TYPE.OPT, p + 1);
+    out.writeUInt16BE(Math.min(65535, Math.max(512, q.edns.size)), p + 3);
+    // extended rcode 0, version 0, DO, Z 0; no options (rdlength 0)
+    out.writeUInt16BE(q.edns.dnssecOk ? 0x8000 : 0, p + 7);
+  }
+  return out;
+}
+
+/**
  * For a UDP waiter whose buffer the reply does not fit: the header and question only, TC set, so
  * it asks again over TCP (RFC 1035 4.2.1).
  */

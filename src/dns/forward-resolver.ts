@@ -16,6 +16,7 @@ import {
   freshness,
   LruMap,
   personalize,
+  relayQuery,
   replyFor,
   shouldPrefetch,
   STALE_RECHECK_MS,
@@ -99,7 +100,7 @@ export class ForwardResolver {
       }
       stats.forwardCacheMisses++;
     }
-    const relay = this.inflight.get(`${key}|${transport}`) ?? this.relay(key, msg, transport);
+    const relay = this.inflight.get(`${key}|${transport}`) ?? this.relay(key, relayQuery(q, msg, 0), transport);
     return relay.then((reply) => {
       if (reply) {
         const stored = rawKey !== undefined ? this.cache.peek(key) : undefined;
@@ -179,14 +180,13 @@ export class ForwardResolver {
   }
 
   /**
-   * Sends `msg` upstream once (with an id of its own and RD set) and stores what comes back;
-   * identical queries arriving meanwhile join the same relay.
+   * Sends `query` (relayQuery's: no client options) upstream once, with an id of its own, and
+   * stores what comes back; identical queries arriving meanwhile join the same relay.
    */
-  private relay(key: string, msg: Buffer, transport: Transport): Relay {
+  private relay(key: string, template: Buffer, transport: Transport): Relay {
     const id = `${key}|${transport}`;
-    const query = Buffer.from(msg);
+    const query = Buffer.from(template);
     query.writeUInt16BE(randomInt(0, 65536), 0);
-    query[2] = query[2]! | 0x01;
     const relay = this.options.forwarder
       .relay(query, transport)
       .catch(() => undefined)
