@@ -245,15 +245,34 @@ export function cacheableQuery(q: Query): boolean {
 }
 
 /**
- * A map bounded to `limit` entries that evicts the least recently used: a Map's insertion order
- * is the recency order, a hit moves the entry to the end.
+ * Bytes the cache may hold per entry of --forward-cache-size, on average: replies are a few
+ * hundred bytes, but one may be 64 KiB (TCP, or a large EDNS buffer), and a client able to forward
+ * could otherwise fill every entry with one (10,000 x 64 KiB = 640 MiB per thread).
+ */
+export const FORWARD_CACHE_BYTES_PER_ENTRY = 2048;
+
+/** what an entry costs: its reply and query, its TTL tables and key, and the object around them */
+export function entryBytes(entry: ForwardEntry): number {
+  return entry.reply.length + entry.query.length + entry.ttlOffsets.length * 16 + entry.key.length * 2 + 256;
+}
+
+/**
+ * A map bounded to `limit` entries and, when given `weigh`, to `maxWeight` in total, that evicts
+ * the least recently used: a Map's insertion order is the recency order, a hit moves the entry to
+ * the end. A value heavier than `maxWeight` on its own is not stored.
  */
 export class LruMap<V> {
   private readonly map = new Map<string, V>();
   /** entries dropped to make room */
   evictions = 0;
+  /** the sum of every value's weight */
+  weight = 0;
 
-  constructor(readonly limit: number) {}
+  constructor(
+    readonly limit: number,
+    readonly maxWeight = Infinity,
+    private readonly weigh: (value: V) => number = () => 0,
+  ) {}
 
   get size(): number {
     return this.map.size;
@@ -275,17 +294,23 @@ export class LruMap<V> {
 
   set(key: string, value: V): void {
     if (this.limit <= 0) return;
-    this.map.delete(key);
+    this.delete(key);
+    const weight = this.weigh(value);
+    if (weight > this.maxWeight) return;
     this.map.set(key, value);
-    while (this.map.size > this.limit) {
+    this.weight += weight;
+    while (this.map.size > this.limit || this.weight > this.maxWeight) {
       const oldest = this.map.keys().next().value as string;
-      this.map.delete(oldest);
+      this.delete(oldest);
       this.evictions++;
     }
   }
 
   delete(key: string): void {
+    const v = this.map.get(key);
+    if (v === undefined) return;
     this.map.delete(key);
+    this.weight -= this.weigh(v);
   }
 
   keys(): IterableIterator<string> {

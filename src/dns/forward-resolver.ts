@@ -12,6 +12,8 @@ import type { Forwarder, Transport } from './forward.js';
 import {
   cacheableQuery,
   cachePolicy,
+  entryBytes,
+  FORWARD_CACHE_BYTES_PER_ENTRY,
   forwardKey,
   freshness,
   LruMap,
@@ -57,7 +59,9 @@ export class ForwardResolver {
   private readonly now: () => number;
 
   constructor(private readonly options: ForwardResolverOptions) {
-    this.cache = new LruMap(Math.max(0, Math.floor(options.config().size)));
+    const size = Math.max(0, Math.floor(options.config().size));
+    // a small cache still holds one reply of any size
+    this.cache = new LruMap(size, Math.max(size * FORWARD_CACHE_BYTES_PER_ENTRY, 2 * 65536), entryBytes);
     this.now = options.now ?? Date.now;
   }
 

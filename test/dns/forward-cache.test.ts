@@ -225,3 +225,19 @@ test('LruMap: bounded, evicts the least recently used, a get refreshes', () => {
   off.set('a', 1);
   assert.equal(off.size, 0, 'size 0 keeps nothing');
 });
+
+test('LruMap: bounded by total weight too; a value heavier than the bound alone is not kept', () => {
+  const m = new LruMap<number>(100, 10, (v) => v);
+  m.set('a', 4);
+  m.set('b', 4);
+  m.set('c', 4); // 12 > 10: a goes
+  assert.deepEqual([...m.keys()], ['b', 'c']);
+  assert.equal(m.weight, 8);
+  m.set('b', 1); // replacing counts the new weight only
+  assert.equal(m.weight, 5);
+  m.set('huge', 11);
+  assert.equal(m.peek('huge'), undefined);
+  assert.deepEqual([...m.keys()], ['c', 'b']);
+  m.delete('c');
+  assert.equal(m.weight, 1);
+});

@@ -1,0 +1,36 @@
+// The forward cache's memory is bounded in bytes, not only in entries: a client that may forward
+// cannot fill every entry with a 60 KiB reply (10,000 of them: 600 MiB per thread). No sockets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { entryBytes, FORWARD_CACHE_BYTES_PER_ENTRY } from '../../dist/dns/forward-cache.js';
+import { ForwardResolver } from '../../dist/dns/forward-resolver.js';
+import { Stats } from '../../dist/dns/metrics.js';
+import { CLASS, encodeQuery, encodeResponse, parseQuery, RCODE, TYPE, type Query } from '../../dist/dns/wire.js';
+
+test('ForwardResolver: large replies are kept within --forward-cache-size x FORWARD_CACHE_BYTES_PER_ENTRY bytes', async () => {
+  const size = 100;
+  const forwarder = {
+    relay(query: Uint8Array): Promise<Buffer | undefined> {
+      const p = parseQuery(query);
+      assert.ok(p.ok);
+      const q = p.query;
+      // 240 TXT records of 250 bytes: about 60 KiB, as a hostile zone can serve over TCP
+      const answer = Array.from({ length: 240 }, (_, i) => ({ name: q.name, type: TYPE.TXT, class: CLASS.IN, ttl: 300, data: { kind: 'txt' as const, texts: [`${i}`.padEnd(250, 'x')] } }));
+      return Promise.resolve(encodeResponse({ id: q.id, rcode: RCODE.NOERROR, rd: true, ra: true, question: Buffer.from(query).subarray(12, q.questionEnd), answer, maxSize: 65535 }));
+    },
+  };
+  const r = new ForwardResolver({ forwarder: forwarder as never, config: () => ({ size, maxTtl: 3600, staleMax: 60 }), stats: new Stats() });
+  let bytes = 0;
+  for (let i = 0; i < size; i++) {
+    const msg = encodeQuery(i, `big${i}.example.org.`, TYPE.TXT);
+    const p = parseQuery(msg);
+    assert.ok(p.ok);
+    const out = await r.resolve(p.query as Query, msg, 'tcp', 65535);
+    assert.ok(out && out.length > 60_000, 'every client still gets the whole reply');
+    bytes = out.length;
+  }
+  const budget = Math.max(size * FORWARD_CACHE_BYTES_PER_ENTRY, 2 * 65536);
+  assert.ok(r.entries >= 1, 'the newest reply is kept');
+  assert.ok(r.entries * bytes <= budget, `${r.entries} entries of ${bytes} bytes exceed ${budget}`);
+  assert.ok(entryBytes({ key: 'k', reply: Buffer.alloc(bytes), query: Buffer.alloc(40), ttlOffsets: [], ttls: [] } as never) >= bytes);
+});
