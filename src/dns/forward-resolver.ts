@@ -47,7 +47,11 @@ type Relay = Promise<Buffer | undefined>;
  * budget), pointing at the entry that answered it: the hot path answers it without parsing.
  */
 export interface Alias {
-  readonly entry: ForwardEntry;
+  /**
+   * the forwardKey the raw bytes map to (fixed: the raw key holds the name, type, class, EDNS,
+   * DO and CD), not the entry itself, so that an evicted entry is not kept alive by its aliases
+   */
+  readonly key: string;
   readonly maxSize: number;
   readonly qtype: number;
 }
@@ -132,9 +136,9 @@ export class ForwardResolver {
    * id), while its entry is current and fresh; undefined sends it down the full path.
    */
   answerAlias(alias: Alias, msg: Buffer): Buffer | undefined {
-    const entry = alias.entry;
+    const entry = this.cache.get(alias.key);
     const now = this.now();
-    if (now >= entry.expiresAt || entry.reply.length > alias.maxSize || this.cache.get(entry.key) !== entry) return undefined;
+    if (entry === undefined || now >= entry.expiresAt || entry.reply.length > alias.maxSize) return undefined;
     entry.hits++;
     this.options.stats.forwardCacheHits++;
     if (shouldPrefetch(entry, now)) this.prefetch(entry.key, entry);
@@ -150,10 +154,10 @@ export class ForwardResolver {
   }
 
   private remember(rawKey: string, entry: ForwardEntry, maxSize: number, qtype: number): void {
-    if (this.aliases.get(rawKey)?.entry === entry) return;
+    if (this.aliases.get(rawKey)?.key === entry.key) return;
     // bounded like the entries: clients sending every case of every name cost no more than that
     if (this.aliases.size >= 2 * this.cache.limit + 1024) this.aliases.clear();
-    this.aliases.set(rawKey, { entry, maxSize, qtype });
+    this.aliases.set(rawKey, { key: entry.key, maxSize, qtype });
   }
 
   /** a UDP waiter whose buffer the reply does not fit gets TC */
