@@ -69,8 +69,9 @@ const u16 = (b: Uint8Array, p: number): number => (b[p]! << 8) | b[p + 1]!;
 const u32 = (b: Uint8Array, p: number): number => ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
 
 /**
- * Whether and how long an upstream reply may be cached. NOERROR with records: the smallest TTL
- * among them. NXDOMAIN, or NOERROR without answer records (NODATA): RFC 2308 section 5, the
+ * Whether and how long an upstream reply may be cached. NOERROR with a record of the type asked
+ * for: the smallest TTL among them. NXDOMAIN, or NOERROR without one (NODATA, also behind a CNAME
+ * chain, RFC 2308 section 2.2): RFC 2308 section 5, the
  * smaller of the authority SOA's TTL and its MINIMUM (and of any CNAMEs in the answer); without
  * a SOA it is not cached. SERVFAIL, REFUSED and the other codes, truncated replies, TTL 0 and
  * anything that does not scan are not cached. Every TTL is capped at `maxTtl`.
@@ -89,10 +90,14 @@ export function cachePolicy(reply: Uint8Array, maxTtl: number): CachePolicy {
   let soaTtl: number | undefined;
   let pos: number;
   let questionEnd: number;
+  let qtype = 0;
+  /** the answer section holds a record of the type asked for (else it is a CNAME chain to NODATA) */
+  let answered = false;
   try {
     pos = skipName(reply, 12) + 4;
     if (pos > reply.length) throw new ScanError('question runs past the message');
     questionEnd = pos;
+    qtype = u16(reply, pos - 4);
     for (let s = 0; s < 3; s++) {
       for (let i = 0; i < counts[s]!; i++) {
         pos = skipName(reply, pos);
@@ -108,6 +113,7 @@ export function cachePolicy(reply: Uint8Array, maxTtl: number): CachePolicy {
           ttlOffsets.push(pos + 4);
           ttls.push(ttl);
           minTtl = Math.min(minTtl, ttl);
+          if (s === 0 && (type === qtype || qtype === TYPE.CNAME || qtype === TYPE.ANY)) answered = true;
           if (s === 1 && type === TYPE.SOA && rdlength >= 22) soaTtl = Math.min(ttl, u32(reply, rdata + rdlength - 4));
         }
         pos = rdata + rdlength;
@@ -118,10 +124,11 @@ export function cachePolicy(reply: Uint8Array, maxTtl: number): CachePolicy {
   }
   let kind: 'positive' | 'negative';
   let ttl: number;
-  if (rcode === RCODE.NOERROR && counts[0]! > 0) {
+  if (rcode === RCODE.NOERROR && answered) {
     kind = 'positive';
     ttl = minTtl;
-  } else if (rcode === RCODE.NXDOMAIN || (rcode === RCODE.NOERROR && counts[0] === 0)) {
+  } else if (rcode === RCODE.NXDOMAIN || rcode === RCODE.NOERROR) {
+    // NXDOMAIN, or NODATA: no answer, or a CNAME chain ending where the type asked for is not
     if (soaTtl === undefined) return no('negative answer without SOA');
     kind = 'negative';
     // a CNAME chain in front of the negative answer expires no later than its own TTL
