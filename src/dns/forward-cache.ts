@@ -162,6 +162,11 @@ export interface ForwardEntry {
   hits: number;
   /** served stale: answer stale without asking the upstreams until then */
   staleUntil: number;
+  /**
+   * a prefetch was sent for it: one per entry (a successful one replaces the entry; after a
+   * failed or uncacheable one it expires as usual), else every hit would send another
+   */
+  prefetched?: boolean;
 }
 
 export type Freshness = 'fresh' | 'stale' | 'dead';
@@ -172,9 +177,12 @@ export function freshness(entry: ForwardEntry, now: number, staleMaxMs: number):
   return now < entry.expiresAt + staleMaxMs ? 'stale' : 'dead';
 }
 
-/** A popular entry (PREFETCH_MIN_HITS hits) with at most PREFETCH_SHARE of its TTL (>= 1 s) left. */
+/**
+ * A popular entry (PREFETCH_MIN_HITS hits) with at most PREFETCH_SHARE of its TTL (>= 1 s) left,
+ * not prefetched before.
+ */
 export function shouldPrefetch(entry: ForwardEntry, now: number): boolean {
-  if (entry.hits < PREFETCH_MIN_HITS || now >= entry.expiresAt) return false;
+  if (entry.prefetched === true || entry.hits < PREFETCH_MIN_HITS || now >= entry.expiresAt) return false;
   const window = Math.max(1000, (entry.expiresAt - entry.storedAt) * PREFETCH_SHARE);
   return entry.expiresAt - now <= window;
 }

@@ -209,6 +209,7 @@ export class ForwardResolver {
 
   private prefetch(key: string, entry: ForwardEntry): void {
     if (this.inflight.has(`${key}|${entry.transport}`)) return;
+    entry.prefetched = true;
     this.options.stats.forwardPrefetches++;
     void this.relay(key, entry.query, entry.transport);
   }
