@@ -58,6 +58,9 @@ export class AdminServer {
       });
     });
     this.server = server;
+    // the first sample now: it is the baseline changes are noticed against ("Recent changes"),
+    // else whatever changed in the first second (a deregistration, an ejection) never shows
+    void this.tick();
     this.ticker = setInterval(() => void this.tick(), TICK_MS);
     this.ticker.unref();
     return server.address() as AddressInfo;

@@ -36,3 +36,22 @@ test('a request target that is not a valid URL gets 400 and the server keeps ser
     await admin.stop();
   }
 });
+
+test('a change in the first second after start is noticed (the first sample is taken at start)', { timeout: 30_000 }, async () => {
+  let status: unknown = { registered: true, healthy: true, lease: 'abc' };
+  const admin = new AdminServer('127.0.0.1:0', { ready: () => true, status: () => status }, new Registry(), 'announce');
+  const { port } = await admin.start();
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    status = { registered: false, healthy: false, lastCheck: { detail: 'HTTP 503' } };
+    // the next sample (one tick later) compares against the one taken at start
+    let page = '';
+    for (let i = 0; i < 50 && !page.includes('deregistered'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    }
+    assert.match(page, /<li class="ev-registration"><time>[\d:]+<\/time> deregistered<\/li>/);
+  } finally {
+    await admin.stop();
+  }
+});
