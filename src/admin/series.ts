@@ -8,12 +8,15 @@ export class Ring {
   private readonly data: Float64Array;
   private start = 0;
   private size = 0;
+  /** how many of the newest values are 0 */
+  private zeros = 0;
 
   constructor(readonly capacity: number) {
     this.data = new Float64Array(capacity);
   }
 
   push(value: number): void {
+    this.zeros = value === 0 ? this.zeros + 1 : 0;
     if (this.size < this.capacity) this.data[(this.start + this.size++) % this.capacity] = value;
     else {
       this.data[this.start] = value;
@@ -23,6 +26,11 @@ export class Ring {
 
   get length(): number {
     return this.size;
+  }
+
+  /** every value held is 0 (or none is held) */
+  get allZero(): boolean {
+    return this.zeros >= this.size;
   }
 
   values(): number[] {
@@ -41,31 +49,40 @@ export class RateSeries {
   private readonly rings = new Map<string, Ring>();
   private readonly totals = new Map<string, number>();
   private lastAt: number | undefined;
+  /** rounds with rates, at most `capacity`: the length of every series */
+  private rounds = 0;
 
   constructor(private readonly capacity: number) {}
 
   /**
    * Records one round of totals taken at `now`; returns each key's increase since the last round
    * (a counter that went down was reset: its whole value is the increase). The first round only
-   * sets the baseline. A key that stops being reported reads 0/s and is forgotten once its ring
-   * holds nothing else, so keys stay bounded by what the counters hold.
+   * sets the baseline. A key whose rates are all 0 (it stopped being reported, or its counter
+   * stays still, as a service's does once the service is gone) has no ring: it reads as zeros,
+   * so memory follows the keys with traffic in the window, not every key ever seen.
    */
   sample(totals: ReadonlyMap<string, number>, now: number): Map<string, number> {
     const deltas = new Map<string, number>();
     const seconds = this.lastAt === undefined ? 0 : (now - this.lastAt) / 1000;
     if (seconds > 0) {
+      this.rounds = Math.min(this.capacity, this.rounds + 1);
       for (const [key, total] of totals) {
         const before = this.totals.get(key);
         const delta = before === undefined ? 0 : total >= before ? total - before : total;
         deltas.set(key, delta);
         let ring = this.rings.get(key);
-        if (!ring) this.rings.set(key, (ring = new Ring(this.capacity)));
+        if (!ring) {
+          if (delta === 0) continue;
+          // the rounds before read as 0/s
+          ring = new Ring(this.capacity);
+          for (let i = 1; i < this.rounds; i++) ring.push(0);
+          this.rings.set(key, ring);
+        }
         ring.push(delta / seconds);
       }
       for (const [key, ring] of this.rings) {
-        if (totals.has(key)) continue;
-        ring.push(0);
-        if (ring.values().every((v) => v === 0)) this.rings.delete(key);
+        if (!totals.has(key)) ring.push(0);
+        if (ring.allZero) this.rings.delete(key);
       }
     }
     this.totals.clear();
@@ -74,9 +91,16 @@ export class RateSeries {
     return deltas;
   }
 
-  /** per-second rates, oldest first; empty for an unknown key */
+  /** per-second rates, oldest first; zeros for a counter that stays still; empty for an unknown key */
   rates(key: string): number[] {
-    return this.rings.get(key)?.values() ?? [];
+    const ring = this.rings.get(key);
+    if (ring) return ring.values();
+    return this.totals.has(key) ? new Array<number>(this.rounds).fill(0) : [];
+  }
+
+  /** keys with a ring (some rate above 0 in the window) */
+  get series(): number {
+    return this.rings.size;
   }
 
   /** the counter's last total, as sampled */

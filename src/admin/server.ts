@@ -58,6 +58,9 @@ export class AdminServer {
       });
     });
     this.server = server;
+    // the first sample now: it is the baseline changes are noticed against ("Recent changes"),
+    // else whatever changed in the first second (a deregistration, an ejection) never shows
+    void this.tick();
     this.ticker = setInterval(() => void this.tick(), TICK_MS);
     this.ticker.unref();
     return server.address() as AddressInfo;
@@ -78,11 +81,14 @@ export class AdminServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://admin');
     const send = (status: number, type: string, body: string, headers: Record<string, string> = {}): void => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
+    // URL.parse, not new URL: a request target such as `http://[` must get a 400, not throw out
+    // of the request handler (an uncaught exception ends the whole process, not the request)
+    const url = URL.parse(req.url ?? '/', 'http://admin');
+    if (url === null) return send(400, 'text/plain', 'bad request target\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
     switch (url.pathname) {
       case '/':

@@ -69,8 +69,9 @@ const u16 = (b: Uint8Array, p: number): number => (b[p]! << 8) | b[p + 1]!;
 const u32 = (b: Uint8Array, p: number): number => ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
 
 /**
- * Whether and how long an upstream reply may be cached. NOERROR with records: the smallest TTL
- * among them. NXDOMAIN, or NOERROR without answer records (NODATA): RFC 2308 section 5, the
+ * Whether and how long an upstream reply may be cached. NOERROR with a record of the type asked
+ * for: the smallest TTL among them. NXDOMAIN, or NOERROR without one (NODATA, also behind a CNAME
+ * chain, RFC 2308 section 2.2): RFC 2308 section 5, the
  * smaller of the authority SOA's TTL and its MINIMUM (and of any CNAMEs in the answer); without
  * a SOA it is not cached. SERVFAIL, REFUSED and the other codes, truncated replies, TTL 0 and
  * anything that does not scan are not cached. Every TTL is capped at `maxTtl`.
@@ -89,10 +90,14 @@ export function cachePolicy(reply: Uint8Array, maxTtl: number): CachePolicy {
   let soaTtl: number | undefined;
   let pos: number;
   let questionEnd: number;
+  let qtype = 0;
+  /** the answer section holds a record of the type asked for (else it is a CNAME chain to NODATA) */
+  let answered = false;
   try {
     pos = skipName(reply, 12) + 4;
     if (pos > reply.length) throw new ScanError('question runs past the message');
     questionEnd = pos;
+    qtype = u16(reply, pos - 4);
     for (let s = 0; s < 3; s++) {
       for (let i = 0; i < counts[s]!; i++) {
         pos = skipName(reply, pos);
@@ -108,6 +113,7 @@ export function cachePolicy(reply: Uint8Array, maxTtl: number): CachePolicy {
           ttlOffsets.push(pos + 4);
           ttls.push(ttl);
           minTtl = Math.min(minTtl, ttl);
+          if (s === 0 && (type === qtype || qtype === TYPE.CNAME || qtype === TYPE.ANY)) answered = true;
           if (s === 1 && type === TYPE.SOA && rdlength >= 22) soaTtl = Math.min(ttl, u32(reply, rdata + rdlength - 4));
         }
         pos = rdata + rdlength;
@@ -118,10 +124,11 @@ export function cachePolicy(reply: Uint8Array, maxTtl: number): CachePolicy {
   }
   let kind: 'positive' | 'negative';
   let ttl: number;
-  if (rcode === RCODE.NOERROR && counts[0]! > 0) {
+  if (rcode === RCODE.NOERROR && answered) {
     kind = 'positive';
     ttl = minTtl;
-  } else if (rcode === RCODE.NXDOMAIN || (rcode === RCODE.NOERROR && counts[0] === 0)) {
+  } else if (rcode === RCODE.NXDOMAIN || rcode === RCODE.NOERROR) {
+    // NXDOMAIN, or NODATA: no answer, or a CNAME chain ending where the type asked for is not
     if (soaTtl === undefined) return no('negative answer without SOA');
     kind = 'negative';
     // a CNAME chain in front of the negative answer expires no later than its own TTL
@@ -155,6 +162,11 @@ export interface ForwardEntry {
   hits: number;
   /** served stale: answer stale without asking the upstreams until then */
   staleUntil: number;
+  /**
+   * a prefetch was sent for it: one per entry (a successful one replaces the entry; after a
+   * failed or uncacheable one it expires as usual), else every hit would send another
+   */
+  prefetched?: boolean;
 }
 
 export type Freshness = 'fresh' | 'stale' | 'dead';
@@ -165,9 +177,12 @@ export function freshness(entry: ForwardEntry, now: number, staleMaxMs: number):
   return now < entry.expiresAt + staleMaxMs ? 'stale' : 'dead';
 }
 
-/** A popular entry (PREFETCH_MIN_HITS hits) with at most PREFETCH_SHARE of its TTL (>= 1 s) left. */
+/**
+ * A popular entry (PREFETCH_MIN_HITS hits) with at most PREFETCH_SHARE of its TTL (>= 1 s) left,
+ * not prefetched before.
+ */
 export function shouldPrefetch(entry: ForwardEntry, now: number): boolean {
-  if (entry.hits < PREFETCH_MIN_HITS || now >= entry.expiresAt) return false;
+  if (entry.prefetched === true || entry.hits < PREFETCH_MIN_HITS || now >= entry.expiresAt) return false;
   const window = Math.max(1000, (entry.expiresAt - entry.storedAt) * PREFETCH_SHARE);
   return entry.expiresAt - now <= window;
 }
@@ -200,6 +215,35 @@ export function personalize(reply: Buffer, msg: Uint8Array, questionEnd: number)
 }
 
 /**
+ * The query a cached relay sends upstream, built from the key's parts only: a fresh id, RD set,
+ * the client's CD bit and question (its case), and when the client sent EDNS an OPT record with
+ * its buffer size and DO bit but none of its options. The client's options (a DNS cookie, a
+ * client subnet, padding) belong to that client: upstreams echo or act on them, and the reply is
+ * shared with every client that has the same key. Other records in the query are left out too.
+ */
+export function relayQuery(q: Query, msg: Uint8Array, id: number): Buffer {
+  const opt = q.edns ? 11 : 0;
+  const out = Buffer.alloc(q.questionEnd + opt);
+  out.set(msg.subarray(0, q.questionEnd), 0);
+  out.writeUInt16BE(id, 0);
+  out[2] = 0x01; // QR 0, opcode 0 (QUERY), RD
+  out[3] = msg[3]! & 0x10; // CD
+  out.writeUInt16BE(1, 4);
+  out.writeUInt16BE(0, 6);
+  out.writeUInt16BE(0, 8);
+  out.writeUInt16BE(q.edns ? 1 : 0, 10);
+  if (q.edns) {
+    const p = q.questionEnd;
+    out[p] = 0; // root
+    out.writeUInt16BE(TYPE.OPT, p + 1);
+    out.writeUInt16BE(Math.min(65535, Math.max(512, q.edns.size)), p + 3);
+    // extended rcode 0, version 0, DO, Z 0; no options (rdlength 0)
+    out.writeUInt16BE(q.edns.dnssecOk ? 0x8000 : 0, p + 7);
+  }
+  return out;
+}
+
+/**
  * For a UDP waiter whose buffer the reply does not fit: the header and question only, TC set, so
  * it asks again over TCP (RFC 1035 4.2.1).
  */
@@ -216,15 +260,34 @@ export function cacheableQuery(q: Query): boolean {
 }
 
 /**
- * A map bounded to `limit` entries that evicts the least recently used: a Map's insertion order
- * is the recency order, a hit moves the entry to the end.
+ * Bytes the cache may hold per entry of --forward-cache-size, on average: replies are a few
+ * hundred bytes, but one may be 64 KiB (TCP, or a large EDNS buffer), and a client able to forward
+ * could otherwise fill every entry with one (10,000 x 64 KiB = 640 MiB per thread).
+ */
+export const FORWARD_CACHE_BYTES_PER_ENTRY = 2048;
+
+/** what an entry costs: its reply and query, its TTL tables and key, and the object around them */
+export function entryBytes(entry: ForwardEntry): number {
+  return entry.reply.length + entry.query.length + entry.ttlOffsets.length * 16 + entry.key.length * 2 + 256;
+}
+
+/**
+ * A map bounded to `limit` entries and, when given `weigh`, to `maxWeight` in total, that evicts
+ * the least recently used: a Map's insertion order is the recency order, a hit moves the entry to
+ * the end. A value heavier than `maxWeight` on its own is not stored.
  */
 export class LruMap<V> {
   private readonly map = new Map<string, V>();
   /** entries dropped to make room */
   evictions = 0;
+  /** the sum of every value's weight */
+  weight = 0;
 
-  constructor(readonly limit: number) {}
+  constructor(
+    readonly limit: number,
+    readonly maxWeight = Infinity,
+    private readonly weigh: (value: V) => number = () => 0,
+  ) {}
 
   get size(): number {
     return this.map.size;
@@ -246,17 +309,23 @@ export class LruMap<V> {
 
   set(key: string, value: V): void {
     if (this.limit <= 0) return;
-    this.map.delete(key);
+    this.delete(key);
+    const weight = this.weigh(value);
+    if (weight > this.maxWeight) return;
     this.map.set(key, value);
-    while (this.map.size > this.limit) {
+    this.weight += weight;
+    while (this.map.size > this.limit || this.weight > this.maxWeight) {
       const oldest = this.map.keys().next().value as string;
-      this.map.delete(oldest);
+      this.delete(oldest);
       this.evictions++;
     }
   }
 
   delete(key: string): void {
+    const v = this.map.get(key);
+    if (v === undefined) return;
     this.map.delete(key);
+    this.weight -= this.weigh(v);
   }
 
   keys(): IterableIterator<string> {

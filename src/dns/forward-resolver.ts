@@ -12,10 +12,13 @@ import type { Forwarder, Transport } from './forward.js';
 import {
   cacheableQuery,
   cachePolicy,
+  entryBytes,
+  FORWARD_CACHE_BYTES_PER_ENTRY,
   forwardKey,
   freshness,
   LruMap,
   personalize,
+  relayQuery,
   replyFor,
   shouldPrefetch,
   STALE_RECHECK_MS,
@@ -44,7 +47,11 @@ type Relay = Promise<Buffer | undefined>;
  * budget), pointing at the entry that answered it: the hot path answers it without parsing.
  */
 export interface Alias {
-  readonly entry: ForwardEntry;
+  /**
+   * the forwardKey the raw bytes map to (fixed: the raw key holds the name, type, class, EDNS,
+   * DO and CD), not the entry itself, so that an evicted entry is not kept alive by its aliases
+   */
+  readonly key: string;
   readonly maxSize: number;
   readonly qtype: number;
 }
@@ -56,7 +63,9 @@ export class ForwardResolver {
   private readonly now: () => number;
 
   constructor(private readonly options: ForwardResolverOptions) {
-    this.cache = new LruMap(Math.max(0, Math.floor(options.config().size)));
+    const size = Math.max(0, Math.floor(options.config().size));
+    // a small cache still holds one reply of any size
+    this.cache = new LruMap(size, Math.max(size * FORWARD_CACHE_BYTES_PER_ENTRY, 2 * 65536), entryBytes);
     this.now = options.now ?? Date.now;
   }
 
@@ -99,7 +108,7 @@ export class ForwardResolver {
       }
       stats.forwardCacheMisses++;
     }
-    const relay = this.inflight.get(`${key}|${transport}`) ?? this.relay(key, msg, transport);
+    const relay = this.inflight.get(`${key}|${transport}`) ?? this.relay(key, relayQuery(q, msg, 0), transport);
     return relay.then((reply) => {
       if (reply) {
         const stored = rawKey !== undefined ? this.cache.peek(key) : undefined;
@@ -127,9 +136,9 @@ export class ForwardResolver {
    * id), while its entry is current and fresh; undefined sends it down the full path.
    */
   answerAlias(alias: Alias, msg: Buffer): Buffer | undefined {
-    const entry = alias.entry;
+    const entry = this.cache.get(alias.key);
     const now = this.now();
-    if (now >= entry.expiresAt || entry.reply.length > alias.maxSize || this.cache.get(entry.key) !== entry) return undefined;
+    if (entry === undefined || now >= entry.expiresAt || entry.reply.length > alias.maxSize) return undefined;
     entry.hits++;
     this.options.stats.forwardCacheHits++;
     if (shouldPrefetch(entry, now)) this.prefetch(entry.key, entry);
@@ -145,10 +154,10 @@ export class ForwardResolver {
   }
 
   private remember(rawKey: string, entry: ForwardEntry, maxSize: number, qtype: number): void {
-    if (this.aliases.get(rawKey)?.entry === entry) return;
+    if (this.aliases.get(rawKey)?.key === entry.key) return;
     // bounded like the entries: clients sending every case of every name cost no more than that
     if (this.aliases.size >= 2 * this.cache.limit + 1024) this.aliases.clear();
-    this.aliases.set(rawKey, { entry, maxSize, qtype });
+    this.aliases.set(rawKey, { key: entry.key, maxSize, qtype });
   }
 
   /** a UDP waiter whose buffer the reply does not fit gets TC */
@@ -179,14 +188,13 @@ export class ForwardResolver {
   }
 
   /**
-   * Sends `msg` upstream once (with an id of its own and RD set) and stores what comes back;
-   * identical queries arriving meanwhile join the same relay.
+   * Sends `query` (relayQuery's: no client options) upstream once, with an id of its own, and
+   * stores what comes back; identical queries arriving meanwhile join the same relay.
    */
-  private relay(key: string, msg: Buffer, transport: Transport): Relay {
+  private relay(key: string, template: Buffer, transport: Transport): Relay {
     const id = `${key}|${transport}`;
-    const query = Buffer.from(msg);
+    const query = Buffer.from(template);
     query.writeUInt16BE(randomInt(0, 65536), 0);
-    query[2] = query[2]! | 0x01;
     const relay = this.options.forwarder
       .relay(query, transport)
       .catch(() => undefined)
@@ -201,6 +209,7 @@ export class ForwardResolver {
 
   private prefetch(key: string, entry: ForwardEntry): void {
     if (this.inflight.has(`${key}|${entry.transport}`)) return;
+    entry.prefetched = true;
     this.options.stats.forwardPrefetches++;
     void this.relay(key, entry.query, entry.transport);
   }

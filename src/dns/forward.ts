@@ -38,7 +38,14 @@ export function matchesQuery(query: Uint8Array, reply: Uint8Array): boolean {
   return true;
 }
 
-/** One query to one nameserver over UDP. */
+/** `a` and `b` are the same IP address (IPv6 compared in canonical form: `::1` = `0:0::1`). */
+export function sameAddress(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (isIP(a) !== 6 || isIP(b) !== 6) return false;
+  return URL.parse(`http://[${a}]/`)?.hostname === URL.parse(`http://[${b}]/`)?.hostname;
+}
+
+/** One query to one nameserver over UDP; a reply from any other address or port is ignored. */
 export function exchangeUdp(query: Uint8Array, ns: Nameserver, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = createSocket(isIP(ns.host) === 6 ? 'udp6' : 'udp4');
@@ -54,7 +61,8 @@ export function exchangeUdp(query: Uint8Array, ns: Nameserver, timeoutMs: number
     const timer = setTimeout(() => finish(new ForwardError(`${ns.host}:${ns.port} did not answer within ${timeoutMs}ms`)), timeoutMs);
     socket.on('error', (err) => finish(new ForwardError(`${ns.host}:${ns.port}: ${err.message}`)));
     socket.on('message', (msg, rinfo) => {
-      if (rinfo.port !== ns.port || !matchesQuery(query, msg)) return; // stray or spoofed: keep waiting
+      // stray or spoofed (another host can send from the nameserver's port): keep waiting
+      if (rinfo.port !== ns.port || !sameAddress(rinfo.address, ns.host) || !matchesQuery(query, msg)) return;
       finish(undefined, msg);
     });
     socket.send(query, ns.port, ns.host, (err) => {

@@ -47,6 +47,27 @@ test('rates from counter totals: baseline first, resets, keys that vanish are fo
   assert.deepEqual(ratio([1, 1], [0, 4]), [0, 0.25]);
 });
 
+test('rates: a counter that stays still (a service gone from the proxy) holds no ring, and reads as zeros', () => {
+  const series = new RateSeries(4);
+  // 1000 services seen once, each with a counter the proxy keeps reporting after they are gone
+  const totals = new Map<string, number>();
+  for (let i = 0; i < 1000; i++) totals.set(`req:svc${i}`, 5);
+  totals.set('req:live', 0);
+  for (let t = 0; t <= 10_000; t += 1000) {
+    totals.set('req:live', t / 1000);
+    series.sample(totals, t);
+  }
+  assert.equal(series.series, 1, 'only the key with traffic in the window keeps a ring');
+  assert.deepEqual(series.rates('req:svc7'), [0, 0, 0, 0]);
+  assert.deepEqual(series.rates('req:live'), [1, 1, 1, 1]);
+  assert.deepEqual(series.rates('req:never'), []);
+  // a still counter that moves again gets a ring as long as the others, zeros before
+  totals.set('req:svc7', 9);
+  series.sample(totals, 11_000);
+  assert.deepEqual(series.rates('req:svc7'), [0, 0, 0, 4]);
+  assert.equal(series.series, 2);
+});
+
 test('sparkline points: highest value at the top, empty series draws nothing', () => {
   assert.equal(sparkPoints([]), '');
   assert.equal(sparkPoints([0, 2]), '0.0,23.0 100.0,1.0');

@@ -86,6 +86,9 @@ test('cachePolicy: positive by the smallest TTL, negative by the SOA (RFC 2308),
     { what: 'NXDOMAIN capped', reply: reply({ rcode: RCODE.NXDOMAIN, authority: [soa(86400, 86400)] }), maxTtl: 600, want: { kind: 'negative', ttl: 600 } },
     { what: 'NODATA: SOA minimum', reply: reply({ authority: [soa(3600, 12)] }), want: { kind: 'negative', ttl: 12 } },
     { what: 'NXDOMAIN behind a CNAME: the CNAME TTL if smaller', reply: reply({ rcode: RCODE.NXDOMAIN, answer: [cname('www.example.org.', 3, 'gone.example.org.')], authority: [soa(60, 60)] }), want: { kind: 'negative', ttl: 3 } },
+    { what: 'NODATA behind a CNAME: the SOA minimum (RFC 2308 2.2)', reply: reply({ answer: [cname('www.example.org.', 300, 'alias.example.org.')], authority: [soa(3600, 12)] }), want: { kind: 'negative', ttl: 12 } },
+    { what: 'NODATA behind a CNAME without SOA', reply: reply({ answer: [cname('www.example.org.', 300, 'alias.example.org.')] }), want: 'negative answer without SOA' },
+    { what: 'a CNAME chain ending in the type asked for is positive', reply: reply({ answer: [cname('www.example.org.', 300, 'alias.example.org.'), a('alias.example.org.', 200)], authority: [ns(400)] }), want: { kind: 'positive', ttl: 200 } },
     { what: 'NXDOMAIN without SOA', reply: reply({ rcode: RCODE.NXDOMAIN }), want: 'negative answer without SOA' },
     { what: 'NODATA without SOA (a referral)', reply: reply({ authority: [ns(300)] }), want: 'negative answer without SOA' },
     { what: 'SERVFAIL', reply: reply({ rcode: RCODE.SERVFAIL }), want: 'rcode 2' },
@@ -224,4 +227,20 @@ test('LruMap: bounded, evicts the least recently used, a get refreshes', () => {
   const off = new LruMap<number>(0);
   off.set('a', 1);
   assert.equal(off.size, 0, 'size 0 keeps nothing');
+});
+
+test('LruMap: bounded by total weight too; a value heavier than the bound alone is not kept', () => {
+  const m = new LruMap<number>(100, 10, (v) => v);
+  m.set('a', 4);
+  m.set('b', 4);
+  m.set('c', 4); // 12 > 10: a goes
+  assert.deepEqual([...m.keys()], ['b', 'c']);
+  assert.equal(m.weight, 8);
+  m.set('b', 1); // replacing counts the new weight only
+  assert.equal(m.weight, 5);
+  m.set('huge', 11);
+  assert.equal(m.peek('huge'), undefined);
+  assert.deepEqual([...m.keys()], ['c', 'b']);
+  m.delete('c');
+  assert.equal(m.weight, 1);
 });

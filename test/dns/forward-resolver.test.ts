@@ -131,3 +131,14 @@ test('ForwardResolver: size 0 keeps nothing but still coalesces', async () => {
   assert.equal(r.entries, 0);
   assert.equal(stats.forwardCacheHits + stats.forwardCacheMisses, 0, 'no cache, nothing counted');
 });
+
+test('ForwardResolver: a failed prefetch is not tried again on every hit (no prefetch storm)', async () => {
+  const { script, ask, stats, tick } = setup();
+  await ask('hot.example.org.');
+  for (let i = 0; i < 3; i++) await ask('hot.example.org.');
+  tick(9100); // inside the prefetch window
+  script.outcome = 'fail'; // the upstreams answer SERVFAIL at once
+  for (let i = 0; i < 50; i++) assert.equal((await ask('hot.example.org.'))?.address, '192.0.2.1', 'still answered from the entry');
+  assert.equal(stats.forwardPrefetches, 1, 'one prefetch per entry');
+  assert.equal(script.relays, 2);
+});
