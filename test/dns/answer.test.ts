@@ -374,12 +374,15 @@ const MESH_CASES: { name: string; n: number; sink: boolean; qtype: number; last?
 ];
 
 for (const c of MESH_CASES) {
-  test(`answerFor: CNAMEs between every pair of names take bounded time: ${c.name}`, () => {
+  test(`answerFor: CNAMEs between every pair of names take bounded work: ${c.name}`, () => {
     const index = buildIndex(cnameMesh(c.n, c.sink));
-    const t0 = performance.now();
-    const out = answerFor({ name: 'n1.skydns.local.', type: c.qtype, class: CLASS.IN }, index, context('skydns.local'));
-    const ms = performance.now() - t0;
-    assert.ok(ms < 50, `answered in ${ms.toFixed(1)} ms`);
+    // the work is counted in index lookups, not timed (a loaded machine says nothing): a chase
+    // that revisits names would make this grow exponentially with n
+    let lookups = 0;
+    const counting = { lookup: (labels: readonly string[], exact?: boolean) => (lookups++, index.lookup(labels, exact)) };
+    const out = answerFor({ name: 'n1.skydns.local.', type: c.qtype, class: CLASS.IN }, counting, context('skydns.local'));
+    console.log(`# ${c.name}: ${lookups} index lookups`);
+    assert.ok(lookups <= 2 * c.n + 2, `${lookups} index lookups for ${c.n} names`);
     assert.equal(out.kind, 'answer');
     if (out.kind !== 'answer') return;
     assert.equal(out.rcode, RCODE.NOERROR);
