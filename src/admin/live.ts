@@ -42,7 +42,11 @@ export class LiveState {
     }
     this.status = status;
     this.sampled = true;
+    this.sampledAt = now;
   }
+
+  /** when the last sample was taken (the clock's ms; 0 before the first) */
+  sampledAt = 0;
 
   /** The view as of the last sample (the status read fresh when nothing was sampled yet). */
   view(): PageView {

@@ -17,6 +17,9 @@ export interface AdminTarget {
   lookup?(name: string): unknown;
 }
 
+/** a page opened gets a sample at most this old */
+const FRESH_MS = 250;
+
 /** one sample (status and counters) per tick; each viewer gets at most one update per tick */
 const TICK_MS = 1000;
 /** a comment on idle streams every so many ticks */
@@ -66,6 +69,12 @@ export class AdminServer {
     return server.address() as AddressInfo;
   }
 
+  /** A sample now unless the last one is under FRESH_MS old (or one is being taken). */
+  private async freshen(): Promise<void> {
+    if (Date.now() - this.live.sampledAt < FRESH_MS) return;
+    await this.tick();
+  }
+
   private async tick(): Promise<void> {
     if (this.sampling) return;
     this.sampling = true;
@@ -91,10 +100,14 @@ export class AdminServer {
     if (url === null) return send(400, 'text/plain', 'bad request target\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
     switch (url.pathname) {
+      // a page being opened shows the mode as it is now (e.g. just after its first sync), from a
+      // real sample, so what it shows and what the next updates say stay one story
       case '/':
-        return send(200, 'text/html; charset=utf-8', this.document(url), { 'content-security-policy': CONTENT_SECURITY_POLICY, 'referrer-policy': 'no-referrer' });
+        void this.freshen().then(() => send(200, 'text/html; charset=utf-8', this.document(url), { 'content-security-policy': CONTENT_SECURITY_POLICY, 'referrer-policy': 'no-referrer' }));
+        return;
       case '/events':
-        return this.events(req, res);
+        void this.freshen().then(() => this.events(req, res));
+        return;
       case '/lookup': {
         if (!this.target.lookup) return send(404, 'text/plain', `${this.mode} has no lookup\n`);
         const name = url.searchParams.get('name') ?? '';

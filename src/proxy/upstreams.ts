@@ -47,6 +47,8 @@ export interface UpstreamStatus {
   state: PeerState;
   fails: number;
   ejectedForMs?: number;
+  /** attempts in flight on it now (what least-conn balances on) */
+  inflight: number;
   /** time left on the lease of its registration (see instance-status.ts) */
   leaseLeftMs?: number;
 }
@@ -144,6 +146,7 @@ export class UpstreamTable<P extends UpstreamPoolLike = UpstreamPoolLike> {
           weight: p.weight,
           state,
           fails: p.fails,
+          inflight: p.active,
           ...(state === 'ejected' ? { ejectedForMs: p.ejectedUntil - now } : {}),
         };
       });

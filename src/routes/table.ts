@@ -133,9 +133,13 @@ function wildcardChain(host: string, wild: ReadonlyMap<string, readonly Route[]>
  * memoize it per Host header: it does not depend on the path.
  */
 export function candidatesFor(table: RouteTable, host: string): readonly Candidate[] {
-  const exact = table.exact.get(host);
-  if (exact !== undefined) return exact;
-  let found: readonly Candidate[] = table.anyHost;
+  // an exact host's list already holds the wildcard and host-less routes below it
+  let found: readonly Candidate[] | undefined = table.exact.get(host);
+  if (found !== undefined) {
+    const fallback = fallbackFor(table, host);
+    return fallback === undefined ? found : [...found, fallback];
+  }
+  found = table.anyHost;
   if (table.wildcard.size > 0) {
     // the longest suffix under which a wildcard is registered
     let dot = host.indexOf('.');

@@ -5,7 +5,7 @@ import { addLeaseTimes } from '../../dist/proxy/instance-status.js';
 import type { UpstreamStatus } from '../../dist/proxy/upstreams.js';
 
 const inst = (id: string, lease?: string) => ({ service: 'app', id, key: `/services/app/${id}`, host: '10.0.0.1', port: 80, ...(lease ? { lease } : {}) });
-const up = (instances: string[]): UpstreamStatus => ({ id: '10.0.0.1:80', instances, weight: 1, state: 'up', fails: 0 });
+const up = (instances: string[]): UpstreamStatus => ({ id: '10.0.0.1:80', instances, weight: 1, state: 'up', fails: 0, inflight: 0 });
 
 test('addLeaseTimes: known leases in ms, the smallest per address, unknown and lease-less left out', () => {
   const status = { app: [up(['a', 'b']), up(['c']), up(['d'])], gone: [up(['x'])] };

@@ -302,3 +302,15 @@ test('kill -9 of an upstream under continuous GETs fails no client request', { t
   assert.ok(ok > 100, `only ${ok} requests went through`);
   assert.ok((served.k1 ?? 0) > (killedAt.k1 ?? 0) && (served.k3 ?? 0) > (killedAt.k3 ?? 0), 'the survivors kept serving');
 });
+
+test('/status shows the requests in flight on each instance (the admin page reads it)', { timeout: 30_000 }, async () => {
+  const slow = send(proxy.port, { host: 'www.example.test', path: '/slow?ms=1500' });
+  const seen = await waitFor('the slow request in flight on blog', async () => {
+    const services = (await proxy.status()).services as Record<string, { inflight: number }[]>;
+    return (services.blog?.[0]?.inflight ?? 0) > 0 ? services.blog![0]!.inflight : undefined;
+  }, 1200, 20);
+  assert.equal(seen, 1);
+  assert.equal((await slow).status, 200);
+  const after = (await proxy.status()).services as Record<string, { inflight: number }[]>;
+  assert.equal(after.blog?.[0]?.inflight, 0);
+});

@@ -269,3 +269,18 @@ test('--https-redirect: plain HTTP gets 308 to the https URL; HTTPS is served, w
     await redirecting.beacon.stop();
   }
 });
+
+test('a route with "https": "redirect": plain HTTP gets 308 to the https URL, HTTPS is served', { timeout: 30_000 }, async () => {
+  await etcd.put('/beacon/routes/secure', JSON.stringify({ host: 'www.example.test', path: '/account', service: 'web', https: 'redirect' }));
+  const moved = await waitFor('the route applied', async () => {
+    const r = await send(proxy.port, { host: 'www.example.test', path: '/account/settings?tab=1' });
+    return r.status === 308 ? r : undefined;
+  }, 10_000, 50);
+  assert.equal(moved.headers.location, 'https://www.example.test/account/settings?tab=1');
+  // other paths of the host are not the route's: served on plain HTTP as before
+  assert.equal((await send(proxy.port, { host: 'www.example.test', path: '/blog' })).text, 'web');
+  const secure = await get('www.example.test', { path: '/account/settings' });
+  assert.equal(secure.status, 200);
+  assert.equal(secure.text, 'web');
+  await etcd.del('/beacon/routes/secure');
+});

@@ -116,6 +116,8 @@ const table = compileTable({
     route('a-same', { host: 'tie.example.com', service: 'a' }),
     route('etcd-vs-flag', { host: 'flag.example.com', service: 'from-etcd' }),
     flag('flag.example.com=from-flag'),
+    route('only-v1', { host: 'v1only.example.org', path: '/v1', service: 'v1' }),
+    route('shop-x', { host: 'shop.svc.test', path: '/x', service: 'x' }),
   ],
   domain: 'svc.test',
   defaultService: 'fallback',
@@ -145,6 +147,12 @@ test('match order: exact host, longest wildcard, no host; then longest path, pri
     ['app.svc.test', '/', 'app'],
     ['app.svc.test', '/admin', 'admin'],
     ['nothing.test', '/', 'fallback'],
+    // an exact host whose routes cover only some paths: the rest falls through to the domain
+    // rule and the default service, as for hosts matched by a wildcard or by nothing
+    ['v1only.example.org', '/v1/a', 'v1'],
+    ['v1only.example.org', '/other', 'fallback'],
+    ['shop.svc.test', '/x/1', 'x'],
+    ['shop.svc.test', '/y', 'shop'],
   ];
   for (const [host, path, want] of cases) assert.equal(matchRoute(table, host, path)?.route.service, want, `${host}${path}`);
 });
