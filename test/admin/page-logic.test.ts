@@ -151,6 +151,18 @@ test('every page renders a status with missing or mistyped fields, and escapes w
   })).text;
   for (const id of ['routes', 'certificates', 'tcp']) assert.match(proxy, new RegExp(`<section id="${id}"`));
   assert.ok(proxy.includes('3 open / 9 total'));
+  // the shape the proxy's status has: the effective table, shadowed routes, invalid values
+  const routed = liveFragment(pageFor('proxy'), view('proxy', {
+    routes: {
+      table: [{ name: 'api', source: 'store', host: 'www.test', path: '/api', service: 'api', action: 'forward, strip /api', balance: 'least-conn' }],
+      shadowed: [{ name: 'old', source: 'store', host: 'www.test', path: '/api', service: 'old', action: 'forward', balance: 'round-robin', shadowedBy: 'api' }],
+      invalid: [{ key: '/beacon/routes/<b>x</b>', reason: 'not JSON' }],
+    },
+  })).text;
+  assert.match(routed, /<section id="routes"/);
+  assert.ok(routed.includes('forward, strip /api to api'));
+  assert.ok(routed.includes('Shadowed routes') && routed.includes('Invalid route values'));
+  assert.ok(routed.includes('/beacon/routes/&lt;b&gt;x&lt;/b&gt;'));
   assert.ok(proxy.includes('10.0.0.5:3306 (up, 3 open)'));
   assert.ok(proxy.includes('&lt;h&gt;'));
 });

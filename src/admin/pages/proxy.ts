@@ -101,10 +101,25 @@ function serviceBlock(name: string, list: readonly unknown[], view: PageView): H
 }
 
 function routesSection(status: unknown): Html | '' {
+  // src/proxy/engine.ts RoutesStatus: the effective table, shadowed routes, invalid values
   const routes = get(status, 'routes');
-  if (!Array.isArray(routes)) return '';
-  const rows = routes.map((r) => [asString(get(r, 'source')) ?? '', asString(get(r, 'host')) ?? '*', asString(get(r, 'path')) ?? '/', asString(get(r, 'action')) ?? (asString(get(r, 'service')) ? `service ${asString(get(r, 'service'))}` : '')]);
-  return section('routes', 'Routes', table('Routes', ['source', 'host', 'path', 'action'], rows, 'no routes'));
+  const list = Array.isArray(routes) ? routes : asArray(get(routes, 'table'));
+  if (routes === undefined) return '';
+  const row = (r: unknown): Part[] => [
+    asString(get(r, 'name')) ?? '',
+    asString(get(r, 'source')) ?? '',
+    asString(get(r, 'host')) ?? '*',
+    asString(get(r, 'path')) ?? '/',
+    `${asString(get(r, 'action')) ?? ''}${asString(get(r, 'service')) ? ` to ${asString(get(r, 'service'))}` : ''}`,
+    asString(get(r, 'balance')) ?? '',
+  ];
+  const shadowed = asArray(get(routes, 'shadowed')).map((r) => [...row(r), asString(get(r, 'shadowedBy')) ?? '']);
+  const invalid = asArray(get(routes, 'invalid')).map((i) => [asString(get(i, 'key')) ?? '', asString(get(i, 'reason')) ?? '']);
+  return section(
+    'routes',
+    'Routes',
+    html`${table('Routes', ['name', 'source', 'host', 'path', 'action', 'balance'], list.map(row), 'no routes')}${shadowed.length > 0 ? table('Shadowed routes', ['name', 'source', 'host', 'path', 'action', 'balance', 'shadowed by'], shadowed, '') : ''}${invalid.length > 0 ? table('Invalid route values (skipped)', ['key', 'reason'], invalid, '') : ''}`,
+  );
 }
 
 function certificatesSection(status: unknown, now: number): Html | '' {
