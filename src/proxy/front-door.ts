@@ -2,7 +2,7 @@
  * The contract both HTTP engines keep: a listener that serves requests through the shared
  * Traffic and stops gracefully. The engine is chosen once at start (see engine-choice.ts).
  */
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 
 export type EngineName = 'fast' | 'portable';
 
@@ -44,4 +44,20 @@ export interface BuiltEngine {
   readonly table: import('./upstreams.js').UpstreamTable;
   readonly traffic: import('./traffic.js').Traffic;
   readonly front: FrontDoor;
+}
+
+/**
+ * Listens on `host:port` (a failure to bind rejects); later server errors are logged as
+ * `what` errors instead of taking the process down.
+ */
+export function listenOn(server: Server, host: string, port: number, log: import('../log.js').Logger, what: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen({ host, port, backlog: 4096 }, () => {
+      server.off('error', onError);
+      server.on('error', (err) => log.error({ err: err.message }, `${what} error`));
+      resolve(server.address() as AddressInfo);
+    });
+  });
 }

@@ -5,7 +5,7 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { pollUntil } from '../../wait.js';
-import type { FrontDoor } from '../front-door.js';
+import { listenOn, type FrontDoor } from '../front-door.js';
 import type { Traffic } from '../traffic.js';
 import { WebSocketUpgrades, type UpgradeRequest } from '../upgrade.js';
 import { ClientConn, type ConnListener } from './client-conn.js';
@@ -53,17 +53,10 @@ export class FastFrontDoor implements FrontDoor, ConnListener {
     this.sweeper.unref();
   }
 
-  listen(host: string, port: number): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen({ host, port, backlog: 4096 }, () => {
-        this.server.off('error', onError);
-        this.server.on('error', (err) => this.traffic.log.error({ err: err.message }, 'proxy listener error'));
-        this.listening = true;
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    const where = await listenOn(this.server, host, port, this.traffic.log, 'proxy listener');
+    this.listening = true;
+    return where;
   }
 
   accept(socket: Socket): void {

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { admit, hostsOf, isRefusal, noInstance, type Refusal } from '../admission.js';
 import { affinityKey } from '../policies.js';
 import { editList } from '../route-headers.js';
-import type { FrontDoor } from '../front-door.js';
+import { listenOn, type FrontDoor } from '../front-door.js';
 import { requestForwardList, requestFacts } from '../headers.js';
 import { clientErrorAnswer, closingResponse } from '../responses.js';
 import type { Traffic } from '../traffic.js';
@@ -69,17 +69,10 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     this.sweeper.unref();
   }
 
-  listen(host: string, port: number): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen({ host, port, backlog: 4096 }, () => {
-        this.server.off('error', onError);
-        this.server.on('error', (err) => this.traffic.log.error({ err: err.message }, 'proxy listener error'));
-        this.listening = true;
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    const where = await listenOn(this.server, host, port, this.traffic.log, 'proxy listener');
+    this.listening = true;
+    return where;
   }
 
   accept(socket: Socket): void {

@@ -5,6 +5,7 @@
  * CertificateStore at each handshake; a connection keeps the certificate it shook hands with.
  * ALPN `h2` goes to `acceptH2` when the engine serves HTTP/2.
  */
+import { listenOn } from '../front-door.js';
 import { createSecureContext, createServer, type Server, type TLSSocket } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../../log.js';
@@ -72,17 +73,10 @@ export class TlsListener {
     this.server.setSecureContext(fallback === undefined ? base : { ...base, cert: fallback.cert.pair.cert, key: fallback.cert.pair.key });
   }
 
-  listen(host: string, port: number): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen({ host, port, backlog: 4096 }, () => {
-        this.server.off('error', onError);
-        this.server.on('error', (err) => this.deps.log.error({ err: err.message }, 'TLS listener error'));
-        this.listening = true;
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    const where = await listenOn(this.server, host, port, this.deps.log, 'TLS listener');
+    this.listening = true;
+    return where;
   }
 
   get isListening(): boolean {
