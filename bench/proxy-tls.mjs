@@ -3,10 +3,10 @@
 // handshakes per second (wrk with Connection: close). `npm run bench -- proxy-tls`.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, children } from './lib/processes.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(root, 'dist', 'cli.js');
@@ -26,22 +26,6 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 60000;
 server.listen(Number(process.argv[1]), '127.0.0.1', () => process.stdout.write('listening\\n'));
 `;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const children = new Set();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
 
 function start(cmd, args, readyText) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });

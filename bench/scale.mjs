@@ -12,12 +12,12 @@ import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { createServer, request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { decodeMessage, encodeQuery, rdataText, TYPE } from '../dist/dns/wire.js';
+import { freePort } from './lib/processes.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '..', 'dist', 'cli.js');
@@ -30,17 +30,6 @@ const BURST_SECONDS = Number(process.env.BENCH_SCALE_BURST_SECONDS ?? 5);
 const RATE = Number(process.env.BENCH_SCALE_RATE ?? 1000);
 const PER_SERVICE = 10;
 const TXN_OPS = 128;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function quantile(sorted, q) {
   if (sorted.length === 0) return NaN;

@@ -7,10 +7,10 @@
 // median of the per-round ratios is reported: this shared 2-core machine drifts between minutes.
 import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, children } from './lib/processes.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(root, 'dist', 'cli.js');
@@ -19,22 +19,6 @@ const ROUNDS = 5;
 const SHORT_ARGS = ['-t2', '-c32', '-d6s', '-H', 'Connection: close'];
 const LONG_ARGS = ['-t2', '-c8', '-d6s'];
 const WARMUP_ARGS = ['-t2', '-c32', '-d5s'];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const children = new Set();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
 
 function start(cmd, args) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
