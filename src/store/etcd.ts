@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { Etcd3, isRecoverableError, type IOptions, type Lease as EtcdLease, type Watcher } from 'etcd3';
 import { StoreError, UsageError } from '../errors.js';
+import { guardWatchManager } from './etcd-watch-guard.js';
 import type { ChangeEvent, KeyValue, Lease, Snapshot, Store, Watch, WatchHandlers } from './store.js';
 
 export interface EtcdOptions {
@@ -65,6 +66,7 @@ export class EtcdStore implements Store {
   private readonly pageSize: number;
 
   constructor(options: EtcdOptions) {
+    guardWatchManager();
     const tls = Boolean(options.ca || options.cert);
     if (Boolean(options.cert) !== Boolean(options.key)) {
       throw new UsageError(options.cert ? '--etcd-key' : '--etcd-cert', 'client TLS needs both --etcd-cert and --etcd-key');
@@ -289,13 +291,19 @@ class EtcdWatch implements Watch {
     });
     watcher.on('connected', () => {
       if (!this.live.has(watcher)) return;
-      if (this.interrupted) void this.reset(new Error('watch stream reconnected'));
+      if (this.interrupted) this.resetSoon(new Error('watch stream reconnected'));
       else this.handlers.onConnectionChange?.(true);
     });
     watcher.on('disconnected', (err: Error) => {
       if (!this.live.has(watcher)) return;
       this.interrupted = true;
       this.handlers.onConnectionChange?.(false, err);
+    });
+    // Attached before the first event and never removed: a watcher that errs once before it
+    // connects may err again later, and an 'error' with no listener would end the process.
+    let opened = false;
+    watcher.on('error', (err: Error) => {
+      if (opened && this.live.has(watcher)) this.resetSoon(err);
     });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -306,10 +314,17 @@ class EtcdWatch implements Watch {
       this.live.delete(watcher);
       throw err;
     }
-    watcher.on('error', (err: Error) => {
-      if (this.live.has(watcher)) void this.reset(err);
-    });
+    opened = true;
     return watcher;
+  }
+
+  /** A reset started from an event: a rejection is retried, never left unhandled. */
+  private resetSoon(cause: Error): void {
+    this.reset(cause).catch((err: unknown) => {
+      // only a handler can throw here; the view must still come back, so try again shortly
+      this.resetting = false;
+      if (!this.cancelled) setTimeout(() => this.resetSoon(err instanceof Error ? err : new Error(String(err))), 1000).unref();
+    });
   }
 
   /** Re-reads the prefixes at one revision and restarts every watcher after it. */

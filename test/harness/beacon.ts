@@ -15,6 +15,7 @@ export interface BeaconProcess extends Tracked {
 /** Starts `node dist/cli.js <args>` with this test's Node (24). */
 export function startBeacon(args: readonly string[], env: Record<string, string> = {}): BeaconProcess {
   const tracked = spawnTracked(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+  reportCrash(tracked, args);
   const logs = (): Record<string, unknown>[] =>
     tracked
       .output()
@@ -42,6 +43,18 @@ export function startBeacon(args: readonly string[], env: Record<string, string>
         throw new Error(`${err.message}; beacon ${state}\n--- beacon output ---\n${tracked.output().slice(-4000)}`);
       }),
   };
+}
+
+/**
+ * A beacon that dies of an uncaught error mid-test usually shows up only as ECONNREFUSED in some
+ * later wait; its own stack is what says why, so it goes to the test's output as it happens.
+ */
+function reportCrash(tracked: Tracked, args: readonly string[]): void {
+  void tracked.exited.then(({ code, signal }) => {
+    const out = tracked.output();
+    const crashed = signal === 'SIGABRT' || signal === 'SIGSEGV' || (code !== 0 && code !== 2 && /\n\s+at \S.*:\d+:\d+\)?\n/.test(out));
+    if (crashed) console.error(`[harness] beacon ${args.slice(0, 1).join(' ')} died (code ${code}, signal ${signal}); its last output:\n${out.slice(-4000)}`);
+  });
 }
 
 /** Runs beacon to completion. */
