@@ -16,9 +16,20 @@ export interface StatusSource {
   status(): unknown;
 }
 
+/**
+ * The mode's status is O(instances) to build and to compare (100,000 instances: a few hundred ms
+ * of main thread, and as much garbage). Sampled every second it would stall the mode itself, so a
+ * status sample is taken only when the last one's cost fits this share of the time since; counters
+ * (the sparklines) are sampled every round.
+ */
+export const STATUS_SHARE = 0.02;
+/** however costly, the status is sampled at least this often */
+export const STATUS_MAX_INTERVAL_MS = 60_000;
+
 export class LiveState {
   private status: unknown;
   private sampled = false;
+  private statusDueAt = 0;
   private readonly series = new RateSeries(SERIES_POINTS);
   private readonly events: PageEvent[] = [];
 
@@ -30,19 +41,31 @@ export class LiveState {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  /** One round: the status, the page's counters, and what changed since the last round. */
+  /** One round: the page's counters, the status when it is due, and what changed since the last round. */
   async sample(): Promise<void> {
     const totals = await this.counterTotals();
     const now = this.clock();
-    const status = this.source.status();
     const deltas = this.series.sample(totals, now);
-    if (this.sampled && this.page.events) {
-      for (const event of this.page.events(this.status, status, deltas, now)) this.events.push(event);
-      if (this.events.length > EVENTS_KEPT) this.events.splice(0, this.events.length - EVENTS_KEPT);
+    let status = this.status;
+    if (!this.sampled || now >= this.statusDueAt) {
+      const started = performance.now();
+      status = this.source.status();
+      this.noticeEvents(status, deltas, now);
+      const cost = performance.now() - started;
+      this.statusDueAt = now + Math.min(STATUS_MAX_INTERVAL_MS, cost / STATUS_SHARE);
+    } else {
+      // the same status twice: only the counters can say something happened
+      this.noticeEvents(status, deltas, now);
     }
     this.status = status;
     this.sampled = true;
     this.sampledAt = now;
+  }
+
+  private noticeEvents(status: unknown, deltas: ReadonlyMap<string, number>, now: number): void {
+    if (!this.sampled || !this.page.events) return;
+    for (const event of this.page.events(this.status, status, deltas, now)) this.events.push(event);
+    if (this.events.length > EVENTS_KEPT) this.events.splice(0, this.events.length - EVENTS_KEPT);
   }
 
   /** when the last sample was taken (the clock's ms; 0 before the first) */

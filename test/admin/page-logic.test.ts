@@ -5,10 +5,12 @@ import assert from 'node:assert/strict';
 import { escapeHtml, html } from '../../dist/admin/html.js';
 import { Ring, RateSeries, ratio } from '../../dist/admin/series.js';
 import { Viewers, sseFrame, type EventSink } from '../../dist/admin/viewers.js';
-import { proxyEvents } from '../../dist/admin/pages/proxy.js';
+import { proxyEvents, proxyPage } from '../../dist/admin/pages/proxy.js';
 import { pageFor } from '../../dist/admin/pages/index.js';
 import { liveFragment } from '../../dist/admin/layout.js';
 import { sparkPoints } from '../../dist/admin/sparkline.js';
+import { LiveState, STATUS_MAX_INTERVAL_MS } from '../../dist/admin/live.js';
+import { Counter, Registry } from 'prom-client';
 
 test('interpolations are escaped; Html values and arrays of them are kept', () => {
   const cases: [string, string][] = [
@@ -165,4 +167,41 @@ test('every page renders a status with missing or mistyped fields, and escapes w
   assert.ok(routed.includes('/beacon/routes/&lt;b&gt;x&lt;/b&gt;'));
   assert.ok(proxy.includes('10.0.0.5:3306 (up, 3 open)'));
   assert.ok(proxy.includes('&lt;h&gt;'));
+});
+
+test('live state: a status costly to build is sampled within its share of the time, counters every round', async () => {
+  let now = 0;
+  let statusCalls = 0;
+  let busyMs = 0;
+  const source = {
+    status() {
+      statusCalls++;
+      const until = performance.now() + busyMs;
+      while (performance.now() < until) {
+        /* a status as slow as 100,000 instances make it */
+      }
+      return { services: {} };
+    },
+  };
+  const registry = new Registry();
+  const requests = new Counter({ name: 'beacon_proxy_requests_total', help: 'x', labelNames: ['service', 'status'], registers: [registry] });
+  const live = new LiveState('proxy', proxyPage, source, registry, () => now);
+
+  // cheap: every round
+  for (let i = 0; i < 3; i++, now += 1000) await live.sample();
+  assert.equal(statusCalls, 3);
+
+  // 30 ms or more to build: at STATUS_SHARE (2%) that is one sample per 1.5 s or longer
+  busyMs = 30;
+  await live.sample();
+  assert.equal(statusCalls, 4);
+  now += 1000;
+  requests.inc({ service: 'web', status: '200' }, 5);
+  await live.sample();
+  assert.equal(statusCalls, 4, 'not due again after 1 s');
+  // the counters still moved on: the series has a rate for this round
+  assert.equal(live.view().series.total('req:web'), 5);
+  now += STATUS_MAX_INTERVAL_MS;
+  await live.sample();
+  assert.equal(statusCalls, 5, 'however slow, sampled again within STATUS_MAX_INTERVAL_MS');
 });

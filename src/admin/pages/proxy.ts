@@ -43,8 +43,9 @@ function states(status: unknown): Map<string, { name: string; state: string; fai
 /** Ejections and returns (state changes between two samples) and retries (counter increases). */
 export function proxyEvents(before: unknown, after: unknown, deltas: ReadonlyMap<string, number>, now: number): PageEvent[] {
   const events: PageEvent[] = [];
-  const was = states(before);
-  for (const [peerKey, peer] of states(after)) {
+  // the same sample twice (the status is resampled less often than the counters): no state changed
+  const was = before === after ? new Map() : states(before);
+  for (const [peerKey, peer] of before === after ? [] : states(after)) {
     const old = was.get(peerKey)?.state;
     const name = peer.name;
     if (old === undefined || old === peer.state) continue;
