@@ -7,7 +7,9 @@
 // new address, render wrote the file), and DNS query latency during a burst of 1,000 changes/s.
 // There is no peer to compare with here: the issue's targets are the yardstick.
 // Env: BENCH_SCALE_SIZES (default 10000,100000), BENCH_SCALE_CHANGES (default 200),
-// BENCH_SCALE_RENDER_CHANGES (default 200), BENCH_SCALE_BURST_SECONDS (default 5), BENCH_SCALE_RATE (default 1000).
+// BENCH_SCALE_RENDER_CHANGES (default 200), BENCH_SCALE_BURST_SECONDS (default 5), BENCH_SCALE_RATE (default 1000),
+// BENCH_SCALE_MODES (default dns,proxy,render), BENCH_SCALE_NODE_ARGS (for the beacon processes,
+// e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where start-up goes).
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, statSync, mkdirSync } from 'node:fs';
@@ -28,6 +30,8 @@ const CHANGES = Number(process.env.BENCH_SCALE_CHANGES ?? 200);
 const RENDER_CHANGES = Number(process.env.BENCH_SCALE_RENDER_CHANGES ?? 200);
 const BURST_SECONDS = Number(process.env.BENCH_SCALE_BURST_SECONDS ?? 5);
 const RATE = Number(process.env.BENCH_SCALE_RATE ?? 1000);
+const MODES = new Set((process.env.BENCH_SCALE_MODES ?? 'dns,proxy,render').split(','));
+const NODE_ARGS = (process.env.BENCH_SCALE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const PER_SERVICE = 10;
 const TXN_OPS = 128;
 
@@ -154,7 +158,7 @@ async function measureDns(client, etcdUrl, size, dir) {
   const port = await freePort();
   const admin = await freePort();
   const t0 = performance.now();
-  const child = start(process.execPath, [CLI, 'dns', '--store', etcdUrl, '--listen', `127.0.0.1:${port}`, '--no-recursion', '--admin', `127.0.0.1:${admin}`, '--log-level', 'warn'], 'dns');
+  const child = start(process.execPath, [...NODE_ARGS, CLI, 'dns', '--store', etcdUrl, '--listen', `127.0.0.1:${port}`, '--no-recursion', '--admin', `127.0.0.1:${admin}`, '--log-level', 'warn'], 'dns');
   try {
     await waitReady(child, admin);
     const ready = performance.now() - t0;
@@ -232,7 +236,7 @@ async function measureProxy(client, etcdUrl, size, backends) {
   const port = await freePort();
   const admin = await freePort();
   const t0 = performance.now();
-  const child = start(process.execPath, [CLI, 'proxy', '--store', etcdUrl, '--listen', `127.0.0.1:${port}`, '--domain', 'bench.local', '--no-access-log', '--admin', `127.0.0.1:${admin}`, '--log-level', 'warn'], 'proxy');
+  const child = start(process.execPath, [...NODE_ARGS, CLI, 'proxy', '--store', etcdUrl, '--listen', `127.0.0.1:${port}`, '--domain', 'bench.local', '--no-access-log', '--admin', `127.0.0.1:${admin}`, '--log-level', 'warn'], 'proxy');
   try {
     await waitReady(child, admin);
     const ready = performance.now() - t0;
@@ -279,7 +283,7 @@ async function measureRender(client, etcdUrl, size, dir) {
   const file = join(dir, `upstreams-${size}.conf`);
   mkdirSync(join(dir, 'confd'), { recursive: true });
   const t0 = performance.now();
-  const child = start(process.execPath, [CLI, 'render', '--store', etcdUrl, '--confdir', join(dir, 'confd'), '--nginx-upstreams', file, '--wait', '0', '--admin', `127.0.0.1:${admin}`, '--log-level', 'warn'], 'render');
+  const child = start(process.execPath, [...NODE_ARGS, CLI, 'render', '--store', etcdUrl, '--confdir', join(dir, 'confd'), '--nginx-upstreams', file, '--wait', '0', '--admin', `127.0.0.1:${admin}`, '--log-level', 'warn'], 'render');
   try {
     await waitReady(child, admin);
     const last = `server ${instanceIp(size - 1)}:8080`;
@@ -359,12 +363,12 @@ export async function run() {
       await load(etcd.client, loaded, size);
       loaded = size;
       console.log(`loaded ${size} instances (${size * 2} keys) in ${f((performance.now() - t) / 1000)} s`);
-      const dns = await measureDns(etcd.client, etcd.url, size, dir);
-      console.log(`  dns    ready ${f(dns.ready, 0)} ms, RSS ${f(dns.rss, 0)} MB, put->answer p50 ${f(dns.latency.p50, 2)} p99 ${f(dns.latency.p99, 2)} ms; burst ${dns.burst.rate} changes/s: query p50 ${f(dns.burst.queries.p50, 2)} p99 ${f(dns.burst.queries.p99, 2)} ms over ${dns.burst.queries.n} queries, ${dns.burst.lost} lost`);
-      const proxy = await measureProxy(etcd.client, etcd.url, size, backends);
-      console.log(`  proxy  ready ${f(proxy.ready, 0)} ms, RSS ${f(proxy.rss, 0)} MB, put->routed p50 ${f(proxy.latency.p50, 2)} p99 ${f(proxy.latency.p99, 2)} ms`);
-      const render = await measureRender(etcd.client, etcd.url, size, dir);
-      console.log(`  render ready ${f(render.ready, 0)} ms, RSS ${f(render.rss, 0)} MB, put->file p50 ${f(render.latency.p50, 2)} p99 ${f(render.latency.p99, 2)} ms`);
+      const dns = MODES.has('dns') ? await measureDns(etcd.client, etcd.url, size, dir) : undefined;
+      if (dns) console.log(`  dns    ready ${f(dns.ready, 0)} ms, RSS ${f(dns.rss, 0)} MB, put->answer p50 ${f(dns.latency.p50, 2)} p99 ${f(dns.latency.p99, 2)} ms; burst ${dns.burst.rate} changes/s: query p50 ${f(dns.burst.queries.p50, 2)} p99 ${f(dns.burst.queries.p99, 2)} ms over ${dns.burst.queries.n} queries, ${dns.burst.lost} lost`);
+      const proxy = MODES.has('proxy') ? await measureProxy(etcd.client, etcd.url, size, backends) : undefined;
+      if (proxy) console.log(`  proxy  ready ${f(proxy.ready, 0)} ms, RSS ${f(proxy.rss, 0)} MB, put->routed p50 ${f(proxy.latency.p50, 2)} p99 ${f(proxy.latency.p99, 2)} ms`);
+      const render = MODES.has('render') ? await measureRender(etcd.client, etcd.url, size, dir) : undefined;
+      if (render) console.log(`  render ready ${f(render.ready, 0)} ms, RSS ${f(render.rss, 0)} MB, put->file p50 ${f(render.latency.p50, 2)} p99 ${f(render.latency.p99, 2)} ms`);
       rows.push({ size, dns, proxy, render });
     }
   } finally {
@@ -376,9 +380,9 @@ export async function run() {
   console.log('\n| instances | mode | ready ms | RSS MB | put->answer p50 ms | p99 ms | burst query p50 ms | p99 ms |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.size} | dns | ${f(r.dns.ready, 0)} | ${f(r.dns.rss, 0)} | ${f(r.dns.latency.p50, 2)} | ${f(r.dns.latency.p99, 2)} | ${f(r.dns.burst.queries.p50, 2)} | ${f(r.dns.burst.queries.p99, 2)} (${r.dns.burst.rate}/s, ${r.dns.burst.lost} lost) |`);
-    console.log(`| ${r.size} | proxy | ${f(r.proxy.ready, 0)} | ${f(r.proxy.rss, 0)} | ${f(r.proxy.latency.p50, 2)} | ${f(r.proxy.latency.p99, 2)} | | |`);
-    console.log(`| ${r.size} | render | ${f(r.render.ready, 0)} | ${f(r.render.rss, 0)} | ${f(r.render.latency.p50, 2)} | ${f(r.render.latency.p99, 2)} | | |`);
+    if (r.dns) console.log(`| ${r.size} | dns | ${f(r.dns.ready, 0)} | ${f(r.dns.rss, 0)} | ${f(r.dns.latency.p50, 2)} | ${f(r.dns.latency.p99, 2)} | ${f(r.dns.burst.queries.p50, 2)} | ${f(r.dns.burst.queries.p99, 2)} (${r.dns.burst.rate}/s, ${r.dns.burst.lost} lost) |`);
+    if (r.proxy) console.log(`| ${r.size} | proxy | ${f(r.proxy.ready, 0)} | ${f(r.proxy.rss, 0)} | ${f(r.proxy.latency.p50, 2)} | ${f(r.proxy.latency.p99, 2)} | | |`);
+    if (r.render) console.log(`| ${r.size} | render | ${f(r.render.ready, 0)} | ${f(r.render.rss, 0)} | ${f(r.render.latency.p50, 2)} | ${f(r.render.latency.p99, 2)} | | |`);
   }
   console.log(`\n${JSON.stringify(rows)}`);
 }

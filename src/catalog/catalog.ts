@@ -195,9 +195,12 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
       if (old) services.add(old.service);
       if (this.skyByKey.has(key) || this.isSkyKey(key)) skydns = true;
       if (ev.type === 'put') {
-        this.remove(key, false);
+        // a service whose one instance is rewritten stays a service throughout: dropping and
+        // re-adding it would count as a new service and re-sort every service name (10,000 here)
+        this.remove(key, false, true);
         const added = this.put(ev.kv);
         if (added?.kind === 'instance') services.add(added.instance.service);
+        if (old) this.dropIfEmpty(old.service);
       } else {
         this.remove(key);
       }
@@ -215,24 +218,28 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
   }
 
   /** `forget`: also forget that a bad value under the key was logged (the key is gone). */
-  private remove(key: string, forget = true): void {
+  /** `keepService`: a service left empty stays until dropIfEmpty (the key is being rewritten). */
+  private remove(key: string, forget = true, keepService = false): void {
     if (forget) this.warned.delete(key);
     this.rawKvs.delete(key);
     const instance = this.instancesByKey.get(key);
     if (instance) {
       this.instancesByKey.delete(key);
-      const list = this.byService.get(instance.service)!;
-      list.delete(key);
-      if (list.size === 0) {
-        this.byService.delete(instance.service);
-        this.servicesView.delete(instance.service);
-        this.staleServices.delete(instance.service);
-      } else this.staleServices.add(instance.service);
+      this.byService.get(instance.service)!.delete(key);
+      this.staleServices.add(instance.service);
+      if (!keepService) this.dropIfEmpty(instance.service);
     }
     this.skyByKey.delete(key);
     this.routesByKey.delete(key);
     this.invalidRoutes.delete(key);
     if (this.options.skydns && key === `${withSlash(this.options.skydns.prefix)}config`) this.skyConfigValue = undefined;
+  }
+
+  private dropIfEmpty(service: string): void {
+    if (this.byService.get(service)?.size !== 0) return;
+    this.byService.delete(service);
+    this.servicesView.delete(service);
+    this.staleServices.delete(service);
   }
 
   private put(kv: KeyValue): Parsed | undefined {

@@ -47,3 +47,29 @@ test('catalog: snapshot + watch, malformed values skipped, logged once and count
   assert.equal(last.reset, false);
   assert.deepEqual([...last.services], ['web']);
 });
+
+test('catalog: the one instance of a service rewritten keeps the service (and the names in order); a bad rewrite drops it', { timeout: 20_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-catalog-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new FileStore(dir);
+  for (const name of ['a', 'm', 'z']) await store.put(`/services/${name}/1`, '10.0.0.1:80');
+  const { log } = captureLog();
+  const catalog = new Catalog({ store, log, services: { prefix: '/services' } });
+  t.after(() => catalog.stop().then(() => store.close()));
+  await catalog.start();
+  const before = catalog.services();
+  assert.deepEqual([...before.keys()], ['a', 'm', 'z']);
+
+  await store.put('/services/m/1', '10.0.0.2:80');
+  await waitFor('m rewritten', () => catalog.instances('m')[0]?.host === '10.0.0.2', 3000);
+  // the same map, updated in place: a rewrite is not a new service (no re-sort of every name)
+  assert.equal(catalog.services(), before);
+  assert.deepEqual([...catalog.services().keys()], ['a', 'm', 'z']);
+
+  await store.put('/services/m/1', 'not an address');
+  await waitFor('m gone', () => !catalog.services().has('m'), 3000);
+  assert.deepEqual([...catalog.services().keys()], ['a', 'z']);
+  await store.put('/services/b/1', '10.0.0.3:80');
+  await waitFor('b seen', () => catalog.services().has('b'), 3000);
+  assert.deepEqual([...catalog.services().keys()], ['a', 'b', 'z']);
+});
