@@ -9,10 +9,11 @@
 // Env: BENCH_SCALE_SIZES (default 10000,100000), BENCH_SCALE_CHANGES (default 200),
 // BENCH_SCALE_RENDER_CHANGES (default 200), BENCH_SCALE_BURST_SECONDS (default 5), BENCH_SCALE_RATE (default 1000),
 // BENCH_SCALE_MODES (default dns,proxy,render), BENCH_SCALE_NODE_ARGS (for the beacon processes,
-// e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where start-up goes).
+// e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where start-up goes), BENCH_SCALE_STDOUT (a
+// directory for the processes' stdout, e.g. with `--trace-gc`).
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync, statSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -55,7 +56,10 @@ function rssMb(pid) {
 }
 
 function start(cmd, args, name) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_SCALE_STDOUT=DIR keeps each process's stdout (e.g. --trace-gc in BENCH_SCALE_NODE_ARGS)
+  const outDir = process.env.BENCH_SCALE_STDOUT;
+  const stdout = outDir ? openSync(join(outDir, `${name}.${Date.now()}.out`), 'w') : 'ignore';
+  const child = spawn(cmd, args, { stdio: ['ignore', stdout, 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => {
     err = (err + d).slice(-4000);

@@ -18,18 +18,26 @@ export interface StatusSource {
 
 /**
  * The mode's status is O(instances) to build and to compare (100,000 instances: a few hundred ms
- * of main thread, and as much garbage). Sampled every second it would stall the mode itself, so a
- * status sample is taken only when the last one's cost fits this share of the time since; counters
- * (the sparklines) are sampled every round.
+ * of main thread, and as much garbage), and a stall that long is a stall in the mode itself. So
+ * while someone watches the page, a status sample is taken only when the last one's cost fits
+ * this share of the time since (at least once a minute); while no one does, only a status that
+ * costs under UNWATCHED_COST_MS (announce's, a small proxy's) is sampled, so that the page opens
+ * on recent changes. Counters (the sparklines, and events pages derive from them) are sampled
+ * every round either way.
  */
 export const STATUS_SHARE = 0.02;
-/** however costly, the status is sampled at least this often */
+/** while watched, however costly, the status is sampled at least this often */
 export const STATUS_MAX_INTERVAL_MS = 60_000;
+/** unwatched, a status is sampled only while it costs less than this... */
+export const UNWATCHED_COST_MS = 5;
+/** ...or when this long has passed (a cost measured once, in a GC pause, does not stick) */
+export const UNWATCHED_MAX_INTERVAL_MS = 600_000;
 
 export class LiveState {
   private status: unknown;
   private sampled = false;
   private statusDueAt = 0;
+  private statusCostMs = 0;
   private readonly series = new RateSeries(SERIES_POINTS);
   private readonly events: PageEvent[] = [];
 
@@ -39,27 +47,33 @@ export class LiveState {
     private readonly source: StatusSource,
     private readonly metrics: Registry,
     private readonly clock: () => number = Date.now,
+    /** what a status sample's cost is measured with */
+    private readonly costClock: () => number = () => performance.now(),
   ) {}
 
-  /** One round: the page's counters, the status when it is due, and what changed since the last round. */
-  async sample(): Promise<void> {
+  /**
+   * One round: the page's counters, the status when it is due, and what changed since the last
+   * round. `watched`: someone has the page open (or is opening it).
+   */
+  async sample(watched: boolean): Promise<void> {
     const totals = await this.counterTotals();
     const now = this.clock();
     const deltas = this.series.sample(totals, now);
     let status = this.status;
-    if (!this.sampled || now >= this.statusDueAt) {
-      const started = performance.now();
+    const due = now >= this.statusDueAt && (watched || this.statusCostMs < UNWATCHED_COST_MS || now - this.sampledAt >= UNWATCHED_MAX_INTERVAL_MS);
+    if (!this.sampled || due) {
+      const started = this.costClock();
       status = this.source.status();
       this.noticeEvents(status, deltas, now);
-      const cost = performance.now() - started;
-      this.statusDueAt = now + Math.min(STATUS_MAX_INTERVAL_MS, cost / STATUS_SHARE);
+      this.statusCostMs = this.costClock() - started;
+      this.statusDueAt = now + Math.min(STATUS_MAX_INTERVAL_MS, this.statusCostMs / STATUS_SHARE);
+      this.sampledAt = now;
     } else {
       // the same status twice: only the counters can say something happened
       this.noticeEvents(status, deltas, now);
     }
     this.status = status;
     this.sampled = true;
-    this.sampledAt = now;
   }
 
   private noticeEvents(status: unknown, deltas: ReadonlyMap<string, number>, now: number): void {
@@ -68,7 +82,7 @@ export class LiveState {
     if (this.events.length > EVENTS_KEPT) this.events.splice(0, this.events.length - EVENTS_KEPT);
   }
 
-  /** when the last sample was taken (the clock's ms; 0 before the first) */
+  /** when the status was last sampled (the clock's ms; 0 before the first) */
   sampledAt = 0;
 
   /** The view as of the last sample (the status read fresh when nothing was sampled yet). */

@@ -68,7 +68,8 @@ export class RateSeries {
       this.rounds = Math.min(this.capacity, this.rounds + 1);
       for (const [key, total] of totals) {
         const before = this.totals.get(key);
-        const delta = before === undefined ? 0 : total >= before ? total - before : total;
+        // a key first seen after the baseline is a counter created since (from 0): all of it is new
+        const delta = before === undefined ? total : total >= before ? total - before : total;
         deltas.set(key, delta);
         let ring = this.rings.get(key);
         if (!ring) {

@@ -72,14 +72,15 @@ export class AdminServer {
   /** A sample now unless the last one is under FRESH_MS old (or one is being taken). */
   private async freshen(): Promise<void> {
     if (Date.now() - this.live.sampledAt < FRESH_MS) return;
-    await this.tick();
+    await this.tick(true);
   }
 
-  private async tick(): Promise<void> {
+  /** `opening`: a page or its event stream is being opened (it counts as watched) */
+  private async tick(opening = false): Promise<void> {
     if (this.sampling) return;
     this.sampling = true;
     try {
-      await this.live.sample();
+      await this.live.sample(opening || this.viewers.size > 0);
       if (this.viewers.size > 0) this.viewers.broadcast(liveFragment(this.page, this.live.view()).text);
       if (++this.ticks % KEEPALIVE_TICKS === 0) this.viewers.keepalive();
     } catch {

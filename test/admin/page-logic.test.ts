@@ -9,7 +9,7 @@ import { proxyEvents, proxyPage } from '../../dist/admin/pages/proxy.js';
 import { pageFor } from '../../dist/admin/pages/index.js';
 import { liveFragment } from '../../dist/admin/layout.js';
 import { sparkPoints } from '../../dist/admin/sparkline.js';
-import { LiveState, STATUS_MAX_INTERVAL_MS } from '../../dist/admin/live.js';
+import { LiveState, STATUS_MAX_INTERVAL_MS, UNWATCHED_MAX_INTERVAL_MS } from '../../dist/admin/live.js';
 import { Counter, Registry } from 'prom-client';
 
 test('interpolations are escaped; Html values and arrays of them are kept', () => {
@@ -169,39 +169,58 @@ test('every page renders a status with missing or mistyped fields, and escapes w
   assert.ok(proxy.includes('&lt;h&gt;'));
 });
 
-test('live state: a status costly to build is sampled within its share of the time, counters every round', async () => {
+test('live state: a costly status is sampled within its share of the time while watched, not at all unwatched; counters every round', async () => {
   let now = 0;
   let statusCalls = 0;
   let busyMs = 0;
+  let state = 'up';
+  // the cost of a status is read off this clock: building one advances it by busyMs
+  let perf = 0;
   const source = {
     status() {
       statusCalls++;
-      const until = performance.now() + busyMs;
-      while (performance.now() < until) {
-        /* a status as slow as 100,000 instances make it */
-      }
-      return { services: {} };
+      perf += busyMs;
+      return { services: { web: [{ id: '10.0.0.1:80', instances: ['a'], state }] } };
     },
   };
   const registry = new Registry();
   const requests = new Counter({ name: 'beacon_proxy_requests_total', help: 'x', labelNames: ['service', 'status'], registers: [registry] });
-  const live = new LiveState('proxy', proxyPage, source, registry, () => now);
+  const ejections = new Counter({ name: 'beacon_proxy_ejections_total', help: 'x', labelNames: ['service'], registers: [registry] });
+  const live = new LiveState('proxy', proxyPage, source, registry, () => now, () => perf);
+  const tick = async (watched: boolean): Promise<void> => {
+    await live.sample(watched);
+    now += 1000;
+  };
 
-  // cheap: every round
-  for (let i = 0; i < 3; i++, now += 1000) await live.sample();
+  // cheap: every round, watched or not; a state change shows with the instance's name
+  await tick(false);
+  await tick(false);
+  state = 'ejected';
+  await tick(false);
   assert.equal(statusCalls, 3);
+  assert.match(live.view().events.at(-1)?.text ?? '', /^web\/a \(10\.0\.0\.1:80\) ejected/);
 
-  // 30 ms or more to build: at STATUS_SHARE (2%) that is one sample per 1.5 s or longer
+  // 30 ms to build (as 100,000 instances make it): watched, at STATUS_SHARE (2%) one sample per 1.5 s
   busyMs = 30;
-  await live.sample();
+  await tick(true);
   assert.equal(statusCalls, 4);
-  now += 1000;
   requests.inc({ service: 'web', status: '200' }, 5);
-  await live.sample();
+  await tick(true);
   assert.equal(statusCalls, 4, 'not due again after 1 s');
-  // the counters still moved on: the series has a rate for this round
-  assert.equal(live.view().series.total('req:web'), 5);
+  assert.equal(live.view().series.total('req:web'), 5, 'the counters moved on all the same');
   now += STATUS_MAX_INTERVAL_MS;
-  await live.sample();
-  assert.equal(statusCalls, 5, 'however slow, sampled again within STATUS_MAX_INTERVAL_MS');
+  await tick(true);
+  assert.equal(statusCalls, 5, 'however slow, sampled again within STATUS_MAX_INTERVAL_MS while watched');
+
+  // unwatched, a costly status is left alone; an ejection still shows, from the counter
+  now += STATUS_MAX_INTERVAL_MS;
+  ejections.inc({ service: 'web' });
+  await tick(false);
+  await tick(false);
+  assert.equal(statusCalls, 5);
+  assert.equal(live.view().events.at(-1)?.text, 'web: 1 instance ejected');
+  // ...but not for ever: one cost measured in a bad moment must not stop the sampling
+  now += UNWATCHED_MAX_INTERVAL_MS;
+  await tick(false);
+  assert.equal(statusCalls, 6);
 });

@@ -15,6 +15,7 @@ const key = {
   requests: (service: string) => `req:${service}`,
   errors: (service: string) => `err:${service}`,
   retries: (service: string) => `retry:${service}`,
+  ejections: (service: string) => `eject:${service}`,
 };
 
 function serviceMap(status: unknown): ReadonlyMap<string, readonly unknown[]> {
@@ -57,6 +58,10 @@ export function proxyEvents(before: unknown, after: unknown, deltas: ReadonlyMap
   }
   for (const [k, delta] of deltas) {
     if (delta > 0 && k.startsWith('retry:')) events.push({ at: now, kind: 'retry', text: `${k.slice(6)}: ${delta} ${delta === 1 ? 'request' : 'requests'} retried on another instance` });
+    // from the counter only when the status was not compared (else the comparison names the instance)
+    if (delta > 0 && k.startsWith('eject:') && before === after) {
+      events.push({ at: now, kind: 'ejected', text: `${k.slice(6)}: ${delta} ${delta === 1 ? 'instance' : 'instances'} ejected` });
+    }
   }
   return events;
 }
@@ -185,6 +190,7 @@ export const proxyPage: ModePage = {
       },
     },
     { metric: 'beacon_proxy_retries_total', keys: (labels) => [key.retries(String(labels.service ?? '-'))] },
+    { metric: 'beacon_proxy_ejections_total', keys: (labels) => [key.ejections(String(labels.service ?? '-'))] },
   ],
   events: proxyEvents,
   sections(view) {
