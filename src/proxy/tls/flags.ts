@@ -25,11 +25,11 @@ export const TLS_FLAGS: readonly FlagSpec[] = [
 ];
 
 /** Flag combinations one flag's check cannot see. */
-export function checkTlsFlags(config: TlsConfig): void {
+export function checkTlsFlags(config: TlsConfig & { acmeEmail?: string; acmeCa?: string }): void {
   if (config.httpsRedirect && config.tlsListen === undefined) throw new UsageError('--https-redirect', 'needs --tls-listen (there is no https to redirect to)');
   if (config.hsts > 0 && config.tlsListen === undefined) throw new UsageError('--hsts', 'needs --tls-listen');
   if (config.tlsListen === undefined) {
-    for (const [flag, value] of [['--tls-cert-dir', config.tlsCertDir], ['--tls-default-cert', config.tlsDefaultCert]] as const) {
+    for (const [flag, value] of [['--tls-cert-dir', config.tlsCertDir], ['--tls-default-cert', config.tlsDefaultCert], ['--acme-email', config.acmeEmail], ['--acme-ca', config.acmeCa]] as const) {
       if (value !== undefined) throw new UsageError(flag, 'needs --tls-listen');
     }
   }
