@@ -12,7 +12,7 @@ export const ACME_FLAGS = [
   { name: 'acme-email', type: 'string', placeholder: 'EMAIL', help: 'contact address of the ACME account (the CA mails expiry warnings there); the account is made without one when unset', validate: EMAIL_OK },
   { name: 'acme-directory', type: 'string', placeholder: 'URL', default: LETS_ENCRYPT_DIRECTORY, help: 'ACME directory of the CA that issues certificates for routes with "tls": "acme"', validate: URL_OK },
   { name: 'acme-ca', type: 'string', placeholder: 'FILE', help: 'PEM CA bundle trusted (besides the system roots) for the ACME server\'s HTTPS, e.g. a test CA\'s root' },
-  { name: 'acme-renew-before', type: 'duration', default: 720 * 3_600_000, min: 1000, help: 'order a new certificate when the one served expires within this (default 30 days)' },
+  { name: 'acme-renew-before', type: 'duration', default: 720 * 3_600_000, min: 1000, help: 'order a new certificate when the one served expires within this (720h = 30 days); ACME runs with --tls-listen for routes with "tls": "acme"' },
 ] as const satisfies readonly FlagSpec[];
 
 /** The ACME flags, parsed (durations in ms). */
