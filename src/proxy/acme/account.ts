@@ -1,5 +1,6 @@
 /**
- * The ACME account key every proxy shares: `/beacon/acme-account/<hash of the directory URL>` =
+ * The ACME account key every proxy shares: `<acme-prefix>-account/<hash of the directory URL>`
+ * (default `/beacon/acme-account/...`) =
  * `{"directory", "key"}`, or `"sealedKey"` (tls/seal.ts) when --tls-seal-key is set. Made by the
  * first lock holder that finds none; a value it cannot read is an error, never overwritten (that
  * would split the proxies over two accounts).
@@ -8,10 +9,9 @@ import { createHash } from 'node:crypto';
 import type { Store } from '../../store/store.js';
 import { seal, unseal } from '../tls/seal.js';
 
-export const ACME_ACCOUNT_PREFIX = '/beacon/acme-account/';
-
-export function accountKeyName(directory: string): string {
-  return `${ACME_ACCOUNT_PREFIX}${createHash('sha256').update(directory).digest('hex').slice(0, 16)}`;
+/** `/beacon/acme` -> `/beacon/acme-account/<first 16 hex of SHA-256(directory)>` */
+export function accountKeyName(acmePrefix: string, directory: string): string {
+  return `${acmePrefix.replace(/\/+$/, '')}-account/${createHash('sha256').update(directory).digest('hex').slice(0, 16)}`;
 }
 
 export class AccountKeyError extends Error {
@@ -39,8 +39,7 @@ export function accountValue(directory: string, key: string, sealKey: Buffer | u
 }
 
 /** Reads the shared account key, or makes and stores one with `create` when there is none. */
-export async function loadAccountKey(store: Store, directory: string, sealKey: Buffer | undefined, create: () => Promise<string>): Promise<{ key: string; created: boolean }> {
-  const name = accountKeyName(directory);
+export async function loadAccountKey(store: Store, name: string, directory: string, sealKey: Buffer | undefined, create: () => Promise<string>): Promise<{ key: string; created: boolean }> {
   const found = (await store.read([name])).kvs.find((kv) => kv.key === name);
   if (found !== undefined) {
     try {

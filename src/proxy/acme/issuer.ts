@@ -15,9 +15,9 @@ import type { Route } from '../../routes/route.js';
 import type { Store } from '../../store/store.js';
 import { validatePair } from '../tls/certs.js';
 import { tlsValue } from '../tls/seal.js';
-import { loadAccountKey } from './account.js';
+import { accountKeyName, loadAccountKey } from './account.js';
 import type { AcmeConfig } from './flags.js';
-import { AcmeLock } from './lock.js';
+import { AcmeLock, lockKeyName } from './lock.js';
 import type { Issued, OrderInput } from './order.js';
 import { acmeHosts, afterOrder, coveredUntil, hostsToOrder, nextCheck, renewalDue, type AcmeHosts, type Coverage, type HostRecord } from './plan.js';
 
@@ -90,7 +90,7 @@ export class AcmeIssuer {
 
   constructor(private readonly deps: AcmeIssuerDeps) {
     this.now = deps.now ?? Date.now;
-    this.lock = new AcmeLock(deps.store, deps.log);
+    this.lock = new AcmeLock(deps.store, deps.log, lockKeyName(deps.config.acmePrefix));
     this.orderFn = deps.order;
     const ca = deps.config.acmeCa;
     if (ca !== undefined) {
@@ -218,7 +218,8 @@ export class AcmeIssuer {
 
   private async account(): Promise<string> {
     if (this.accountKey !== undefined) return this.accountKey;
-    const { key, created } = await loadAccountKey(this.deps.store, this.deps.config.acmeDirectory, this.deps.sealKey, async () => (await import('./order.js')).newAccountKey());
+    const { acmePrefix, acmeDirectory } = this.deps.config;
+    const { key, created } = await loadAccountKey(this.deps.store, accountKeyName(acmePrefix, acmeDirectory), acmeDirectory, this.deps.sealKey, async () => (await import('./order.js')).newAccountKey());
     if (created) this.deps.log.info({ directory: this.deps.config.acmeDirectory }, 'ACME account key created and stored');
     return (this.accountKey = key);
   }

@@ -7,7 +7,10 @@
 import type { Logger } from '../../log.js';
 import type { Lease, Store } from '../../store/store.js';
 
-export const ACME_LOCK_KEY = '/beacon/acme-lock';
+/** `/beacon/acme` -> `/beacon/acme-lock`: beside the tokens, outside their prefix */
+export function lockKeyName(acmePrefix: string): string {
+  return `${acmePrefix.replace(/\/+$/, '')}-lock`;
+}
 /** the lock outlives a dead holder by at most this */
 export const ACME_LOCK_TTL_MS = 15_000;
 
@@ -20,7 +23,7 @@ export class AcmeLock {
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
-    private readonly key = ACME_LOCK_KEY,
+    private readonly key: string,
     private readonly ttlMs = ACME_LOCK_TTL_MS,
   ) {}
 
