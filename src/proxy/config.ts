@@ -6,6 +6,7 @@ import { routeFlagProblem } from '../routes/route.js';
 import { ENGINE_CHOICES, type EngineChoice } from './engine-choice.js';
 import { TCP_FLAGS, type TcpConfig } from './tcp/flags.js';
 import { TLS_FLAGS, type TlsConfig } from './tls/flags.js';
+import { ACME_FLAGS, type AcmeConfig } from './acme/flags.js';
 
 const label = (what: string) => (v: string) => (isDnsLabel(v) ? undefined : `${what} must be a DNS label (a-z, 0-9, '-', 1-63 chars), got ${JSON.stringify(v)}`);
 
@@ -56,7 +57,7 @@ export const PROXY_FLAGS = [
 ] as const satisfies readonly FlagSpec[];
 
 /** The proxy's flags, parsed (durations in ms), with the store's: typed by the lists themselves. */
-export type ProxyConfig = ConfigOf<typeof PROXY_FLAGS> & StoreConfig & TcpConfig & TlsConfig;
+export type ProxyConfig = ConfigOf<typeof PROXY_FLAGS> & StoreConfig & TcpConfig & TlsConfig & AcmeConfig;
 
-/** Every flag `beacon proxy` takes: HTTP, then TLS (src/proxy/tls/), then TCP (src/proxy/tcp/). */
-export const PROXY_MODE_FLAGS: readonly FlagSpec[] = [...PROXY_FLAGS, ...TLS_FLAGS, ...TCP_FLAGS];
+/** Every flag `beacon proxy` takes: HTTP, then TLS (src/proxy/tls/), ACME (src/proxy/acme/), then TCP (src/proxy/tcp/). */
+export const PROXY_MODE_FLAGS: readonly FlagSpec[] = [...PROXY_FLAGS, ...TLS_FLAGS, ...ACME_FLAGS, ...TCP_FLAGS];

@@ -22,6 +22,7 @@ import { TcpListeners, type TcpListenerStatus } from './tcp/listeners.js';
 import { tcpOptions, tcpSpecs } from './tcp/flags.js';
 import type { CertificateStatus } from './tls/cert-store.js';
 import { TlsEdge, tlsWatchPrefixes } from './tls/edge.js';
+import type { AcmeStatus } from './acme/issuer.js';
 
 /** How long start() waits for the first store snapshot before serving anyway (503s until then). */
 const FIRST_SYNC_WAIT_MS = 3000;
@@ -60,6 +61,8 @@ export class ProxyEngine implements RunningMode {
   /** the live route table (flags and store), swapped when the store's routes change */
   private readonly router: Router;
   private stopped: Promise<void> | undefined;
+  /** routes asked for ACME without --tls-listen (said once) */
+  private acmeWarned = false;
 
   constructor(deps: EngineDeps) {
     const config = deps.config;
@@ -68,7 +71,7 @@ export class ProxyEngine implements RunningMode {
     // certificates and ACME tokens come through the catalog as raw prefixes
     const tlsPrefixes = config.tlsListen === undefined ? [] : tlsWatchPrefixes(config);
     this.catalog = new Catalog({ store: deps.store, log: deps.log, services: { prefix: config.servicesPrefix }, routes: { prefix: config.routesPrefix }, extraPrefixes: tlsPrefixes });
-    if (config.tlsListen !== undefined) this.tls = new TlsEdge({ ...config, tlsListen: config.tlsListen }, this.catalog, deps.log, deps.metrics);
+    if (config.tlsListen !== undefined) this.tls = new TlsEdge({ ...config, tlsListen: config.tlsListen }, this.catalog, deps.log, deps.metrics, deps.store, () => this.catalog.routes().values());
     this.leases = new LeaseClock(deps.store, deps.log);
     // validated as flags already: a bad one cannot reach here
     this.flagRoutes = config.route.map((text) => {
@@ -129,6 +132,10 @@ export class ProxyEngine implements RunningMode {
 
   private onChange(change: CatalogChange): void {
     this.tls?.changed(change);
+    if (change.routes && this.tls === undefined && !this.acmeWarned && [...this.catalog.routes().values()].some((r) => r.acme)) {
+      this.acmeWarned = true;
+      this.log.warn({}, 'routes ask for "tls": "acme" but --tls-listen is not set: no certificates are ordered');
+    }
     if (change.routes) {
       // a new table for the next request; requests in flight keep the route they matched
       this.router.swap(this.compile());
@@ -235,7 +242,7 @@ export class ProxyEngine implements RunningMode {
       routes: this.routesStatus(),
       store: this.catalog.storeState(),
       ...(this.tcp ? { tcp: this.tcp.status(Date.now()) } : {}),
-      ...(this.tls ? { tlsListen: this.tls.address ?? this.config.tlsListen, certificates: this.tls.status() } : {}),
+      ...(this.tls ? { tlsListen: this.tls.address ?? this.config.tlsListen, certificates: this.tls.status(), acme: this.tls.acmeStatus() } : {}),
     };
   }
 }
@@ -277,6 +284,8 @@ export interface ProxyStatus {
   /** --tls-listen's address and every certificate loaded (valid ones only) */
   tlsListen?: string;
   certificates?: CertificateStatus[];
+  /** ACME: whether this proxy is the issuer, and each host's state */
+  acme?: AcmeStatus;
 }
 
 /**

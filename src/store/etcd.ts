@@ -190,6 +190,28 @@ export class EtcdStore implements Store {
     }
   }
 
+  async tryLock(key: string, lease: Lease): Promise<string> {
+    const name = Buffer.from(key);
+    try {
+      // create the key only where it does not exist (create revision 0), else read its holder
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const res = await this.client.kv.txn({
+          compare: [{ key: name, target: 'Create', result: 'Equal', create_revision: 0 }],
+          success: [{ request_put: { key: name, value: Buffer.from(lease.id), lease: lease.id } }],
+          failure: [{ request_range: { key: name } }],
+        });
+        if (res.succeeded) return lease.id;
+        const holder = res.responses[0]?.response_range?.kvs[0];
+        // gone between the compare and the read cannot happen in one txn; an empty answer would
+        // mean an odd server: ask again
+        if (holder !== undefined) return holder.value.toString();
+      }
+    } catch (err) {
+      throw new StoreError('lock', key, { cause: err });
+    }
+    throw new StoreError('lock', key, { cause: new Error('the store neither created the lock nor named its holder') });
+  }
+
   async close(): Promise<void> {
     this.client.close();
   }

@@ -43,6 +43,7 @@ export class FileStore implements Store {
   private readonly snapshots = new Map<number, Map<string, KeyValue>>();
   private readonly openWatches = new Set<FileWatch>();
   private readonly heldLeases = new Set<FileLease>();
+  private lockQueue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly dir: string) {
     this.description = `file://${dir}`;
@@ -172,6 +173,27 @@ export class FileStore implements Store {
   async delete(key: string): Promise<void> {
     await this.init();
     await rm(join(this.keysDir, keyFileName(key)), { force: true });
+  }
+
+  /**
+   * The lock is a key holding its holder's lease id, attached to that lease (a key whose lease is
+   * gone does not exist). Check and write are one step within a process (queued); between
+   * processes on one host the write is read back, so racing writers agree on the last one.
+   */
+  tryLock(key: string, lease: Lease): Promise<string> {
+    const live = async (): Promise<string | undefined> => (await this.readView([key])).view.get(key)?.value;
+    const attempt = this.lockQueue.then(async () => {
+      try {
+        const holder = await live();
+        if (holder !== undefined) return holder;
+        await this.putKey(key, lease.id, lease.id);
+        return (await live()) ?? lease.id;
+      } catch (err) {
+        throw err instanceof StoreError ? err : new StoreError('lock', key, { cause: err });
+      }
+    });
+    this.lockQueue = attempt.then(() => undefined, () => undefined);
+    return attempt;
   }
 
   /** Deletes the files of keys whose lease is gone, and leases long expired. */

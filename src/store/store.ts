@@ -63,5 +63,12 @@ export interface Store {
   leaseRemaining(id: string): Promise<number | undefined>;
   put(key: string, value: string): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * A lock held for as long as a lease lives: when no one holds `key`, it is created with the
+   * lease's id as value and attached to the lease (so it goes when the holder dies or revokes).
+   * Returns the id of the lease holding the lock now, this one or another: the caller holds it
+   * when that is its own lease's id. Never waits for the lock; ask again later.
+   */
+  tryLock(key: string, lease: Lease): Promise<string>;
   close(): Promise<void>;
 }

@@ -44,7 +44,7 @@ test('static imports reach no module a mode loads with create(): the graph from 
     assert.ok(deferred.includes(mode), `${mode} is imported by a create() or main`);
   }
   assert.deepEqual(loaded.filter((f) => deferred.includes(f)), [], 'statically loaded yet meant to load lazily');
-  assert.deepEqual(loaded.filter((f) => f.startsWith('proxy/')), ['proxy/command.js', 'proxy/config.js', 'proxy/engine-choice.js', 'proxy/tcp/flags.js', 'proxy/tcp/spec.js', 'proxy/tls/command.js', 'proxy/tls/flags.js']);
+  assert.deepEqual(loaded.filter((f) => f.startsWith('proxy/')), ['proxy/acme/flags.js', 'proxy/command.js', 'proxy/config.js', 'proxy/engine-choice.js', 'proxy/tcp/flags.js', 'proxy/tcp/spec.js', 'proxy/tls/command.js', 'proxy/tls/flags.js']);
 });
 
 test('the preload really hides the internals: require, import and process.binding all fail', { timeout: 30_000 }, async () => {

@@ -32,6 +32,9 @@ export class MemoryStore implements Store {
     this.handlers?.onChanges([{ type: 'delete', key, modRevision: ++this.revision }], ++this.revision);
     return Promise.resolve();
   }
+  tryLock(): never {
+    throw new Error('no locks here');
+  }
   close() {
     return Promise.resolve();
   }

@@ -40,6 +40,11 @@ export class AcmeTokens {
     this.tokens = tokens;
   }
 
+  /** whether `token` is answered now */
+  has(token: string): boolean {
+    return this.tokens.has(token);
+  }
+
   /** The 200 with the key authorization for a challenge request whose token is stored. */
   answer(url: string): Refusal | undefined {
     if (this.tokens.size === 0) return undefined;

@@ -7,7 +7,11 @@ import type { Registry } from 'prom-client';
 import type { Catalog, CatalogChange } from '../../catalog/catalog.js';
 import { parseHostPort } from '../../config/address.js';
 import type { Logger } from '../../log.js';
+import type { Route } from '../../routes/route.js';
+import type { Store } from '../../store/store.js';
 import type { FrontDoor } from '../front-door.js';
+import type { AcmeConfig } from '../acme/flags.js';
+import { AcmeIssuer, type AcmeStatus } from '../acme/issuer.js';
 import { CertificateStore, type CertificateStatus } from './cert-store.js';
 import { CertDirSource } from './dir-source.js';
 import { CertEtcdSource } from './etcd-source.js';
@@ -33,6 +37,8 @@ export class TlsEdge {
   readonly etcd: CertEtcdSource;
   /** HTTP-01 key authorizations any proxy answers on the plain listener */
   readonly acme: AcmeTokens;
+  /** orders certificates for routes with "tls": "acme" (while this proxy holds the ACME lock) */
+  private readonly issuer: AcmeIssuer;
   private readonly dir: CertDirSource | undefined;
   private listener: TlsListener | undefined;
   private readonly metrics: TlsMetrics;
@@ -41,23 +47,30 @@ export class TlsEdge {
   address: string | undefined;
 
   constructor(
-    private readonly config: TlsConfig & { tlsListen: string },
+    private readonly config: TlsConfig & AcmeConfig & { tlsListen: string },
     catalog: Catalog,
     private readonly log: Logger,
     registry: Registry,
+    store: Store,
+    routes: () => Iterable<Route>,
   ) {
     checkTlsFlags(config);
     this.port = parseHostPort(config.tlsListen)!.port;
     this.metrics = new TlsMetrics(registry, () => this.certificates.certificates());
     this.certificates = new CertificateStore(config.tlsDefaultCert, log, this.metrics);
-    this.etcd = new CertEtcdSource(config.tlsPrefix, catalog, this.certificates, readSealKey(config.tlsSealKey));
+    const sealKey = readSealKey(config.tlsSealKey);
+    this.etcd = new CertEtcdSource(config.tlsPrefix, catalog, this.certificates, sealKey);
     this.acme = new AcmeTokens(config.acmePrefix, catalog);
+    const served = (): { hosts: readonly string[]; notAfter: number }[] => this.certificates.certificates().map((c) => ({ hosts: c.hosts, notAfter: c.notAfter.getTime() }));
+    this.issuer = new AcmeIssuer({ config, sealKey, store, log, registry, routes, certificates: served, answers: (token) => this.acme.has(token) });
+    this.certificates.onChange(() => this.issuer.changed());
     if (config.tlsCertDir !== undefined) this.dir = new CertDirSource(config.tlsCertDir, this.certificates);
   }
 
   changed(change: CatalogChange): void {
     this.etcd.changed(change);
     this.acme.changed(change);
+    if (change.routes) this.issuer.changed();
   }
 
   /**
@@ -81,6 +94,7 @@ export class TlsEdge {
     this.port = where.port;
     this.address = `${where.address}:${where.port}`;
     this.log.info({ listen: this.address, certificates: this.certificates.size, default: this.config.tlsDefaultCert ?? null }, 'proxy TLS listening');
+    this.issuer.start();
   }
 
   get isListening(): boolean {
@@ -94,11 +108,16 @@ export class TlsEdge {
 
   async stop(): Promise<void> {
     clearInterval(this.expiry);
+    await this.issuer.stop();
     this.listener?.destroyAll();
     await this.dir?.stop();
   }
 
   status(): CertificateStatus[] {
     return this.certificates.status();
+  }
+
+  acmeStatus(): AcmeStatus {
+    return this.issuer.status();
   }
 }

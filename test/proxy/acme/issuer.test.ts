@@ -1,0 +1,147 @@
+// The ACME issuer in process, over a real file store, with the CA stubbed (the end-to-end test
+// against pebble is acme-pebble.test.ts): one of two issuers orders; the token is published on a
+// lease and withdrawn; the certificate and the account key are stored (sealed with a seal key); a
+// stored certificate is not ordered again before the watch brings it; a failure backs off and shows
+// in /status and the metrics; the lock passes to the other issuer when the holder stops.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { AcmeIssuer, type AcmeIssuerDeps } from '../../../dist/proxy/acme/issuer.js';
+import type { Issued, OrderInput } from '../../../dist/proxy/acme/order.js';
+import type { Coverage } from '../../../dist/proxy/acme/plan.js';
+import { parseTlsValue, sealKeyFrom } from '../../../dist/proxy/tls/seal.js';
+import { parseRouteValue, type Route } from '../../../dist/routes/route.js';
+import { FileStore } from '../../../dist/store/file.js';
+import { makeSiteCA } from '../../harness/site-certs.ts';
+import { waitFor } from '../../harness/wait.ts';
+
+const ca = makeSiteCA();
+const dirs: string[] = [];
+after(() => {
+  ca.cleanup();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const route = (host: string): Route => {
+  const r = parseRouteValue(host, JSON.stringify({ host, service: 'web', tls: 'acme' }));
+  assert.ok(r.ok);
+  return r.value;
+};
+
+interface Harness {
+  issuer: AcmeIssuer;
+  registry: Registry;
+  orders: OrderInput[];
+  certs: Coverage[];
+  fail: string | undefined;
+}
+
+function issuerOn(store: FileStore, routes: Route[], sealKey?: Buffer): Harness {
+  const h: Harness = { issuer: undefined as unknown as AcmeIssuer, registry: new Registry(), orders: [], certs: [], fail: undefined };
+  const deps: AcmeIssuerDeps = {
+    config: { acmeDirectory: 'https://ca.test/dir', acmeRenewBefore: 30 * 86_400_000, acmePrefix: '/beacon/acme', tlsPrefix: '/beacon/tls', acmeEmail: undefined, acmeCa: undefined },
+    sealKey,
+    store,
+    log: pino({ level: 'silent' }),
+    registry: h.registry,
+    routes: () => routes,
+    certificates: () => h.certs,
+    answers: () => true,
+    order: async (input): Promise<Issued> => {
+      h.orders.push(input);
+      if (h.fail !== undefined) throw new Error(h.fail);
+      // the challenge as the real order publishes it: under a lease, gone afterwards
+      const withdraw = await input.publish('tok-en_1', 'tok-en_1.thumbprint');
+      const published = await store.read(['/beacon/acme/']);
+      assert.deepEqual(published.kvs.map((kv) => [kv.key, kv.value, kv.lease !== undefined]), [['/beacon/acme/tok-en_1', 'tok-en_1.thumbprint', true]]);
+      await withdraw();
+      assert.equal((await store.read(['/beacon/acme/'])).kvs.length, 0);
+      const c = ca.sign(input.host, [input.host], 60);
+      return { cert: c.chain, key: c.key };
+    },
+  };
+  h.issuer = new AcmeIssuer(deps);
+  return h;
+}
+
+function freshStore(): FileStore {
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-acme-issuer-'));
+  dirs.push(dir);
+  return new FileStore(dir);
+}
+
+const metric = async (h: Harness, result: string): Promise<number> => Number(new RegExp(`beacon_proxy_acme_orders_total\\{result="${result}"\\} (\\d+)`).exec(await h.registry.metrics())?.[1]);
+
+test('one of two issuers orders; stored sealed; not ordered again; the lock passes on stop', { timeout: 30_000 }, async () => {
+  const store = freshStore();
+  const seal = sealKeyFrom(Buffer.from('secret'));
+  const a = issuerOn(store, [route('a.test')], seal);
+  const b = issuerOn(store, [route('a.test')], seal);
+  try {
+    a.issuer.start();
+    b.issuer.start();
+    await waitFor('an order', () => (a.orders.length + b.orders.length > 0 ? true : undefined), 10_000);
+    await waitFor('the certificate stored', async () => (await store.read(['/beacon/tls/'])).kvs.length > 0 || undefined, 10_000);
+    const [holder, other] = a.orders.length > 0 ? [a, b] : [b, a];
+    assert.equal(other.orders.length, 0);
+    assert.equal(holder.orders[0]!.host, 'a.test');
+    const stored = (await store.read(['/beacon/tls/'])).kvs;
+    assert.deepEqual(stored.map((kv) => kv.key), ['/beacon/tls/acme-a.test']);
+    const value = JSON.parse(stored[0]!.value) as Record<string, unknown>;
+    assert.equal(value.key, undefined, 'the key is sealed');
+    assert.ok(!('error' in parseTlsValue(stored[0]!.value, seal)));
+    const account = (await store.read(['/beacon/acme-account/'])).kvs;
+    assert.equal(account.length, 1);
+    assert.ok(JSON.parse(account[0]!.value).sealedKey);
+    assert.equal(holder.orders[0]!.accountKey.includes('PRIVATE KEY'), true);
+    assert.equal(holder.issuer.status().issuer, true);
+    assert.equal(other.issuer.status().issuer, false);
+    // the watch has not brought the certificate (certificates() is empty): no second order
+    holder.issuer.changed();
+    other.issuer.changed();
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(holder.orders.length + other.orders.length, 1);
+    assert.equal(await metric(holder, 'ok'), 1);
+    assert.equal(holder.issuer.status().hosts[0]!.state, 'valid');
+    // the holder stops: the other takes the lock at its next look; it sees the certificate, orders nothing
+    await holder.issuer.stop();
+    other.certs.push({ hosts: ['a.test'], notAfter: Date.now() + 60 * 86_400_000 });
+    other.issuer.changed();
+    await waitFor('the other issuer to take the lock', () => other.issuer.status().issuer || undefined, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(other.orders.length, 0);
+  } finally {
+    await a.issuer.stop();
+    await b.issuer.stop();
+    await store.close();
+  }
+});
+
+test('a failed order backs off: status failed with the error and the next try, counted', { timeout: 30_000 }, async () => {
+  const store = freshStore();
+  const h = issuerOn(store, [route('b.test')]);
+  h.fail = 'new order: the CA refuses b.test (rejectedIdentifier)';
+  try {
+    const before = Date.now();
+    h.issuer.start();
+    await waitFor('the failure', () => (h.issuer.status().hosts[0]?.state === 'failed' ? true : undefined), 10_000);
+    const s = h.issuer.status().hosts[0]!;
+    assert.equal(s.lastError, h.fail);
+    assert.equal(s.failures, 1);
+    const wait = Date.parse(s.nextTry!) - before;
+    assert.ok(wait >= 60_000 && wait < 62_000, String(wait));
+    assert.equal(await metric(h, 'error'), 1);
+    // a change does not bring the retry forward
+    h.issuer.changed();
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(h.orders.length, 1);
+    assert.equal((await store.read(['/beacon/tls/'])).kvs.length, 0);
+  } finally {
+    await h.issuer.stop();
+    await store.close();
+  }
+});
