@@ -42,6 +42,8 @@ export interface AdmissionInput {
   readonly versionMajor?: number;
   /** `https` when it came over TLS (routes with `"https": "redirect"` answer plain HTTP with 308) */
   readonly proto?: 'http' | 'https';
+  /** the port HTTPS is served on (--tls-listen), for routes' redirects to it; 443 when absent */
+  readonly httpsPort?: number;
 }
 
 /** Host -> candidate routes in match order (a Router's candidates). */
@@ -86,7 +88,7 @@ export function routeTarget(candidates: readonly Candidate[], input: AdmissionIn
     return { status: 404, body: path === '/' ? `no route for host "${printable(input.host)}"\n` : `no route for host "${printable(input.host)}" and path "${printable(path)}"\n` };
   }
   const route = match.route;
-  const action = routeAction(route, url, path, input.host, input.proto ?? 'http');
+  const action = routeAction(route, url, path, input.host, input.proto ?? 'http', input.httpsPort);
   if (action.kind === 'redirect') return { status: action.status, body: `moved to ${action.location}\n`, location: action.location };
   return { route, service: action.service, target: action.target };
 }

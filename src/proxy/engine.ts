@@ -117,6 +117,7 @@ export class ProxyEngine implements RunningMode {
       upstreamConnections: config.upstreamConnections,
       plainAnswer: this.tls?.plainHook(),
       hsts: this.tls !== undefined && config.hsts > 0 ? `max-age=${config.hsts}` : undefined,
+      httpsPort: () => this.tls?.port,
     };
     // proxy TCP: its own listeners beside the HTTP front door, fed by the same catalog
     const tcp = tcpSpecs(config);

@@ -37,6 +37,8 @@ export interface EngineParts {
   readonly plainAnswer?: import('./tls/redirect.js').PlainRedirect;
   /** Strict-Transport-Security value for HTTPS responses (--hsts) */
   readonly hsts?: string;
+  /** the port HTTPS is served on, once bound (routes' https redirects) */
+  readonly httpsPort?: () => number | undefined;
 }
 
 /** A built engine: the upstream table the catalog feeds, and the front door serving it. */

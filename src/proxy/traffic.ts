@@ -61,6 +61,8 @@ export interface TrafficDeps<P extends UpstreamPoolLike> {
   accessLog: AccessLog;
   plainAnswer?: import('./tls/redirect.js').PlainRedirect;
   hsts?: string;
+  /** the port HTTPS is served on, once the TLS listener is bound (routes redirect there) */
+  httpsPort?: () => number | undefined;
 }
 
 const NO_TRIES: readonly Upstream[] = [];
@@ -76,6 +78,11 @@ export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
   readonly plainAnswer: import('./tls/redirect.js').PlainRedirect | undefined;
   /** Strict-Transport-Security value added to HTTPS responses without one (--hsts) */
   readonly hsts: string | undefined;
+  /** the port HTTPS is served on, for routes with `"https": "redirect"` (443 without TLS) */
+  get httpsPort(): number | undefined {
+    return this.httpsPortOf?.();
+  }
+  private readonly httpsPortOf: (() => number | undefined) | undefined;
   private readonly accessLog: AccessLog;
   /**
    * The clock (ms since the epoch) for timeouts and balancing, advanced by the listener that
@@ -103,6 +110,7 @@ export class Traffic<P extends UpstreamPoolLike = UpstreamPoolLike> {
     this.accessLog = deps.accessLog;
     this.plainAnswer = deps.plainAnswer;
     this.hsts = deps.hsts;
+    this.httpsPortOf = deps.httpsPort;
   }
 
   tick(): number {

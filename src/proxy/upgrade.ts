@@ -104,7 +104,8 @@ export class WebSocketUpgrades {
     if (traffic.stopping) return this.refuse(socket, { status: 503, body: 'shutting down\n' });
     const shape = classifyUpgrade(req.method, req.rawHeaders);
     if (shape.kind === 'refuse') return this.refuse(socket, shape);
-    const routed = admit({ url: req.url, hosts, host, versionMinor: req.httpVersionMinor, versionMajor: req.httpVersionMajor }, (h) => traffic.router.candidates(h));
+    const proto = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+    const routed = admit({ url: req.url, hosts, host, versionMinor: req.httpVersionMinor, versionMajor: req.httpVersionMajor, proto, httpsPort: traffic.httpsPort }, (h) => traffic.router.candidates(h));
     if (isRefusal(routed)) return this.refuse(socket, routed);
     const route = routed.route;
     const peer = traffic.pick(route, undefined, affinityKey(route.balance, route.cookie, socket.remoteAddress ?? '', req.rawHeaders));

@@ -9,11 +9,12 @@ export type RouteAction = { readonly kind: 'forward'; readonly service: string; 
 
 /**
  * `url` is the request target as received, `path` its normalised path, `host` the Host header
- * (for the https redirect), `proto` how the request came.
+ * (for the https redirect), `proto` how the request came, `httpsPort` the port HTTPS is served on.
  */
-export function routeAction(route: Route, url: string, path: string, host: string, proto: 'http' | 'https'): RouteAction {
-  if (route.httpsRedirect && proto !== 'https' && host !== '') {
-    return { kind: 'redirect', status: 308, location: `https://${withoutPort(host)}${url}` };
+export function routeAction(route: Route, url: string, path: string, host: string, proto: 'http' | 'https', httpsPort = 443): RouteAction {
+  if (route.httpsRedirect && proto !== 'https') {
+    const authority = httpsAuthority(host, httpsPort);
+    if (authority !== undefined) return { kind: 'redirect', status: 308, location: `https://${authority}${url}` };
   }
   const redirect = route.redirect;
   if (redirect !== undefined) {
@@ -26,7 +27,14 @@ export function routeAction(route: Route, url: string, path: string, host: strin
   return { kind: 'forward', service, target: stripPrefix(route.path, path) + queryOf(url) };
 }
 
-function withoutPort(host: string): string {
-  const colon = host.lastIndexOf(':');
-  return colon === -1 || host.endsWith(']') ? host : host.slice(0, colon);
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
+
+/**
+ * A Host as the authority of its https URL: its port replaced by `httpsPort` (left out when it
+ * is 443); undefined when the Host is no authority to send anyone to.
+ */
+export function httpsAuthority(host: string, httpsPort: number): string | undefined {
+  const m = HOST_PORT.exec(host);
+  if (m === null || m[1] === '') return undefined;
+  return httpsPort === 443 ? m[1]!.toLowerCase() : `${m[1]!.toLowerCase()}:${httpsPort}`;
 }

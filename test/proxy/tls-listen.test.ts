@@ -276,7 +276,9 @@ test('a route with "https": "redirect": plain HTTP gets 308 to the https URL, HT
     const r = await send(proxy.port, { host: 'www.example.test', path: '/account/settings?tab=1' });
     return r.status === 308 ? r : undefined;
   }, 10_000, 50);
-  assert.equal(moved.headers.location, 'https://www.example.test/account/settings?tab=1');
+  // to the port HTTPS is served on (the Host's own port is the plain listener's)
+  assert.equal(moved.headers.location, `https://www.example.test:${tlsPort}/account/settings?tab=1`);
+  assert.equal((await send(proxy.port, { host: `www.example.test:${proxy.port}`, path: '/account' })).headers.location, `https://www.example.test:${tlsPort}/account`);
   // other paths of the host are not the route's: served on plain HTTP as before
   assert.equal((await send(proxy.port, { host: 'www.example.test', path: '/blog' })).text, 'web');
   const secure = await get('www.example.test', { path: '/account/settings' });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { normalizePath, pathCovers, stripPrefix } from '../../dist/routes/path.js';
 import { parseRouteFlag, parseRouteValue, type Route } from '../../dist/routes/route.js';
 import { compileTable, matchRoute, describeMatch } from '../../dist/routes/table.js';
+import { routeAction } from '../../dist/routes/action.js';
 
 const route = (name: string, value: Record<string, unknown>): Route => {
   const r = parseRouteValue(name, JSON.stringify(value));
@@ -173,4 +174,22 @@ test('without a default service or domain a miss is a miss', () => {
 test('explain says why', () => {
   const c = matchRoute(table, 'shop.example.com', '/static/y')!;
   assert.match(describeMatch(c, 'shop.example.com', '/static/y'), /wildcard "\*\.example\.com".*prefix "\/static"/);
+});
+
+test('https redirect of a route: to the port HTTPS is served on (left out at 443), only for plain HTTP, never to a Host that is no authority', () => {
+  const secure = route('r', { service: 'web', https: 'redirect' });
+  const cases: [host: string, proto: 'http' | 'https', httpsPort: number | undefined, location: string | undefined][] = [
+    ['www.example.com', 'http', undefined, 'https://www.example.com/a?b'],
+    ['www.example.com:8080', 'http', 443, 'https://www.example.com/a?b'],
+    ['WWW.Example.com:8080', 'http', 8443, 'https://www.example.com:8443/a?b'],
+    ['[::1]:80', 'http', 8443, 'https://[::1]:8443/a?b'],
+    ['www.example.com', 'https', 8443, undefined],
+    ['', 'http', 8443, undefined],
+    ['bad host', 'http', 8443, undefined],
+  ];
+  for (const [host, proto, port, location] of cases) {
+    const action = routeAction(secure, '/a?b', '/a', host, proto, port);
+    if (location === undefined) assert.equal(action.kind, 'forward', `${host} ${proto}`);
+    else assert.deepEqual(action, { kind: 'redirect', status: 308, location }, `${host} ${proto} ${port}`);
+  }
 });

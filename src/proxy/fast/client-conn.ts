@@ -241,7 +241,7 @@ export class ClientConn implements ParserEvents, ExchangeClient {
       if (answer !== undefined) return this.refuse(req, answer, startedAt);
     }
     const proto = this.forward.proto === 'https' ? 'https' : 'http';
-    const input = { url: req.url, hosts: facts.hosts, host, versionMinor: req.versionMinor, versionMajor: req.versionMajor, proto } as const;
+    const input = { url: req.url, hosts: facts.hosts, host, versionMinor: req.versionMinor, versionMajor: req.versionMajor, proto, httpsPort: traffic.httpsPort } as const;
     let routed: Admitted | Refusal | undefined = requestProblem(input);
     if (routed === undefined) {
       const candidates = this.hostMemo.lookup(host, traffic.router);

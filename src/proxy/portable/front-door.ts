@@ -109,7 +109,7 @@ export class PortableFrontDoor implements FrontDoor, ExchangeOwner {
     const proto = (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
     const answer = proto === 'http' ? traffic.plainAnswer?.(host, req.url ?? '') : undefined;
     if (answer !== undefined) return this.refuse(req, res, answer, startedAt);
-    const routed = admit({ url: req.url ?? '', hosts, host, versionMinor: req.httpVersionMinor, versionMajor: req.httpVersionMajor, proto }, (h) => traffic.router.candidates(h));
+    const routed = admit({ url: req.url ?? '', hosts, host, versionMinor: req.httpVersionMinor, versionMajor: req.httpVersionMajor, proto, httpsPort: traffic.httpsPort }, (h) => traffic.router.candidates(h));
     if (isRefusal(routed)) return this.refuse(req, res, routed, startedAt);
     const facts = requestFacts(req.rawHeaders);
     const route = routed.route;

@@ -42,7 +42,7 @@ export class TlsEdge {
   private readonly dir: CertDirSource | undefined;
   private listener: TlsListener | undefined;
   private readonly metrics: TlsMetrics;
-  private port: number;
+  private bound: number;
   private expiry: NodeJS.Timeout | undefined;
   address: string | undefined;
 
@@ -55,7 +55,7 @@ export class TlsEdge {
     routes: () => Iterable<Route>,
   ) {
     checkTlsFlags(config);
-    this.port = parseHostPort(config.tlsListen)!.port;
+    this.bound = parseHostPort(config.tlsListen)!.port;
     this.metrics = new TlsMetrics(registry, () => this.certificates.certificates());
     this.certificates = new CertificateStore(config.tlsDefaultCert, log, this.metrics);
     const sealKey = readSealKey(config.tlsSealKey);
@@ -80,7 +80,12 @@ export class TlsEdge {
   plainHook(): PlainRedirect {
     const acme = this.acme;
     if (!this.config.httpsRedirect) return (_host, url) => acme.answer(url);
-    return (host, url) => acme.answer(url) ?? httpsRedirect(host, url, this.port);
+    return (host, url) => acme.answer(url) ?? httpsRedirect(host, url, this.bound);
+  }
+
+  /** the port HTTPS is served on (the flag's, then the one bound: `:0` picks one) */
+  get port(): number {
+    return this.bound;
   }
 
   /** Reads the directory, then listens and hands connections to `front`. */
@@ -91,7 +96,7 @@ export class TlsEdge {
     const listener = (this.listener = new TlsListener({ store: this.certificates, metrics: this.metrics, log: this.log, accept: (socket) => front.accept(socket), acceptH2: (socket) => front.acceptH2(socket) }));
     const { host, port } = parseHostPort(this.config.tlsListen)!;
     const where = await listener.listen(host, port);
-    this.port = where.port;
+    this.bound = where.port;
     this.address = `${where.address}:${where.port}`;
     this.log.info({ listen: this.address, certificates: this.certificates.size, default: this.config.tlsDefaultCert ?? null }, 'proxy TLS listening');
     this.issuer.start();

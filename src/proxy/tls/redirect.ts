@@ -1,17 +1,9 @@
 /**
  * HTTPS redirects, pure: a plain-HTTP request's 308 to the same URL on the TLS listener. Used for
- * --https-redirect (every host) and meant for a route's `"https": "redirect"`.
+ * --https-redirect (every host); a route's `"https": "redirect"` is the route table's (routes/action.ts).
  */
+import { httpsAuthority } from '../../routes/action.js';
 import type { Refusal } from '../admission.js';
-
-const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
-
-/** Host name and port as a URL authority: the port left out when it is 443. */
-export function httpsAuthority(host: string, tlsPort: number): string | undefined {
-  const m = HOST_PORT.exec(host);
-  if (m === null || m[1] === '') return undefined;
-  return tlsPort === 443 ? m[1]!.toLowerCase() : `${m[1]!.toLowerCase()}:${tlsPort}`;
-}
 
 /**
  * The 308 for `host` + `url` (the request target, a path), or undefined when the Host is no
