@@ -152,6 +152,13 @@ test('every page renders a status with missing or mistyped fields, and escapes w
     tcp: [{ listen: '127.0.0.1:3306', service: 'galera', balance: 'first', open: 3, total: 9, instances: [{ id: '10.0.0.5:3306', instances: ['db<1>'], weight: 1, state: 'up', open: 3 }] }],
   })).text;
   for (const id of ['routes', 'certificates', 'tcp']) assert.match(proxy, new RegExp(`<section id="${id}"`));
+  assert.doesNotMatch(proxy, /<section id="acme"/, 'no ACME section when no host asks for ACME');
+  const acme = liveFragment(pageFor('proxy'), view('proxy', {
+    acme: { directory: 'https://ca.test/dir', issuer: true, hosts: [{ host: 'site.test', state: 'failed', validUntil: null, renewAt: null, nextTry: '2026-12-04T23:00:00.000Z', lastError: 'urn:acme:error:dns <b>', failures: 2 }], skipped: [] },
+  })).text;
+  assert.match(acme, /<section id="acme"/);
+  assert.ok(acme.includes('site.test') && acme.includes('2026-12-04T23:00:00.000Z'));
+  assert.ok(acme.includes('urn:acme:error:dns &lt;b&gt;') && !acme.includes('dns <b>'));
   assert.ok(proxy.includes('3 open / 9 total'));
   // the shape the proxy's status has: the effective table, shadowed routes, invalid values
   const routed = liveFragment(pageFor('proxy'), view('proxy', {

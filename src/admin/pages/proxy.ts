@@ -145,6 +145,33 @@ function certificatesSection(status: unknown, now: number): Html | '' {
   return section('certificates', 'TLS certificates', table('Certificates', ['name', 'hosts', 'expires', 'left', 'issuer'], rows, 'no certificates'));
 }
 
+function acmeSection(status: unknown): Html | '' {
+  const acme = get(status, 'acme');
+  const hosts = asArray(get(acme, 'hosts'));
+  const skipped = asArray(get(acme, 'skipped'));
+  if (hosts.length === 0 && skipped.length === 0) return '';
+  // the shape of src/proxy/acme/issuer.ts AcmeStatus
+  const rows = hosts.map((h) => [
+    asString(get(h, 'host')) ?? '',
+    badge(asString(get(h, 'state')) ?? 'unknown'),
+    asString(get(h, 'validUntil')) ?? '-',
+    asString(get(h, 'renewAt')) ?? '-',
+    asString(get(h, 'nextTry')) ?? '-',
+    asString(get(h, 'lastError')) ?? '',
+  ]);
+  const issuer = asBoolean(get(acme, 'issuer'));
+  return section(
+    'acme',
+    'ACME certificates',
+    facts([
+      ['directory', asString(get(acme, 'directory'))],
+      ['this proxy orders', issuer === undefined ? undefined : badge(issuer ? 'yes' : 'no')],
+      ['routes skipped', skipped.map((r) => `${asString(get(r, 'route')) ?? '?'}: ${asString(get(r, 'reason')) ?? ''}`).join('; ') || undefined],
+    ]),
+    table('ACME hosts', ['host', 'state', 'valid until', 'renew at', 'next try', 'last error'], rows, 'no hosts ask for ACME'),
+  );
+}
+
 function tcpSection(status: unknown): Html | '' {
   const listeners = get(status, 'tcp');
   if (!Array.isArray(listeners)) return '';
@@ -215,6 +242,6 @@ export const proxyPage: ModePage = {
       'services',
       'Services',
       services.size === 0 ? html`<p class="empty">No services in the store yet.</p>` : [...services].map(([name, list]) => serviceBlock(name, list, view)),
-    )}${section('ejections', 'Recent ejections', eventList('Ejections', ejections))}${section('retries', 'Recent retries', eventList('Retries', retries))}${certificatesSection(status, view.now)}${tcpSection(status)}${workersSection(status)}`;
+    )}${section('ejections', 'Recent ejections', eventList('Ejections', ejections))}${section('retries', 'Recent retries', eventList('Retries', retries))}${certificatesSection(status, view.now)}${acmeSection(status)}${tcpSection(status)}${workersSection(status)}`;
   },
 };
