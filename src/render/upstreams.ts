@@ -111,8 +111,10 @@ export class UpstreamsFile {
   private readonly last = new Map<string, UpstreamBlock>();
   /** names in `last` without a block from their current instances */
   private readonly kept = new Set<string>();
-  /** sorted names of `last`; undefined after a name came */
-  private order: string[] | undefined;
+  /** each block of `last` with its newline, in name order; undefined after a name came */
+  private pieces: string[] | undefined;
+  /** name -> its index in `pieces` */
+  private readonly index = new Map<string, number>();
   private content: string | undefined;
   /** service blocks rendered from instances so far (one per changed service) */
   blocksRendered = 0;
@@ -156,17 +158,25 @@ export class UpstreamsFile {
   }
 
   private setLast(block: UpstreamBlock): void {
-    if (!this.last.has(block.name)) this.order = undefined;
     this.last.set(block.name, block);
     this.content = undefined;
+    const at = this.index.get(block.name);
+    if (at !== undefined && this.pieces) this.pieces[at] = `${block.text}\n`;
+    else this.pieces = undefined;
   }
 
   private text(): string {
     if (this.content !== undefined) return this.content;
-    this.order ??= [...this.last.keys()].sort();
-    const blocks = new Array<string>(this.order.length);
-    for (let i = 0; i < this.order.length; i++) blocks[i] = `${this.last.get(this.order[i]!)!.text}\n`;
-    this.content = UPSTREAMS_HEADER + blocks.join('\n');
+    if (!this.pieces) {
+      // a service came: the order is built again (a change to a known service replaces its piece)
+      const names = [...this.last.keys()].sort();
+      this.index.clear();
+      this.pieces = names.map((name, i) => {
+        this.index.set(name, i);
+        return `${this.last.get(name)!.text}\n`;
+      });
+    }
+    this.content = UPSTREAMS_HEADER + this.pieces.join('\n');
     return this.content;
   }
 }
