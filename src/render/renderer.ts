@@ -19,7 +19,7 @@ import { KeyValues } from './kv.js';
 import { dnsResolver, evaluateWithLookups, TemplateLookups, type LookupResolver } from './lookup.js';
 import { loadResources, minimalPrefixes, resourceEntries, type TemplateResource } from './resource.js';
 import { Template } from './template/exec.js';
-import { emptyUpstreams, renderUpstreams, servicesFromValues, UpstreamsFile, type UpstreamsResult } from './upstreams.js';
+import { emptyUpstreams, servicesFromValues, UpstreamsFile, type UpstreamsUpdate } from './upstreams.js';
 import { ValuesMirror } from './mirror.js';
 import { Debouncer, type Wait } from './wait.js';
 import { registerCatalogMetrics } from '../catalog/metrics.js';
@@ -51,7 +51,7 @@ interface ViewSnapshot {
   readonly revision: number;
   readonly values: ReadonlyMap<string, string>;
   /** rendered when the run writes the --nginx-upstreams file */
-  readonly upstreams?: UpstreamsResult;
+  readonly upstreams?: UpstreamsUpdate;
 }
 
 const UPSTREAMS_NAME = 'nginx-upstreams';
@@ -285,10 +285,10 @@ export class Renderer implements RunningMode {
     const snapshot = await this.deps.store.read(prefixes);
     const values = new Map(snapshot.kvs.map((kv) => [kv.key, kv.value] as const));
     const target = this.config.nginxUpstreams;
-    let upstreams: UpstreamsResult | undefined;
+    let upstreams: UpstreamsUpdate | undefined;
     if (target) {
       const services = servicesFromValues(values, this.config.servicesPrefix, this.deps.log, this.onetimeStats);
-      upstreams = renderUpstreams(services, (await readCurrent(target.file).catch(() => undefined))?.toString());
+      upstreams = (await loadUpstreamsFile(target.file)).update(services);
     }
     const ok = await this.runAll({ revision: snapshot.revision, values, ...(upstreams ? { upstreams } : {}) }, this.touched('all'));
     return ok && this.resourceErrors.length === 0 ? 0 : 1;
@@ -364,7 +364,7 @@ export class Renderer implements RunningMode {
     return { revision: catalog.revision, values, upstreams };
   }
 
-  private async runUpstreams(target: NonNullable<RenderConfig['nginxUpstreams']>, result: UpstreamsResult): Promise<Outcome> {
+  private async runUpstreams(target: NonNullable<RenderConfig['nginxUpstreams']>, result: UpstreamsUpdate): Promise<Outcome> {
     this.outcomes.count('renders', UPSTREAMS_NAME);
     const applyTarget: ApplyTarget = {
       name: UPSTREAMS_NAME,
@@ -380,10 +380,10 @@ export class Renderer implements RunningMode {
       this.deps.log.warn({ resource: UPSTREAMS_NAME, services: result.kept }, 'service has no instances left; keeping its last good upstream block');
     }
     if (!this.outcomes.statuses.has(UPSTREAMS_NAME)) this.outcomes.statuses.set(UPSTREAMS_NAME, { name: UPSTREAMS_NAME, dest: target.file, writes: 0, failures: 0 });
-    return this.apply(UPSTREAMS_NAME, applyTarget, result.content);
+    return this.apply(UPSTREAMS_NAME, applyTarget, result.bytes);
   }
 
-  private async apply(key: string, target: ApplyTarget, content: string): Promise<Outcome> {
+  private async apply(key: string, target: ApplyTarget, content: string | Buffer): Promise<Outcome> {
     let result: ApplyResult;
     try {
       result = await applyContent(target, content, { noop: this.config.noop, timeoutMs: this.config.timeoutMs, log: this.deps.log, out: this.deps.stdout });

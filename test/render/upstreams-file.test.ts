@@ -34,13 +34,14 @@ test('UpstreamsFile renders a changed service once and reuses every unchanged bl
     ['it comes back: rendered, no longer kept', new Map([['api', api], ['db', [inst('db', 'n', '10.0.1.2', 5432)]], ['web', web]]), 8, [['api', 1], ['db', 1], ['web', 1]], []],
   ];
   for (const [what, services, rendered, blocks, kept] of steps) {
-    const r = file.update(services);
+    const u = file.update(services);
+    const r = { ...u, content: u.bytes.toString() };
     assert.equal(file.blocksRendered, rendered, what);
     assert.deepEqual(names(r.content), blocks, what);
     assert.deepEqual(r.kept, kept, what);
     assert.ok(r.content.startsWith(UPSTREAMS_HEADER), what);
   }
-  assert.match(file.update(new Map([['api', api], ['web', web]])).content, /upstream db \{\n    server 10\.0\.1\.2:5432;\n\}/, 'the last block of db is its latest');
+  assert.match(file.update(new Map([['api', api], ['web', web]])).bytes.toString(), /upstream db \{\n    server 10\.0\.1\.2:5432;\n\}/, 'the last block of db is its latest');
 });
 
 test('UpstreamsFile gives the same file as a fresh render after every step', () => {
@@ -66,7 +67,8 @@ test('UpstreamsFile gives the same file as a fresh render after every step', () 
       services.set(name, next);
     }
     const sorted = new Map([...services].sort(([a], [b]) => (a < b ? -1 : 1)));
-    const got = file.update(sorted);
+    const { bytes, ...rest } = file.update(sorted);
+    const got = { content: bytes.toString(), ...rest };
     const want = renderUpstreams(sorted, previous);
     assert.deepEqual(got, want, `step ${step}`);
     previous = want.content;
@@ -77,7 +79,8 @@ test('UpstreamsFile.seed keeps a previous file\'s blocks only for services witho
   const previous = `${UPSTREAMS_HEADER}upstream Bad_Name {\n    server 127.0.0.1:1;\n}\n\nupstream empty {\n}\n\nupstream old {\n    # a comment\n    server 10.9.9.9:80;\n}\n\nupstream web {\n    server 10.0.0.7:80;\n}\n`;
   const file = new UpstreamsFile();
   file.seed(previous);
-  const r = file.update(new Map([['web', [inst('web', 'a', '10.0.0.1', 80)]]]));
+  const u = file.update(new Map([['web', [inst('web', 'a', '10.0.0.1', 80)]]]));
+  const r = { ...u, content: u.bytes.toString() };
   assert.deepEqual(names(r.content), [['old', 1], ['web', 1]]);
   assert.deepEqual(r.kept, ['old']);
   assert.match(r.content, /upstream old \{\n    # a comment\n    server 10\.9\.9\.9:80;\n\}/);
@@ -93,7 +96,7 @@ test('UpstreamsFile: a service whose every server is refused keeps its last bloc
     const r = file.update(new Map([['web', bad]]));
     assert.deepEqual(r.refused, ['web/a']);
     assert.deepEqual(r.kept, ['web']);
-    assert.match(r.content, /server 10\.0\.0\.1:80;/);
+    assert.match(r.bytes.toString(), /server 10\.0\.0\.1:80;/);
   }
   assert.equal(file.blocksRendered, 2);
 });
