@@ -43,14 +43,14 @@ export type CommandResult = ShellResult;
 
 let stageCounter = 0;
 
-/** Runs every step for one rendered text. */
-export async function applyContent(target: ApplyTarget, content: string, options: ApplyOptions): Promise<ApplyResult> {
+/** Runs every step for one rendered text (or its UTF-8 bytes). */
+export async function applyContent(target: ApplyTarget, content: string | Buffer, options: ApplyOptions): Promise<ApplyResult> {
   const { log } = options;
   const current = await readCurrent(target.dest);
-  const next = Buffer.from(content);
+  const next = typeof content === 'string' ? Buffer.from(content) : content;
   if (current && current.equals(next)) return { outcome: 'unchanged' };
   if (options.noop) {
-    const diff = lineDiff(current?.toString() ?? '', content, current ? target.dest : '/dev/null', `${target.dest} (rendered)`);
+    const diff = lineDiff(current?.toString() ?? '', next.toString(), current ? target.dest : '/dev/null', `${target.dest} (rendered)`);
     options.out.write(diff);
     return { outcome: 'diff', diff };
   }

@@ -6,21 +6,22 @@ import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { Catalog } from '../catalog/catalog.js';
 import type { RunningMode } from '../mode.js';
 import { describeCause, UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { applyContent, readCurrent, type ApplyResult, type ApplyTarget } from './apply.js';
+import { isSuccess, RenderOutcomes, type Outcome } from './outcomes.js';
 import { confdFuncs } from './funcs.js';
 import { KeyValues } from './kv.js';
 import { dnsResolver, evaluateWithLookups, TemplateLookups, type LookupResolver } from './lookup.js';
 import { loadResources, minimalPrefixes, resourceEntries, type TemplateResource } from './resource.js';
 import { Template } from './template/exec.js';
-import { emptyUpstreams, renderUpstreams, servicesFromValues } from './upstreams.js';
+import { emptyUpstreams, servicesFromValues, UpstreamsFile, type UpstreamsUpdate } from './upstreams.js';
+import { ValuesMirror } from './mirror.js';
 import { Debouncer, type Wait } from './wait.js';
-import type { Instance } from '../catalog/catalog.js';
 import { registerCatalogMetrics } from '../catalog/metrics.js';
 
 export interface RenderConfig {
@@ -45,30 +46,17 @@ interface RenderDeps {
   readonly stdout: { write(chunk: string): unknown };
 }
 
-/** What one run sees: every key of one revision, and the parsed services of that revision. */
+/** What one run sees: every key of one revision, and the upstreams file of that revision. */
 interface ViewSnapshot {
   readonly revision: number;
   readonly values: ReadonlyMap<string, string>;
-  readonly services: ReadonlyMap<string, readonly Instance[]>;
+  /** rendered when the run writes the --nginx-upstreams file */
+  readonly upstreams?: UpstreamsUpdate;
 }
-
-interface ResourceStatus {
-  name: string;
-  dest: string;
-  src?: string;
-  lastOutcome?: string;
-  lastError?: string;
-  lastRunAt?: string;
-  lastWriteAt?: string;
-  writes: number;
-  failures: number;
-}
-
-type Outcome = ApplyResult['outcome'] | 'render-failed' | 'guarded';
 
 const UPSTREAMS_NAME = 'nginx-upstreams';
 
-const EMPTY_VIEW: ViewSnapshot = { revision: 0, values: new Map(), services: new Map() };
+const EMPTY_VIEW: ViewSnapshot = { revision: 0, values: new Map() };
 
 export class Renderer implements RunningMode {
   readonly finished?: Promise<number>;
@@ -90,10 +78,12 @@ export class Renderer implements RunningMode {
   private stopped = false;
   private runs = 0;
   private lastRevision = 0;
-  private readonly statuses = new Map<string, ResourceStatus>();
-  private readonly counters: Record<'renders' | 'writes' | 'reloads' | 'checkFailures' | 'reloadFailures' | 'templateErrors' | 'guarded', Counter<'resource'>>;
-  private readonly lastSuccess: Gauge<'resource'>;
+  private readonly outcomes: RenderOutcomes;
   private readonly resolver: LookupResolver;
+  /** the values templates read, kept up to date per changed key */
+  private readonly mirror = new ValuesMirror();
+  /** the upstreams file as blocks per service; undefined until the first run that writes it */
+  private upstreamsFile: UpstreamsFile | undefined;
 
   constructor(
     private readonly config: RenderConfig,
@@ -103,23 +93,7 @@ export class Renderer implements RunningMode {
     if (config.onetime) this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
     this.debouncer = new Debouncer(config.wait, () => this.schedule());
     this.resolver = dnsResolver(config.lookup);
-    const counter = (name: string, help: string): Counter<'resource'> =>
-      new Counter({ name: `beacon_render_${name}`, help, labelNames: ['resource'], registers: [deps.metrics] });
-    this.counters = {
-      renders: counter('renders_total', 'templates rendered (successfully evaluated)'),
-      writes: counter('writes_total', 'destination files replaced'),
-      reloads: counter('reloads_total', 'successful reload_cmd runs'),
-      checkFailures: counter('check_failures_total', 'check_cmd failures (previous file kept)'),
-      reloadFailures: counter('reload_failures_total', 'reload_cmd failures (previous file restored)'),
-      templateErrors: counter('template_errors_total', 'template parse or execution errors (previous file kept)'),
-      guarded: counter('guarded_total', 'renders refused by a guard, e.g. an empty upstream (previous file kept)'),
-    };
-    this.lastSuccess = new Gauge({
-      name: 'beacon_render_last_success_timestamp_seconds',
-      help: 'when the destination last matched a successful render',
-      labelNames: ['resource'],
-      registers: [deps.metrics],
-    });
+    this.outcomes = new RenderOutcomes(deps.metrics, deps.log);
     registerCatalogMetrics(deps.metrics, () => this.catalog);
   }
 
@@ -170,7 +144,7 @@ export class Renderer implements RunningMode {
       prefixes: this.catalogPrefixes,
       malformed: this.catalog?.malformed ?? this.onetimeStats.malformed,
       resourceErrors: this.resourceErrors,
-      resources: [...this.statuses.values()],
+      resources: [...this.outcomes.statuses.values()],
       ...(this.catalog ? { store: this.catalog.storeState() } : {}),
     };
   }
@@ -185,10 +159,10 @@ export class Renderer implements RunningMode {
     this.resourceErrors = errors.map((e) => e.message);
     for (const e of errors) this.deps.log.error({ file: e.file }, `skipping template resource: ${e.message}`);
     for (const r of resources) {
-      if (!this.statuses.has(r.file)) this.statuses.set(r.file, { name: r.name, dest: r.dest, src: r.src, writes: 0, failures: 0 });
+      if (!this.outcomes.statuses.has(r.file)) this.outcomes.statuses.set(r.file, { name: r.name, dest: r.dest, src: r.src, writes: 0, failures: 0 });
     }
-    for (const key of [...this.statuses.keys()]) {
-      if (key !== UPSTREAMS_NAME && !resources.some((r) => r.file === key)) this.statuses.delete(key);
+    for (const key of [...this.outcomes.statuses.keys()]) {
+      if (key !== UPSTREAMS_NAME && !resources.some((r) => r.file === key)) this.outcomes.statuses.delete(key);
     }
     this.deps.log.info({ resources: resources.map((r) => r.name) }, 'template resources loaded');
   }
@@ -273,13 +247,18 @@ export class Renderer implements RunningMode {
         }
         // a new catalog's first snapshot triggers its own run
         if (catalog.revision === 0) continue;
-        const work = this.touched(this.marked);
+        const target = this.config.nginxUpstreams;
+        if (target && !this.upstreamsFile) this.upstreamsFile = await loadUpstreamsFile(target.file);
+        // from here to runAll nothing awaits: the view is the catalog's at one revision
+        const marked = this.marked;
         this.marked = new Set();
+        this.mirror.update(catalog.rawEntries(), marked);
+        const work = this.touched(marked);
         if (work.resources.length === 0 && !work.upstreams) {
           this.lastRevision = catalog.revision;
           continue;
         }
-        await this.runAll(snapshotOf(catalog, work.resources.length > 0), work);
+        await this.runAll(this.snapshot(catalog, work), work);
       } while (this.rerun && !this.stopped);
     };
     // .finally runs asynchronously, so `running` is cleared only after it was set
@@ -305,8 +284,13 @@ export class Renderer implements RunningMode {
     // one read of every prefix at one revision; no watch
     const snapshot = await this.deps.store.read(prefixes);
     const values = new Map(snapshot.kvs.map((kv) => [kv.key, kv.value] as const));
-    const services = this.config.nginxUpstreams ? servicesFromValues(values, this.config.servicesPrefix, this.deps.log, this.onetimeStats) : new Map();
-    const ok = await this.runAll({ revision: snapshot.revision, values, services }, this.touched('all'));
+    const target = this.config.nginxUpstreams;
+    let upstreams: UpstreamsUpdate | undefined;
+    if (target) {
+      const services = servicesFromValues(values, this.config.servicesPrefix, this.deps.log, this.onetimeStats);
+      upstreams = (await loadUpstreamsFile(target.file)).update(services);
+    }
+    const ok = await this.runAll({ revision: snapshot.revision, values, ...(upstreams ? { upstreams } : {}) }, this.touched('all'));
     return ok && this.resourceErrors.length === 0 ? 0 : 1;
   }
 
@@ -316,10 +300,7 @@ export class Renderer implements RunningMode {
    * failure is retried on the next change, as before).
    */
   private touched(marked: ReadonlySet<string> | 'all'): { resources: TemplateResource[]; upstreams: boolean } {
-    const failed = (key: string): boolean => {
-      const outcome = this.statuses.get(key)?.lastOutcome;
-      return outcome !== undefined && !isSuccess(outcome as Outcome);
-    };
+    const failed = (key: string): boolean => this.outcomes.failed(key);
     const covers = (prefixes: readonly string[]): boolean => {
       if (marked === 'all') return true;
       for (const key of marked) if (prefixes.some((p) => key.startsWith(p))) return true;
@@ -342,8 +323,8 @@ export class Renderer implements RunningMode {
       const outcome = await this.runResource(resource, view, lookups);
       if (!isSuccess(outcome)) allOk = false;
     }
-    if (this.config.nginxUpstreams && work.upstreams && !this.stopped) {
-      const outcome = await this.runUpstreams(this.config.nginxUpstreams, view);
+    if (this.config.nginxUpstreams && view.upstreams && !this.stopped) {
+      const outcome = await this.runUpstreams(this.config.nginxUpstreams, view.upstreams);
       if (!isSuccess(outcome)) allOk = false;
     }
     return allOk;
@@ -355,14 +336,14 @@ export class Renderer implements RunningMode {
     try {
       content = await renderResource(resource, view.values, this.deps.env, lookups, this.resolver);
     } catch (err) {
-      this.counters.templateErrors.inc({ resource: resource.name });
+      this.outcomes.count('templateErrors', resource.name);
       log.error({ err: describeCause(err), src: resource.src }, 'template failed; keeping the previous file');
       return this.record(resource.file, resource, 'render-failed', describeCause(err));
     }
-    this.counters.renders.inc({ resource: resource.name });
+    this.outcomes.count('renders', resource.name);
     const empty = emptyUpstreams(content);
     if (empty.length > 0) {
-      this.counters.guarded.inc({ resource: resource.name });
+      this.outcomes.count('guarded', resource.name);
       const why = `upstream ${empty.join(', ')} would have no servers (nginx refuses empty upstreams)`;
       log.warn({ upstreams: empty, revision: view.revision }, `${why}; keeping the last good file`);
       return this.record(resource.file, resource, 'guarded', why);
@@ -370,10 +351,21 @@ export class Renderer implements RunningMode {
     return this.apply(resource.file, resource, content);
   }
 
-  private async runUpstreams(target: NonNullable<RenderConfig['nginxUpstreams']>, view: ViewSnapshot): Promise<Outcome> {
-    const previous = (await readCurrent(target.file).catch(() => undefined))?.toString();
-    const result = renderUpstreams(view.services, previous);
-    this.counters.renders.inc({ resource: UPSTREAMS_NAME });
+  /**
+   * The view a run renders, taken synchronously: the values template resources read (only when one
+   * runs) and the upstreams file (only when it is written), both at the catalog's revision.
+   */
+  private snapshot(catalog: Catalog, work: { resources: readonly TemplateResource[]; upstreams: boolean }): ViewSnapshot {
+    const values = work.resources.length > 0 ? this.mirror.values(catalog.rawEntries()) : EMPTY_VIEW.values;
+    if (!work.upstreams || !this.upstreamsFile) return { revision: catalog.revision, values };
+    const before = this.upstreamsFile.blocksRendered;
+    const upstreams = this.upstreamsFile.update(catalog.services());
+    this.outcomes.blocksRendered.inc(this.upstreamsFile.blocksRendered - before);
+    return { revision: catalog.revision, values, upstreams };
+  }
+
+  private async runUpstreams(target: NonNullable<RenderConfig['nginxUpstreams']>, result: UpstreamsUpdate): Promise<Outcome> {
+    this.outcomes.count('renders', UPSTREAMS_NAME);
     const applyTarget: ApplyTarget = {
       name: UPSTREAMS_NAME,
       dest: target.file,
@@ -384,60 +376,26 @@ export class Renderer implements RunningMode {
       this.deps.log.warn({ resource: UPSTREAMS_NAME, refused: result.refused.map((r) => r.slice(0, 200)) }, 'left out service names or servers nginx could misread');
     }
     if (result.kept.length > 0) {
-      this.counters.guarded.inc({ resource: UPSTREAMS_NAME });
+      this.outcomes.count('guarded', UPSTREAMS_NAME);
       this.deps.log.warn({ resource: UPSTREAMS_NAME, services: result.kept }, 'service has no instances left; keeping its last good upstream block');
     }
-    if (!this.statuses.has(UPSTREAMS_NAME)) this.statuses.set(UPSTREAMS_NAME, { name: UPSTREAMS_NAME, dest: target.file, writes: 0, failures: 0 });
-    return this.apply(UPSTREAMS_NAME, applyTarget, result.content);
+    if (!this.outcomes.statuses.has(UPSTREAMS_NAME)) this.outcomes.statuses.set(UPSTREAMS_NAME, { name: UPSTREAMS_NAME, dest: target.file, writes: 0, failures: 0 });
+    return this.apply(UPSTREAMS_NAME, applyTarget, result.bytes);
   }
 
-  private async apply(key: string, target: ApplyTarget, content: string): Promise<Outcome> {
+  private async apply(key: string, target: ApplyTarget, content: string | Buffer): Promise<Outcome> {
     let result: ApplyResult;
     try {
       result = await applyContent(target, content, { noop: this.config.noop, timeoutMs: this.config.timeoutMs, log: this.deps.log, out: this.deps.stdout });
     } catch (err) {
       result = { outcome: 'write-failed', error: describeCause(err) };
     }
-    const name = target.name;
-    switch (result.outcome) {
-      case 'written':
-        this.counters.writes.inc({ resource: name });
-        if (result.reloaded) this.counters.reloads.inc({ resource: name });
-        break;
-      case 'check-failed':
-        this.counters.checkFailures.inc({ resource: name });
-        break;
-      case 'reload-failed':
-        this.counters.reloadFailures.inc({ resource: name });
-        break;
-      case 'write-failed':
-        this.deps.log.error({ resource: name, err: result.error }, 'could not write the destination; keeping the previous file');
-        break;
-    }
-    if (isSuccess(result.outcome)) this.lastSuccess.set({ resource: name }, Date.now() / 1000);
-    return this.record(key, target, result.outcome, 'error' in result ? result.error : undefined);
+    return this.outcomes.applied(key, target, result);
   }
 
   private record(key: string, target: { name: string; dest: string }, outcome: Outcome, error?: string): Outcome {
-    const s = this.statuses.get(key) ?? { name: target.name, dest: target.dest, writes: 0, failures: 0 };
-    this.statuses.set(key, s);
-    s.lastOutcome = outcome;
-    s.lastRunAt = new Date().toISOString();
-    if (outcome === 'written') {
-      s.writes++;
-      s.lastWriteAt = s.lastRunAt;
-    }
-    if (error !== undefined) {
-      s.lastError = error;
-      s.failures++;
-    } else if (isSuccess(outcome)) delete s.lastError;
-    this.deps.log.debug({ resource: target.name, outcome }, 'render result');
-    return outcome;
+    return this.outcomes.record(key, target, outcome, error);
   }
-}
-
-function isSuccess(outcome: Outcome): boolean {
-  return outcome === 'unchanged' || outcome === 'written' || outcome === 'diff';
 }
 
 /**
@@ -462,12 +420,15 @@ export async function renderResource(
   return evaluateWithLookups(() => template.execute(null), lookups, resolver);
 }
 
-/** `withValues`: copy the raw values too (templates read them; the upstreams file does not) */
-function snapshotOf(catalog: Catalog, withValues: boolean): ViewSnapshot {
-  // Read synchronously: the catalog applies one revision's events at a time, so this is one revision.
-  const values = new Map<string, string>();
-  if (withValues) for (const [k, kv] of catalog.rawEntries()) values.set(k, kv.value);
-  return { revision: catalog.revision, values, services: new Map(catalog.services()) };
+/**
+ * The upstreams file before this process rendered it: the blocks of the file already there (an
+ * earlier run's) are kept for services that have no instance now. Parsed once, at start-up.
+ */
+async function loadUpstreamsFile(path: string): Promise<UpstreamsFile> {
+  const file = new UpstreamsFile();
+  const previous = (await readCurrent(path).catch(() => undefined))?.toString();
+  if (previous) file.seed(previous);
+  return file;
 }
 
 function withSlash(p: string): string {

@@ -84,34 +84,148 @@ export interface UpstreamsResult {
  * an upstream never goes empty, and `proxy_pass http://service` keeps resolving.
  */
 export function renderUpstreams(services: ReadonlyMap<string, readonly Instance[]>, previous: string | undefined): UpstreamsResult {
-  const blocks = new Map<string, string>();
-  const refused: string[] = [];
-  for (const [name, all] of services) {
-    // Second guard behind the catalog's: a name or address that is not one plain token could
-    // close the block and add directives (a listener) to nginx.
-    if (!isUpstreamName(name)) {
-      refused.push(name);
-      continue;
-    }
-    const instances = all.filter((i) => {
-      if (isServerAddress(i.host, i.port)) return true;
-      refused.push(`${name}/${i.id}`);
-      return false;
-    });
-    if (instances.length === 0) continue;
-    blocks.set(name, [`upstream ${name} {`, ...instances.map(serverLine), '}'].join('\n'));
-  }
-  const kept: string[] = [];
-  if (previous) {
+  const file = new UpstreamsFile();
+  if (previous) file.seed(previous);
+  const { bytes, kept, refused } = file.update(services);
+  return { content: bytes.toString(), kept, refused };
+}
+
+/** UpstreamsFile.update: the file as bytes (what is written), and what was kept and refused. */
+export interface UpstreamsUpdate extends Omit<UpstreamsResult, 'content'> {
+  readonly bytes: Buffer;
+}
+
+const HEADER_BYTES = Buffer.from(UPSTREAMS_HEADER);
+
+/** One service's rendering: its block (none when no instance is a usable server) and what was refused. */
+interface ServiceBlock {
+  /** the list it was rendered from (the catalog's array: the same object while unchanged) */
+  instances: readonly Instance[];
+  readonly block: UpstreamBlock | undefined;
+  readonly refused: readonly string[];
+}
+
+/**
+ * The `--nginx-upstreams` file kept in memory as one block per service between changes, so that a
+ * change costs the services it touches: a service whose instances are the same (the same array,
+ * or the same ids, addresses and weights) is neither re-rendered nor re-validated; the blocks are
+ * joined in name order. A service that lost every instance keeps the last block it had (from this
+ * file, or from `seed` at start-up). Blocks carry their server count and are never empty, so the
+ * text is never scanned again.
+ */
+export class UpstreamsFile {
+  private readonly rendered = new Map<string, ServiceBlock>();
+  /** the last non-empty block of every service: what the file holds */
+  private readonly last = new Map<string, UpstreamBlock>();
+  /** names in `last` without a block from their current instances */
+  private readonly kept = new Set<string>();
+  /**
+   * each block of `last` as bytes with the blank line after it, in name order; undefined after a
+   * name came. Kept as bytes: joining 10,000 strings and encoding the result cost more per change
+   * than copying the bytes.
+   */
+  private pieces: Buffer[] | undefined;
+  /** name -> its index in `pieces` */
+  private readonly index = new Map<string, number>();
+  private content: Buffer | undefined;
+  /** service blocks rendered from instances so far (one per changed service) */
+  blocksRendered = 0;
+
+  /**
+   * The blocks of a file written before this process had rendered one (start-up): kept for
+   * services that have no instance now. Only plain names with at least one server are taken.
+   */
+  seed(previous: string): void {
     for (const block of upstreamBlocks(previous)) {
-      if (!blocks.has(block.name) && block.servers > 0 && isUpstreamName(block.name)) {
-        blocks.set(block.name, block.text);
-        kept.push(block.name);
+      if (block.servers === 0 || !isUpstreamName(block.name) || this.last.has(block.name)) continue;
+      this.setLast(block);
+      if (!this.rendered.get(block.name)?.block) this.kept.add(block.name);
+    }
+  }
+
+  /** The file for these services (sorted by name, as the catalog's `services()`). */
+  update(services: ReadonlyMap<string, readonly Instance[]>): UpstreamsUpdate {
+    const refused: string[] = [];
+    for (const [name, instances] of services) {
+      let entry = this.rendered.get(name);
+      if (entry === undefined || !sameServers(entry.instances, instances)) {
+        entry = renderServiceBlock(name, instances);
+        this.blocksRendered++;
+        this.rendered.set(name, entry);
+        if (entry.block) {
+          this.kept.delete(name);
+          if (entry.block.text !== this.last.get(name)?.text) this.setLast(entry.block);
+        } else if (this.last.has(name)) this.kept.add(name);
+      } else entry.instances = instances;
+      if (entry.refused.length > 0) refused.push(...entry.refused);
+    }
+    if (this.rendered.size > services.size) {
+      for (const name of this.rendered.keys()) {
+        if (services.has(name)) continue;
+        this.rendered.delete(name);
+        if (this.last.has(name)) this.kept.add(name);
       }
     }
+    return { bytes: this.bytes(), kept: [...this.kept].sort(), refused };
   }
-  const names = [...blocks.keys()].sort();
-  return { content: UPSTREAMS_HEADER + names.map((n) => `${blocks.get(n)}\n`).join('\n'), kept, refused };
+
+  private setLast(block: UpstreamBlock): void {
+    this.last.set(block.name, block);
+    this.content = undefined;
+    const at = this.index.get(block.name);
+    if (at !== undefined && this.pieces) this.pieces[at] = piece(block);
+    else this.pieces = undefined;
+  }
+
+  private bytes(): Buffer {
+    if (this.content !== undefined) return this.content;
+    if (!this.pieces) {
+      // a service came: the order is built again (a change to a known service replaces its piece)
+      const names = [...this.last.keys()].sort();
+      this.index.clear();
+      this.pieces = names.map((name, i) => {
+        this.index.set(name, i);
+        return piece(this.last.get(name)!);
+      });
+    }
+    const list = [HEADER_BYTES, ...this.pieces];
+    // blocks are separated by a blank line; the file ends with one newline
+    const end = list.length - 1;
+    if (end > 0) list[end] = list[end]!.subarray(0, list[end]!.length - 1);
+    this.content = Buffer.concat(list);
+    return this.content;
+  }
+}
+
+function piece(block: UpstreamBlock): Buffer {
+  return Buffer.from(`${block.text}\n\n`);
+}
+
+function renderServiceBlock(name: string, all: readonly Instance[]): ServiceBlock {
+  // Second guard behind the catalog's: a name or address that is not one plain token could
+  // close the block and add directives (a listener) to nginx.
+  if (!isUpstreamName(name)) return { instances: all, block: undefined, refused: [name] };
+  const refused: string[] = [];
+  const lines = [`upstream ${name} {`];
+  for (const i of all) {
+    if (isServerAddress(i.host, i.port)) lines.push(serverLine(i));
+    else refused.push(`${name}/${i.id}`);
+  }
+  if (lines.length === 1) return { instances: all, block: undefined, refused };
+  lines.push('}');
+  return { instances: all, block: { name, text: lines.join('\n'), servers: lines.length - 2 }, refused };
+}
+
+/** Whether two instance lists render the same block (what a block depends on: id, address, weight). */
+function sameServers(a: readonly Instance[], b: readonly Instance[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x !== y && (x.id !== y.id || x.host !== y.host || x.port !== y.port || x.weight !== y.weight)) return false;
+  }
+  return true;
 }
 
 /**

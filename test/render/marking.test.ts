@@ -62,3 +62,40 @@ test('a change re-renders only the resources whose keys it touches', { timeout: 
   await waitFor('b re-rendered', async () => read(join(dir, 'b.out')) === 'b=3\n', 10_000, 10);
   assert.deepEqual(await renders(), { 'a.toml': 2, 'b.toml': 2, 'nginx-upstreams': 2 });
 });
+
+test('--nginx-upstreams: a change to one service renders one block; the file on disk is read only at start-up', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'beacon-render-blocks-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const upstreams = join(dir, 'upstreams.conf');
+  // an earlier run's file: `gone` has no instances now and keeps its block
+  writeFileSync(upstreams, 'upstream gone {\n    server 10.9.0.1:80;\n}\n');
+  const store = new MemoryStore();
+  for (let s = 0; s < 50; s++) for (let i = 0; i < 3; i++) await store.put(`/services/svc${String(s).padStart(2, '0')}/i${i}`, `10.0.${s}.${i + 1}:80`);
+  const metrics = new Registry();
+  const renderer = new Renderer(
+    { prefix: '/', onetime: false, noop: false, wait: { minMs: 0, maxMs: 0 }, timeoutMs: 5000, servicesPrefix: '/services', nginxUpstreams: { file: upstreams }, lookup: { timeoutMs: 5000 } },
+    { store, log: createLogger('silent'), metrics, env: {}, stdout: process.stdout },
+  );
+  await renderer.start();
+  t.after(() => renderer.stop());
+  const blocks = async (): Promise<number> => (await metrics.getSingleMetric('beacon_render_upstream_blocks_rendered_total')!.get()).values[0]!.value;
+  await waitFor('first render', () => read(upstreams).includes('10.0.49.3:80'), 10_000, 10);
+  await waitFor('first run counted', async () => (await blocks()) === 50, 5000, 10);
+  assert.match(read(upstreams), /upstream gone \{\n    server 10\.9\.0\.1:80;\n\}/);
+
+  // edited behind beacon's back: not read again (beacon's own blocks are what it writes)
+  writeFileSync(upstreams, `${read(upstreams)}\nupstream intruder {\n    server 10.8.0.1:80;\n}\n`);
+  await store.put('/services/svc07/i9', '10.0.7.9:80');
+  await waitFor('svc07 re-rendered', () => read(upstreams).includes('10.0.7.9:80'), 10_000, 10);
+  assert.equal(await blocks(), 51, 'one block for one changed service');
+  assert.doesNotMatch(read(upstreams), /intruder/);
+  assert.match(read(upstreams), /upstream gone \{/);
+
+  // the same value again renders nothing; deleting a service's last instances keeps its block
+  await store.put('/services/svc07/i9', '10.0.7.9:80');
+  for (let i = 0; i < 3; i++) await store.delete(`/services/svc12/i${i}`);
+  await store.put('/services/svc30/i0', '10.0.30.99:80');
+  await waitFor('svc30 re-rendered', () => read(upstreams).includes('10.0.30.99:80'), 10_000, 10);
+  assert.equal(await blocks(), 52, 'only svc30 (svc12 has no instances: its last block is kept as it was)');
+  assert.match(read(upstreams), /upstream svc12 \{\n    server 10\.0\.12\.1:80;\n    server 10\.0\.12\.2:80;\n    server 10\.0\.12\.3:80;\n\}/);
+});
