@@ -8,9 +8,10 @@ import type { Registry } from 'prom-client';
 import type { Instance } from '../../catalog/catalog.js';
 import type { Logger } from '../../log.js';
 import { pollUntil } from '../../wait.js';
-import { ReadBuffers, TcpConnection, type ConnectionHost, type TcpOptions } from './connection.js';
-import { TcpMetrics } from './metrics.js';
-import { ServicePeers, type TcpPeerStatus } from './peers.js';
+import { connectTimedOut, ReadBuffers, TcpConnection, type ConnectionHost, type TcpOptions } from './connection.js';
+import { ConnectDeadlines } from './deadlines.js';
+import { TcpMetrics, type UpstreamCounts } from './metrics.js';
+import { ServicePeers, type TcpPeer, type TcpPeerStatus } from './peers.js';
 import type { TcpBalance, TcpListenerSpec } from './spec.js';
 
 export interface TcpListenerStatus {
@@ -37,6 +38,9 @@ class TcpListener implements ConnectionHost {
   address: string;
   private server: Server | undefined;
   stopping = false;
+  readonly deadlines: ConnectDeadlines<Socket>;
+  /** per peer object (a peer replaced by a catalog update gets a new entry, the old one is collected) */
+  private readonly counts = new WeakMap<TcpPeer, UpstreamCounts>();
 
   constructor(
     readonly spec: TcpListenerSpec,
@@ -48,6 +52,13 @@ class TcpListener implements ConnectionHost {
     private readonly table: ServicePeers,
   ) {
     this.address = spec.listen;
+    this.deadlines = new ConnectDeadlines(options.connectTimeoutMs, connectTimedOut);
+  }
+
+  countsFor(peer: TcpPeer): UpstreamCounts {
+    let c = this.counts.get(peer);
+    if (c === undefined) this.counts.set(peer, (c = this.metrics.entry(this.spec.listen, this.spec.service, peer.id)));
+    return c;
   }
 
   peers(): ServicePeers {
