@@ -1,5 +1,7 @@
 // beacon proxy --tcp vs HAProxy (mode tcp, nbthread 1), same run, same upstream (one nginx
-// worker), same wrk settings. `npm run bench -- tcp` (after `npm run build`).
+// worker), same wrk settings. `npm run bench -- tcp` (after `npm run build`). Beside them in the
+// same rounds: beacon --workers 2 and HAProxy nbthread 2 (both use both cores), and a bare Node
+// forwarder (what Node's sockets cost with no proxy logic).
 //   short: every request a new TCP connection through the proxy (wrk with Connection: close)
 //          -> connections per second
 //   long:  8 keep-alive connections pulling a 1 MiB file over and over -> MB/s through the proxy
@@ -15,7 +17,6 @@ import { freePort, children } from './lib/processes.mjs';
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(root, 'dist', 'cli.js');
 const ROUNDS = 5;
-// targets per round: beacon, HAProxy, and a bare Node forwarder for scale
 const SHORT_ARGS = ['-t2', '-c32', '-d6s', '-H', 'Connection: close'];
 const LONG_ARGS = ['-t2', '-c8', '-d6s'];
 const WARMUP_ARGS = ['-t2', '-c32', '-d5s'];
@@ -87,9 +88,9 @@ http {
 `;
 }
 
-function haproxyConfig(port, upstream) {
+function haproxyConfig(port, upstream, threads) {
   return `global
-  nbthread 1
+  nbthread ${threads}
   maxconn 4000
 defaults
   mode tcp
@@ -146,14 +147,17 @@ export async function run() {
     const store = new FileStore(storeDir);
     await store.put('/services/up/u1', `127.0.0.1:${upstreamPort}`);
     await store.close();
-    const beaconPort = await freePort();
-    const httpPort = await freePort();
-    start(process.execPath, [CLI, 'proxy', '--store', `file://${storeDir}`, '--listen', `127.0.0.1:${httpPort}`, '--tcp', `127.0.0.1:${beaconPort}=up`, '--no-access-log', '--log-level', 'warn']);
-    await waitHttp(`http://127.0.0.1:${beaconPort}/small`);
+    const startBeacon = async (workers) => {
+      const port = await freePort();
+      const httpPort = await freePort();
+      start(process.execPath, [CLI, 'proxy', '--store', `file://${storeDir}`, '--listen', `127.0.0.1:${httpPort}`, '--tcp', `127.0.0.1:${port}=up`, '--workers', String(workers), '--no-access-log', '--log-level', 'warn']);
+      await waitHttp(`http://127.0.0.1:${port}/small`);
+      return port;
+    };
+    const beaconPort = await startBeacon(1);
+    const beacon2Port = await startBeacon(2);
 
-    // HAProxy: mode tcp, one thread, no logging
-    const haproxyPort = await freePort();
-    writeFileSync(join(dir, 'haproxy.cfg'), haproxyConfig(haproxyPort, upstreamPort));
+    // HAProxy: mode tcp, one thread (the target's peer) and two threads, no logging
     const haproxyBin = ['/usr/sbin/haproxy', 'haproxy'].find((b) => {
       try {
         execFileSync(b, ['-v'], { stdio: 'ignore' });
@@ -163,8 +167,16 @@ export async function run() {
       }
     });
     if (!haproxyBin) throw new Error('haproxy not found (Debian: apt-get install haproxy)');
-    start(haproxyBin, ['-f', join(dir, 'haproxy.cfg'), '-db']);
-    await waitHttp(`http://127.0.0.1:${haproxyPort}/small`);
+    const startHaproxy = async (threads) => {
+      const port = await freePort();
+      const cfg = join(dir, `haproxy-${threads}.cfg`);
+      writeFileSync(cfg, haproxyConfig(port, upstreamPort, threads));
+      start(haproxyBin, ['-f', cfg, '-db']);
+      await waitHttp(`http://127.0.0.1:${port}/small`);
+      return port;
+    };
+    const haproxyPort = await startHaproxy(1);
+    const haproxy2Port = await startHaproxy(2);
 
     const floorPort = await freePort();
     start(process.execPath, ['-e', FLOOR_SOURCE, String(floorPort), String(upstreamPort)]);
@@ -174,6 +186,8 @@ export async function run() {
       ['beacon', beaconPort],
       ['haproxy', haproxyPort],
       ['floor', floorPort],
+      ['beacon-w2', beacon2Port],
+      ['haproxy-t2', haproxy2Port],
     ];
     for (const [, port] of targets) wrk(`http://127.0.0.1:${port}/small`, [...WARMUP_ARGS, '-H', 'Connection: close']);
     const rounds = [];
@@ -184,13 +198,18 @@ export async function run() {
         const long = wrk(`http://127.0.0.1:${port}/big`, LONG_ARGS);
         r[name] = { short, long };
         const errs = [short, long].map((x) => `${x.errors}${x.socketErrors ? ` (${x.socketErrors})` : ''}`).join('/');
-        console.log(`round ${round + 1} ${name.padEnd(7)} short ${fmt(short.rps)} conn/s   long ${fmt(long.mbps)} MB/s   errors ${errs}`);
+        console.log(`round ${round + 1} ${name.padEnd(10)} short ${fmt(short.rps)} conn/s   long ${fmt(long.mbps)} MB/s   errors ${errs}`);
       }
       r.connRatio = r.beacon.short.rps / r.haproxy.short.rps;
       r.mbRatio = r.beacon.long.mbps / r.haproxy.long.mbps;
       r.floorConnRatio = r.floor.short.rps / r.haproxy.short.rps;
       r.floorMbRatio = r.floor.long.mbps / r.haproxy.long.mbps;
+      r.w2ConnRatio = r['beacon-w2'].short.rps / r.haproxy.short.rps;
+      r.w2MbRatio = r['beacon-w2'].long.mbps / r.haproxy.long.mbps;
+      r.w2t2ConnRatio = r['beacon-w2'].short.rps / r['haproxy-t2'].short.rps;
+      r.w2t2MbRatio = r['beacon-w2'].long.mbps / r['haproxy-t2'].long.mbps;
       console.log(`round ${round + 1} beacon/haproxy ${fmt(r.connRatio, 2)}x conn/s, ${fmt(r.mbRatio, 2)}x MB/s; floor/haproxy ${fmt(r.floorConnRatio, 2)}x, ${fmt(r.floorMbRatio, 2)}x`);
+      console.log(`round ${round + 1} beacon-w2/haproxy ${fmt(r.w2ConnRatio, 2)}x, ${fmt(r.w2MbRatio, 2)}x; beacon-w2/haproxy-t2 ${fmt(r.w2t2ConnRatio, 2)}x, ${fmt(r.w2t2MbRatio, 2)}x`);
       rounds.push(r);
     }
     const med = (f) => median(rounds.map(f));
@@ -198,8 +217,12 @@ export async function run() {
       beacon: { connPerSec: med((r) => r.beacon.short.rps), mbPerSec: med((r) => r.beacon.long.mbps) },
       haproxy: { connPerSec: med((r) => r.haproxy.short.rps), mbPerSec: med((r) => r.haproxy.long.mbps) },
       floor: { connPerSec: med((r) => r.floor.short.rps), mbPerSec: med((r) => r.floor.long.mbps) },
+      beaconW2: { connPerSec: med((r) => r['beacon-w2'].short.rps), mbPerSec: med((r) => r['beacon-w2'].long.mbps) },
+      haproxyT2: { connPerSec: med((r) => r['haproxy-t2'].short.rps), mbPerSec: med((r) => r['haproxy-t2'].long.mbps) },
       ratio: { connPerSec: med((r) => r.connRatio), mbPerSec: med((r) => r.mbRatio) },
       floorRatio: { connPerSec: med((r) => r.floorConnRatio), mbPerSec: med((r) => r.floorMbRatio) },
+      w2Ratio: { connPerSec: med((r) => r.w2ConnRatio), mbPerSec: med((r) => r.w2MbRatio) },
+      w2t2Ratio: { connPerSec: med((r) => r.w2t2ConnRatio), mbPerSec: med((r) => r.w2t2MbRatio) },
     };
     console.log('');
     console.log(`wrk short: ${SHORT_ARGS.join(' ')} /small (3-byte body, a new connection per request); long: ${LONG_ARGS.join(' ')} /big (1 MiB, keep-alive)`);
@@ -211,6 +234,11 @@ export async function run() {
     console.log(`| beacon / HAProxy (median of per-round ratios) | ${fmt(result.ratio.connPerSec, 2)}x | ${fmt(result.ratio.mbPerSec, 2)}x |`);
     console.log(`| Node floor (accept, connect, pipe) | ${fmt(result.floor.connPerSec)} | ${fmt(result.floor.mbPerSec)} |`);
     console.log(`| floor / HAProxy (median of per-round ratios) | ${fmt(result.floorRatio.connPerSec, 2)}x | ${fmt(result.floorRatio.mbPerSec, 2)}x |`);
+    console.log(`| beacon proxy --tcp --workers 2 | ${fmt(result.beaconW2.connPerSec)} | ${fmt(result.beaconW2.mbPerSec)} |`);
+    console.log(`| HAProxy (mode tcp, nbthread 2) | ${fmt(result.haproxyT2.connPerSec)} | ${fmt(result.haproxyT2.mbPerSec)} |`);
+    console.log(`| beacon --workers 2 / HAProxy nbthread 1 | ${fmt(result.w2Ratio.connPerSec, 2)}x | ${fmt(result.w2Ratio.mbPerSec, 2)}x |`);
+    console.log(`| beacon --workers 2 / HAProxy nbthread 2 | ${fmt(result.w2t2Ratio.connPerSec, 2)}x | ${fmt(result.w2t2Ratio.mbPerSec, 2)}x |`);
+    // the target compares one beacon process with one HAProxy thread
     const pass = result.ratio.connPerSec >= 0.8 && result.ratio.mbPerSec >= 0.8;
     console.log(`target (>= 0.8x HAProxy on both): ${pass ? 'met' : 'MISSED'}`);
     return { ...result, pass };
