@@ -319,10 +319,24 @@ test('SIGTERM: stop accepting, open connections keep working until --shutdown-ti
   assert.ok(p.beacon.logs().some((l) => l.msg === 'shutdown deadline passed; cut TCP connections still open' && l.unfinished === 1));
 });
 
-test('--workers 2: every worker serves the TCP listener; /status merges them', { timeout: 60_000 }, async () => {
+/** LISTEN sockets on 127.0.0.1:port, from /proc/net/tcp (what `ss -ltn` reads). */
+function listenSockets(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((line) => {
+      const f = line.trim().split(/\s+/);
+      return f[1] === local && f[3] === '0A';
+    }).length;
+}
+
+test('--workers 2: every worker accepts on a socket of its own (SO_REUSEPORT) and serves; /status merges them', { timeout: 60_000 }, async () => {
   const p = await tcpProxy(['greet:first'], ['--workers', '2']);
   await waitFor('workers ready', async () => (await p.status()).ready === true, 20_000);
-  for (let i = 0; i < 6; i++) {
+  // not node:cluster's default (the primary accepts and hands each connection over IPC)
+  assert.equal(listenSockets(p.tcpPorts[0]!), 2, 'one listening socket per worker');
+  for (let i = 0; i < 16; i++) {
     const c = client(p.tcpPorts[0]!);
     await c.until(/^hello a\n$/);
     c.socket.end();
@@ -330,9 +344,15 @@ test('--workers 2: every worker serves the TCP listener; /status merges them', {
   }
   const workers = new Set(p.beacon.logs().filter((l) => l.msg === 'tcp listening').map((l) => l.worker));
   assert.equal(workers.size, 2, 'both workers listen');
+  // the kernel spreads connections by address hash: 16 all on one worker is a 1 in 32768 chance
+  const served = await waitFor('access log lines', () => {
+    const lines = p.beacon.logs().filter((l) => l.msg === 'tcp connection');
+    return lines.length === 16 ? new Set(lines.map((l) => l.pid)) : undefined;
+  });
+  assert.equal(served.size, 2, 'both workers served connections');
   await waitFor('merged status', async () => {
     const tcp = (await p.status()).tcp as { total: number; instances: { workerStates: string[] }[] }[] | undefined;
-    return tcp?.[0]?.total === 6 && tcp[0].instances[0]!.workerStates.length === 2;
+    return tcp?.[0]?.total === 16 && tcp[0].instances[0]!.workerStates.length === 2;
   });
-  assert.match(await p.metrics(), /beacon_proxy_tcp_connections_total\{listener="[^"]+",service="greet",upstream="[^"]+"\} 6/);
+  assert.match(await p.metrics(), /beacon_proxy_tcp_connections_total\{listener="[^"]+",service="greet",upstream="[^"]+"\} 16/);
 });

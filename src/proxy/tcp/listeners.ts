@@ -1,9 +1,13 @@
 /**
  * `--tcp` listeners of one proxy process: a server per listener, the services' peers fed from the
  * catalog (`update`, like UpstreamTable), drain of removed instances, graceful stop and status.
- * In `--workers` mode every worker runs one of these; node:cluster shares the listening sockets.
+ * In `--workers` mode every worker runs one of these, each with a listening socket of its own on
+ * the same port (SO_REUSEPORT: the kernel spreads new connections over the workers), instead of
+ * node:cluster's default of the primary accepting every connection and handing it to a worker
+ * over IPC, which made two workers slower than one on short connections (bench/RESULTS.md).
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import cluster from 'node:cluster';
+import { createServer, type ListenOptions, type Server, type Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Instance } from '../../catalog/catalog.js';
 import type { Logger } from '../../log.js';
@@ -72,9 +76,11 @@ class TcpListener implements ConnectionHost {
   listen(): Promise<void> {
     const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
+    const options: ListenOptions = { host: this.spec.host, port: this.spec.port, backlog: 511 };
+    if (cluster.isWorker) Object.assign(options, { exclusive: true, reusePort: true });
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: this.spec.host, port: this.spec.port, backlog: 511 }, () => {
+      server.listen(options, () => {
         server.off('error', reject);
         server.on('error', (err) => this.log.error({ listener: this.spec.listen, err: err.message }, 'tcp listener error'));
         const where = server.address();
