@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { EtcdCluster } from '../harness/etcd.ts';
 import { freePort } from '../harness/ports.ts';
+import { spawnTracked } from '../harness/procs.ts';
 import { waitFor, sleep } from '../harness/wait.ts';
 import { startProxy, type ProxyUnderTest } from './fixtures.ts';
 
@@ -49,6 +50,30 @@ function client(port: number): { socket: Socket; text: () => string; closed: Pro
   socket.on('error', () => undefined);
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   return { socket, text: () => text, closed, until: (re) => waitFor(`client sees ${re}`, () => re.test(text), 5000, 10).then(() => undefined) };
+}
+
+/**
+ * A loopback port whose connects hang: a process listens with a backlog of 1 and never accepts
+ * (its event loop is blocked), and two connections fill its accept queue, so the kernel drops
+ * every later SYN.
+ */
+async function startBlackhole(): Promise<number> {
+  const port = await freePort();
+  const hole = spawnTracked(process.execPath, [
+    '-e',
+    `require('net').createServer().listen({ port: ${port}, host: '127.0.0.1', backlog: 1 }, () => { console.log('listening'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); })`,
+  ]);
+  cleanup.push(() => hole.stop('SIGKILL'));
+  await waitFor('blackhole listening', () => hole.output().includes('listening'));
+  let filled = 0;
+  for (let i = 0; i < 3; i++) {
+    const s = connect({ port, host: '127.0.0.1' });
+    s.on('error', () => undefined);
+    s.on('connect', () => filled++);
+    cleanup.push(async () => s.destroy());
+  }
+  await waitFor('accept queue full', () => filled >= 2);
+  return port;
 }
 
 async function tcpProxy(listeners: string[], extra: string[] = []): Promise<ProxyUnderTest & { tcpPorts: number[] }> {
@@ -222,6 +247,23 @@ test('a refused instance is retried on the next before the client sees anything,
   assert.equal(inst.find((i) => i.id === `127.0.0.1:${deadPort}`)!.state, 'ejected');
 });
 
+test('an instance whose connect hangs is given up after --connect-timeout and the next one used, unseen; counted as timeout', { timeout: 60_000 }, async () => {
+  const holePort = await startBlackhole();
+  // "a-hole" sorts before "b": first tries it, waits out the connect timeout, goes on to b
+  await etcd.put('/services/hang/a-hole', `127.0.0.1:${holePort}`);
+  await etcd.put('/services/hang/b', `127.0.0.1:${b.port}`);
+  const p = await tcpProxy(['hang:first'], ['--connect-timeout', '300ms', '--max-fails', '1', '--fail-timeout', '30s']);
+  const before = b.accepted;
+  const c = client(p.tcpPorts[0]!);
+  c.socket.end('sent while connecting');
+  await c.closed;
+  assert.equal(c.text(), 'hello b\nsent while connectingbye 21\n');
+  assert.equal(b.accepted - before, 1);
+  const metrics = await p.metrics();
+  assert.match(metrics, new RegExp(`beacon_proxy_tcp_connect_failures_total\\{listener="[^"]+",service="hang",upstream="127.0.0.1:${holePort}",kind="timeout"\\} 1`));
+  assert.ok(p.beacon.logs().some((l) => l.msg === 'tcp upstream connect failed' && l.kind === 'timeout' && l.upstream === `127.0.0.1:${holePort}`));
+});
+
 test('no live instance: new connections closed at once and counted; --tcp-max-connections; --tcp-idle-timeout', { timeout: 60_000 }, async () => {
   const p = await tcpProxy(['nobody', 'greet'], ['--tcp-max-connections', '2', '--tcp-idle-timeout', '400ms']);
   const [none, greet] = p.tcpPorts as [number, number];
@@ -277,10 +319,24 @@ test('SIGTERM: stop accepting, open connections keep working until --shutdown-ti
   assert.ok(p.beacon.logs().some((l) => l.msg === 'shutdown deadline passed; cut TCP connections still open' && l.unfinished === 1));
 });
 
-test('--workers 2: every worker serves the TCP listener; /status merges them', { timeout: 60_000 }, async () => {
+/** LISTEN sockets on 127.0.0.1:port, from /proc/net/tcp (what `ss -ltn` reads). */
+function listenSockets(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((line) => {
+      const f = line.trim().split(/\s+/);
+      return f[1] === local && f[3] === '0A';
+    }).length;
+}
+
+test('--workers 2: every worker accepts on a socket of its own (SO_REUSEPORT) and serves; /status merges them', { timeout: 60_000 }, async () => {
   const p = await tcpProxy(['greet:first'], ['--workers', '2']);
   await waitFor('workers ready', async () => (await p.status()).ready === true, 20_000);
-  for (let i = 0; i < 6; i++) {
+  // not node:cluster's default (the primary accepts and hands each connection over IPC)
+  assert.equal(listenSockets(p.tcpPorts[0]!), 2, 'one listening socket per worker');
+  for (let i = 0; i < 16; i++) {
     const c = client(p.tcpPorts[0]!);
     await c.until(/^hello a\n$/);
     c.socket.end();
@@ -288,9 +344,15 @@ test('--workers 2: every worker serves the TCP listener; /status merges them', {
   }
   const workers = new Set(p.beacon.logs().filter((l) => l.msg === 'tcp listening').map((l) => l.worker));
   assert.equal(workers.size, 2, 'both workers listen');
+  // the kernel spreads connections by address hash: 16 all on one worker is a 1 in 32768 chance
+  const served = await waitFor('access log lines', () => {
+    const lines = p.beacon.logs().filter((l) => l.msg === 'tcp connection');
+    return lines.length === 16 ? new Set(lines.map((l) => l.pid)) : undefined;
+  });
+  assert.equal(served.size, 2, 'both workers served connections');
   await waitFor('merged status', async () => {
     const tcp = (await p.status()).tcp as { total: number; instances: { workerStates: string[] }[] }[] | undefined;
-    return tcp?.[0]?.total === 6 && tcp[0].instances[0]!.workerStates.length === 2;
+    return tcp?.[0]?.total === 16 && tcp[0].instances[0]!.workerStates.length === 2;
   });
-  assert.match(await p.metrics(), /beacon_proxy_tcp_connections_total\{listener="[^"]+",service="greet",upstream="[^"]+"\} 6/);
+  assert.match(await p.metrics(), /beacon_proxy_tcp_connections_total\{listener="[^"]+",service="greet",upstream="[^"]+"\} 16/);
 });

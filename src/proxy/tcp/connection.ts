@@ -8,7 +8,8 @@ import { connect, type Socket } from 'node:net';
 import { reportFailure, reportSuccess, type EjectionPolicy } from '../balancer.js';
 import type { Logger } from '../../log.js';
 import { pickTcp } from './balance.js';
-import type { TcpMetrics, ConnectFailure, Rejection } from './metrics.js';
+import type { ConnectDeadlines } from './deadlines.js';
+import { countClosed, countConnected, type ConnectFailure, type Rejection, type TcpMetrics, type UpstreamCounts } from './metrics.js';
 import type { Closable, ServicePeers, TcpPeer } from './peers.js';
 import { encodeProxyHeader, type ProxyProtocolVersion } from './proxy-protocol.js';
 import type { TcpListenerSpec } from './spec.js';
@@ -35,7 +36,11 @@ export interface ConnectionHost {
   readonly log: Logger;
   readonly accessLog: Logger | undefined;
   readonly buffers: ReadBuffers;
+  /** the listener's connect timeouts (items: upstream sockets while they connect) */
+  readonly deadlines: ConnectDeadlines<Socket>;
   peers(): ServicePeers | undefined;
+  /** the metric counts of this listener and `peer` (looked up once per peer, not per connection) */
+  countsFor(peer: TcpPeer): UpstreamCounts;
   finished(conn: TcpConnection): void;
 }
 
@@ -92,15 +97,48 @@ export class ReadBuffers {
   }
 }
 
+/** The connection a socket belongs to (the client, and each upstream attempt). */
+const CONN = Symbol('connection');
+type Owned = Socket & { [CONN]: TcpConnection };
+
 /**
  * One upstream read, written to the client. The chunk is a view of the connection's read buffer:
  * if the client could not take it at once (the write is still pending and points into the
  * buffer), reading stops until the client drains, so the next read cannot overwrite it.
+ * net calls it as a method of the upstream socket.
  */
-function upstreamRead(this: TcpConnection, n: number, buffer: Buffer): boolean {
-  const client = this.client;
+function upstreamRead(this: Owned, n: number, buffer: Buffer): boolean {
+  const client = this[CONN].client;
   client.write(buffer.subarray(0, n));
   return client.writableLength === 0;
+}
+
+// The rest of the per-socket events, shared too: the socket says which connection it is.
+function onClientError(this: Owned): void {
+  this[CONN].close('error');
+}
+function onClientClose(this: Owned): void {
+  this[CONN].clientClosed();
+}
+function onClientIdle(this: Owned): void {
+  this[CONN].close('idle-timeout');
+}
+function onEarlyData(this: Owned, chunk: Buffer): void {
+  this[CONN].earlyData(chunk);
+}
+function onUpstreamConnect(this: Owned): void {
+  this[CONN].upstreamConnected(this);
+}
+function onUpstreamError(this: Owned, err: NodeJS.ErrnoException): void {
+  this[CONN].upstreamError(this, err);
+}
+function onUpstreamClose(this: Owned): void {
+  this[CONN].upstreamClosed(this);
+}
+
+/** What the listener's connect-deadline queue calls for an attempt that ran out of time. */
+export function connectTimedOut(upstream: Socket): void {
+  (upstream as Owned)[CONN].upstreamTimedOut(upstream);
 }
 
 function failureKind(code: string | undefined): ConnectFailure {
@@ -109,26 +147,25 @@ function failureKind(code: string | undefined): ConnectFailure {
   return 'other';
 }
 
+const NO_TICKET = -1;
+
 export class TcpConnection implements Closable {
   upstream: Socket | undefined;
   peer: TcpPeer | undefined;
-  private readonly tried: TcpPeer[] = [];
+  private tried: TcpPeer[] | undefined;
   private connected = false;
-  private clientClosed = false;
-  private upstreamClosed = false;
+  private clientDone = false;
+  private upstreamDone = false;
   private result: CloseReason = 'closed';
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   /** the upstream's read buffer (the same across connect attempts) */
   private readBuffer: Buffer | undefined;
-  private readonly onUpstreamRead = upstreamRead.bind(this);
+  /** the current attempt's place in the listener's connect-deadline queue */
+  private ticket = NO_TICKET;
+  private counts: UpstreamCounts | undefined;
   /** client bytes that arrived before the upstream was connected */
   private early: Buffer[] | undefined;
   private earlyBytes = 0;
-  private readonly onEarlyData = (chunk: Buffer): void => {
-    (this.early ??= []).push(chunk);
-    this.earlyBytes += chunk.length;
-    if (this.earlyBytes >= EARLY_MAX) this.client.pause();
-  };
   /** for the access log, read at accept (a destroyed socket no longer knows it) */
   private readonly clientAddress: string | undefined;
 
@@ -136,13 +173,16 @@ export class TcpConnection implements Closable {
     private readonly host: ConnectionHost,
     readonly client: Socket,
   ) {
-    this.clientAddress = host.accessLog ? `${client.remoteAddress}:${client.remotePort}` : undefined;
-    client.on('error', () => this.fail('error'));
-    client.once('close', () => this.onClientClose());
+    const logged = host.accessLog !== undefined;
+    this.clientAddress = logged ? `${client.remoteAddress}:${client.remotePort}` : undefined;
+    this.startedAt = logged ? Date.now() : 0;
+    (client as Owned)[CONN] = this;
+    client.on('error', onClientError);
+    client.on('close', onClientClose);
     // Read what the client sends while the upstream connects (a request sent right after connect
     // goes out with the upstream's connect instead of one event-loop turn later), kept here so a
     // retry on another instance still has it, and bounded: reading pauses at EARLY_MAX.
-    client.on('data', this.onEarlyData);
+    client.on('data', onEarlyData);
     this.tryNext();
   }
 
@@ -161,50 +201,66 @@ export class TcpConnection implements Closable {
     this.upstream?.destroy();
   }
 
-  private fail(reason: CloseReason): void {
-    this.close(reason);
+  earlyData(chunk: Buffer): void {
+    (this.early ??= []).push(chunk);
+    this.earlyBytes += chunk.length;
+    if (this.earlyBytes >= EARLY_MAX) this.client.pause();
   }
 
   private tryNext(): void {
     const host = this.host;
     const peers = host.peers()?.peers ?? [];
-    const peer = this.tried.length < host.options.maxTries ? pickTcp(host.spec.balance, peers, Date.now(), this.tried) : undefined;
+    const tried = (this.tried ??= []);
+    const peer = tried.length < host.options.maxTries ? pickTcp(host.spec.balance, peers, Date.now(), tried) : undefined;
     if (peer === undefined) {
-      const reason: Rejection = this.tried.length === 0 ? 'no-instance' : 'connect-failed';
+      const reason: Rejection = tried.length === 0 ? 'no-instance' : 'connect-failed';
       host.metrics.rejected(host.spec.listen, reason);
       this.close(reason);
       return;
     }
-    this.tried.push(peer);
+    tried.push(peer);
     this.peer = peer;
     const upstream = connect({
       host: peer.host,
       port: peer.port,
       allowHalfOpen: true,
       noDelay: true,
-      onread: { buffer: (this.readBuffer ??= host.buffers.take()), callback: this.onUpstreamRead },
-    });
+      onread: { buffer: (this.readBuffer ??= host.buffers.take()), callback: upstreamRead },
+    }) as Owned;
+    upstream[CONN] = this;
     this.upstream = upstream;
-    upstream.setTimeout(host.options.connectTimeoutMs);
-    upstream.once('connect', () => this.onConnect(upstream, peer));
-    upstream.on('timeout', () => {
-      if (!this.connected) this.onConnectFailure(upstream, peer, 'timeout');
-    });
-    upstream.on('error', (err: NodeJS.ErrnoException) => {
-      if (!this.connected) this.onConnectFailure(upstream, peer, failureKind(err.code));
-      else this.fail('error');
-    });
+    this.ticket = host.deadlines.add(upstream);
+    upstream.on('connect', onUpstreamConnect);
+    upstream.on('error', onUpstreamError);
   }
 
-  private onConnectFailure(upstream: Socket, peer: TcpPeer, kind: ConnectFailure): void {
+  upstreamTimedOut(upstream: Socket): void {
+    this.ticket = NO_TICKET;
+    if (!this.connected) this.connectFailed(upstream, 'timeout');
+  }
+
+  upstreamError(upstream: Socket, err: NodeJS.ErrnoException): void {
+    if (this.connected) this.close('error');
+    else this.connectFailed(upstream, failureKind(err.code));
+  }
+
+  private endAttempt(): void {
+    if (this.ticket === NO_TICKET) return;
+    this.host.deadlines.cancel(this.ticket);
+    this.ticket = NO_TICKET;
+  }
+
+  private connectFailed(upstream: Socket, kind: ConnectFailure): void {
     if (upstream !== this.upstream) return;
+    this.endAttempt();
     upstream.destroy();
     this.upstream = undefined;
     const host = this.host;
+    const peer = this.peer!;
     const ejected = reportFailure(peer, Date.now(), host.options.policy);
     host.metrics.connectFailed(host.spec.listen, host.spec.service, peer.id, kind, ejected);
     host.log.warn({ listener: host.spec.listen, service: host.spec.service, upstream: peer.id, kind, ejected }, 'tcp upstream connect failed');
-    if (this.clientClosed) {
+    if (this.clientDone) {
       this.peer = undefined;
       this.maybeFinished();
       return;
@@ -212,26 +268,24 @@ export class TcpConnection implements Closable {
     this.tryNext();
   }
 
-  private onConnect(upstream: Socket, peer: TcpPeer): void {
+  upstreamConnected(upstream: Socket): void {
+    this.endAttempt();
     const host = this.host;
-    if (this.clientClosed) {
+    if (this.clientDone) {
       upstream.destroy();
       return;
     }
+    const peer = this.peer!;
     this.connected = true;
     reportSuccess(peer);
     host.peers()?.attach(peer, this);
-    host.metrics.connected(host.spec.listen, host.spec.service, peer.id);
-    upstream.setTimeout(0);
-    upstream.once('close', () => {
-      this.upstreamClosed = true;
-      this.maybeFinished();
-    });
+    countConnected((this.counts = host.countsFor(peer)));
+    upstream.on('close', onUpstreamClose);
     const client = this.client;
     if (host.options.idleTimeoutMs > 0) {
       // every byte either way passes the client socket, so its inactivity is the connection's
       client.setTimeout(host.options.idleTimeoutMs);
-      client.on('timeout', () => this.close('idle-timeout'));
+      client.on('timeout', onClientIdle);
     }
     if (host.options.proxyProtocol !== 'off') {
       upstream.write(
@@ -243,7 +297,7 @@ export class TcpConnection implements Closable {
         }),
       );
     }
-    client.off('data', this.onEarlyData);
+    client.off('data', onEarlyData);
     if (this.early !== undefined) for (const chunk of this.early) upstream.write(chunk);
     this.early = undefined;
     forward(upstream, client, false);
@@ -255,24 +309,31 @@ export class TcpConnection implements Closable {
     }
   }
 
-  private onClientClose(): void {
-    this.clientClosed = true;
+  upstreamClosed(upstream: Socket): void {
+    if (upstream !== this.upstream) return;
+    this.upstreamDone = true;
+    this.maybeFinished();
+  }
+
+  clientClosed(): void {
+    this.clientDone = true;
     if (!this.connected) {
       // gave up while connecting: the attempt is dropped without reporting on the instance
+      this.endAttempt();
       this.upstream?.destroy();
       this.upstream = undefined;
-    } else if (!this.upstreamClosed && this.client.errored) this.upstream?.destroy();
+    } else if (!this.upstreamDone && this.client.errored) this.upstream?.destroy();
     this.maybeFinished();
   }
 
   private maybeFinished(): void {
-    if (!this.clientClosed) return;
-    if (this.connected ? !this.upstreamClosed : this.upstream !== undefined) return;
+    if (!this.clientDone) return;
+    if (this.connected ? !this.upstreamDone : this.upstream !== undefined) return;
     const host = this.host;
     const peer = this.connected ? this.peer : undefined;
     if (peer) {
       host.peers()?.detach(peer.id, this);
-      host.metrics.closed(host.spec.listen, host.spec.service, peer.id, this.bytesIn, this.bytesOut);
+      countClosed(this.counts!, this.bytesIn, this.bytesOut);
     }
     host.finished(this);
     if (this.readBuffer) host.buffers.give(this.readBuffer);
@@ -283,7 +344,7 @@ export class TcpConnection implements Closable {
         service: host.spec.service,
         client: this.clientAddress,
         upstream: peer?.id ?? '-',
-        tries: this.tried.length,
+        tries: this.tried?.length ?? 0,
         bytesIn: this.bytesIn,
         bytesOut: this.bytesOut,
         ms: Date.now() - this.startedAt,

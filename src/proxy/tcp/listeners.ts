@@ -1,16 +1,21 @@
 /**
  * `--tcp` listeners of one proxy process: a server per listener, the services' peers fed from the
  * catalog (`update`, like UpstreamTable), drain of removed instances, graceful stop and status.
- * In `--workers` mode every worker runs one of these; node:cluster shares the listening sockets.
+ * In `--workers` mode every worker runs one of these, each with a listening socket of its own on
+ * the same port (SO_REUSEPORT: the kernel spreads new connections over the workers), instead of
+ * node:cluster's default of the primary accepting every connection and handing it to a worker
+ * over IPC, which made two workers slower than one on short connections (bench/RESULTS.md).
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import cluster from 'node:cluster';
+import { createServer, type ListenOptions, type Server, type Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Instance } from '../../catalog/catalog.js';
 import type { Logger } from '../../log.js';
 import { pollUntil } from '../../wait.js';
-import { ReadBuffers, TcpConnection, type ConnectionHost, type TcpOptions } from './connection.js';
-import { TcpMetrics } from './metrics.js';
-import { ServicePeers, type TcpPeerStatus } from './peers.js';
+import { connectTimedOut, ReadBuffers, TcpConnection, type ConnectionHost, type TcpOptions } from './connection.js';
+import { ConnectDeadlines } from './deadlines.js';
+import { TcpMetrics, type UpstreamCounts } from './metrics.js';
+import { ServicePeers, type TcpPeer, type TcpPeerStatus } from './peers.js';
 import type { TcpBalance, TcpListenerSpec } from './spec.js';
 
 export interface TcpListenerStatus {
@@ -37,6 +42,9 @@ class TcpListener implements ConnectionHost {
   address: string;
   private server: Server | undefined;
   stopping = false;
+  readonly deadlines: ConnectDeadlines<Socket>;
+  /** per peer object (a peer replaced by a catalog update gets a new entry, the old one is collected) */
+  private readonly counts = new WeakMap<TcpPeer, UpstreamCounts>();
 
   constructor(
     readonly spec: TcpListenerSpec,
@@ -48,6 +56,13 @@ class TcpListener implements ConnectionHost {
     private readonly table: ServicePeers,
   ) {
     this.address = spec.listen;
+    this.deadlines = new ConnectDeadlines(options.connectTimeoutMs, connectTimedOut);
+  }
+
+  countsFor(peer: TcpPeer): UpstreamCounts {
+    let c = this.counts.get(peer);
+    if (c === undefined) this.counts.set(peer, (c = this.metrics.entry(this.spec.listen, this.spec.service, peer.id)));
+    return c;
   }
 
   peers(): ServicePeers {
@@ -61,9 +76,11 @@ class TcpListener implements ConnectionHost {
   listen(): Promise<void> {
     const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
+    const options: ListenOptions = { host: this.spec.host, port: this.spec.port, backlog: 511 };
+    if (cluster.isWorker) Object.assign(options, { exclusive: true, reusePort: true });
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: this.spec.host, port: this.spec.port, backlog: 511 }, () => {
+      server.listen(options, () => {
         server.off('error', reject);
         server.on('error', (err) => this.log.error({ listener: this.spec.listen, err: err.message }, 'tcp listener error'));
         const where = server.address();

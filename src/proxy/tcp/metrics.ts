@@ -17,13 +17,25 @@ export const TCP_METRIC_NAMES = [
 export type ConnectFailure = 'refused' | 'timeout' | 'other';
 export type Rejection = 'no-instance' | 'connect-failed' | 'max-connections';
 
-interface UpstreamCounts {
+/** The counts of one listener and upstream: connections update them through the functions below. */
+export interface UpstreamCounts {
   open: number;
   total: number;
   bytesIn: number;
   bytesOut: number;
   failures: Record<ConnectFailure, number>;
   ejections: number;
+}
+
+export function countConnected(c: UpstreamCounts): void {
+  c.open++;
+  c.total++;
+}
+
+export function countClosed(c: UpstreamCounts, bytesIn: number, bytesOut: number): void {
+  c.open--;
+  c.bytesIn += bytesIn;
+  c.bytesOut += bytesOut;
 }
 
 type Sample = { value: number; labels: Record<string, string | number>; metricName?: string };
@@ -67,24 +79,12 @@ export class TcpMetrics {
     this.live = live;
   }
 
-  private entry(listener: string, service: string, upstream: string): UpstreamCounts {
+  /** The counts of `listener` and `upstream`, made on first use; callers keep it (no key built per connection). */
+  entry(listener: string, service: string, upstream: string): UpstreamCounts {
     const key = `${listener}\0${service}\0${upstream}`;
     let c = this.counts.get(key);
     if (c === undefined) this.counts.set(key, (c = { open: 0, total: 0, bytesIn: 0, bytesOut: 0, failures: { refused: 0, timeout: 0, other: 0 }, ejections: 0 }));
     return c;
-  }
-
-  connected(listener: string, service: string, upstream: string): void {
-    const c = this.entry(listener, service, upstream);
-    c.open++;
-    c.total++;
-  }
-
-  closed(listener: string, service: string, upstream: string, bytesIn: number, bytesOut: number): void {
-    const c = this.entry(listener, service, upstream);
-    c.open--;
-    c.bytesIn += bytesIn;
-    c.bytesOut += bytesOut;
   }
 
   connectFailed(listener: string, service: string, upstream: string, kind: ConnectFailure, ejected: boolean): void {
