@@ -7,7 +7,9 @@ import { dirname, join } from 'node:path';
 const here = dirname(fileURLToPath(import.meta.url));
 const available = readdirSync(here).filter((f) => f.endsWith('.mjs') && f !== 'run.mjs').map((f) => f.replace(/\.mjs$/, ''));
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const names = wanted.length > 0 ? wanted : available;
+// `proxy` is the proxy over plain HTTP and over TLS (bench/proxy-tls.mjs, also runnable alone)
+const GROUPS = { proxy: ['proxy', 'proxy-tls'] };
+const names = [...new Set((wanted.length > 0 ? wanted : available).flatMap((n) => GROUPS[n] ?? [n]))];
 for (const name of names) {
   if (!available.includes(name)) {
     console.error(`unknown benchmark ${JSON.stringify(name)}; available: ${available.join(', ')}`);
