@@ -108,8 +108,12 @@ type Owned = Socket & { [CONN]: TcpConnection };
  * net calls it as a method of the upstream socket.
  */
 function upstreamRead(this: Owned, n: number, buffer: Buffer): boolean {
-  const client = this[CONN].client;
-  client.write(buffer.subarray(0, n));
+  const conn = this[CONN];
+  const client = conn.client;
+  // 'drain' (which resumes this socket) comes only after a write that reached the high-water
+  // mark; a smaller write still pending would leave reading stopped for good. Its completion
+  // resumes reading instead.
+  client.write(buffer.subarray(0, n), conn.clientWrote);
   return client.writableLength === 0;
 }
 
@@ -160,6 +164,10 @@ export class TcpConnection implements Closable {
   private readonly startedAt: number;
   /** the upstream's read buffer (the same across connect attempts) */
   private readBuffer: Buffer | undefined;
+  /** a write of upstream bytes to the client completed: reading the upstream may go on */
+  readonly clientWrote = (): void => {
+    this.upstream?.resume();
+  };
   /** the current attempt's place in the listener's connect-deadline queue */
   private ticket = NO_TICKET;
   private counts: UpstreamCounts | undefined;
