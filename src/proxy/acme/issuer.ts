@@ -17,7 +17,7 @@ import { validatePair } from '../tls/certs.js';
 import { tlsValue } from '../tls/seal.js';
 import { accountKeyName, loadAccountKey } from './account.js';
 import type { AcmeConfig } from './flags.js';
-import { AcmeLock, lockKeyName } from './lock.js';
+import { ACME_LOCK_TTL_MS, AcmeLock, lockKeyName } from './lock.js';
 import type { Issued, OrderInput } from './order.js';
 import { acmeHosts, afterOrder, coveredUntil, hostsToOrder, nextCheck, renewalDue, type AcmeHosts, type Coverage, type HostRecord } from './plan.js';
 
@@ -166,7 +166,9 @@ export class AcmeIssuer {
       this.deps.log.warn({ err: (err as Error).message }, 'cannot reach the store for the ACME lock; trying again');
       return ACME_CHECK_MS;
     }
-    if (!held) return ACME_CHECK_MS;
+    // not the holder: ask again within one lease time, so a dead holder's hosts wait at most
+    // about two lease times (its lease running out, then this look) rather than a whole check
+    if (!held) return ACME_LOCK_TTL_MS;
     const renewBefore = this.deps.config.acmeRenewBefore;
     const due = hostsToOrder(wanted.hosts, this.deps.certificates(), this.records, this.now(), renewBefore);
     for (const host of due) {

@@ -145,3 +145,25 @@ test('a failed order backs off: status failed with the error and the next try, c
     await store.close();
   }
 });
+
+test('unprompted, a proxy that does not hold the lock asks again within one lease time (a holder gone takes no more)', { timeout: 40_000 }, async () => {
+  const store = freshStore();
+  const a = issuerOn(store, [route('b.test')]);
+  const b = issuerOn(store, [route('b.test')]);
+  try {
+    a.issuer.start();
+    await waitFor('a holds the lock', () => a.issuer.status().issuer || undefined, 10_000);
+    b.issuer.start();
+    await waitFor('b has looked (and found the lock taken)', () => (b.issuer.status().hosts.length > 0 ? true : undefined), 10_000);
+    assert.equal(b.issuer.status().issuer, false);
+    await a.issuer.stop();
+    // no changed(): only b's own schedule brings it back to the lock (it was a minute before)
+    const started = Date.now();
+    await waitFor('b takes the lock by itself', () => b.issuer.status().issuer || undefined, 25_000, 200);
+    assert.ok(Date.now() - started <= 20_000, `took ${Date.now() - started} ms`);
+  } finally {
+    await a.issuer.stop();
+    await b.issuer.stop();
+    await store.close();
+  }
+});
