@@ -19,6 +19,8 @@ export interface RunningMode {
   ready(): boolean;
   /** for `GET /status` */
   status(): unknown;
+  /** how many entries status() would list (instances): the admin page leaves a large one alone while nobody looks */
+  statusSize?(): number;
   /** one-shot modes (services, render --onetime) resolve this with their exit code */
   readonly finished?: Promise<number>;
 }

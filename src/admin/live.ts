@@ -14,6 +14,8 @@ const EVENTS_KEPT = 50;
 
 export interface StatusSource {
   status(): unknown;
+  /** how many entries status() would list (a proxy's instances): its cost, known before building it */
+  statusSize?(): number;
 }
 
 /**
@@ -32,6 +34,8 @@ export const STATUS_MAX_INTERVAL_MS = 60_000;
 export const UNWATCHED_COST_MS = 5;
 /** ...or when this long has passed (a cost measured once, in a GC pause, does not stick) */
 export const UNWATCHED_MAX_INTERVAL_MS = 600_000;
+/** a status listing this many entries is never sampled unwatched (not even once to learn its cost) */
+export const UNWATCHED_MAX_SIZE = 10_000;
 
 export class LiveState {
   private status: unknown;
@@ -60,8 +64,9 @@ export class LiveState {
     const now = this.clock();
     const deltas = this.series.sample(totals, now);
     let status = this.status;
+    const large = !watched && (this.source.statusSize?.() ?? 0) >= UNWATCHED_MAX_SIZE;
     const due = now >= this.statusDueAt && (watched || this.statusCostMs < UNWATCHED_COST_MS || now - this.sampledAt >= UNWATCHED_MAX_INTERVAL_MS);
-    if (!this.sampled || due) {
+    if (!large && (!this.sampled || due)) {
       const started = this.costClock();
       status = this.source.status();
       this.noticeEvents(status, deltas, now);

@@ -13,6 +13,8 @@ import { Viewers } from './viewers.js';
 export interface AdminTarget {
   ready(): boolean;
   status(): unknown;
+  /** how many entries status() would list; see LiveState */
+  statusSize?(): number;
   /** dns: the records at or under a name, for the page's search box (`GET /lookup?name=`) */
   lookup?(name: string): unknown;
 }

@@ -351,6 +351,11 @@ export class Catalog extends EventEmitter<{ change: [CatalogChange]; ready: [boo
     return this.servicesView;
   }
 
+  /** instances in the view, every service */
+  get instanceCount(): number {
+    return this.instancesByKey.size;
+  }
+
   instances(service: string): readonly Instance[] {
     return this.services().get(service) ?? [];
   }

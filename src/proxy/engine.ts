@@ -209,6 +209,10 @@ export class ProxyEngine implements RunningMode {
     return this.stopped;
   }
 
+  statusSize(): number {
+    return this.catalog.instanceCount;
+  }
+
   ready(): boolean {
     return this.catalog.ready && this.built !== undefined && this.built.front.isListening && (this.tcp?.isListening ?? true) && (this.tls?.isListening ?? true);
   }

@@ -231,3 +231,19 @@ test('live state: a costly status is sampled within its share of the time while 
   await tick(false);
   assert.equal(statusCalls, 6);
 });
+
+test('live state: a status that lists 10,000 entries or more is not built while nobody watches, not even once', async () => {
+  let calls = 0;
+  let size = 50_000;
+  const source = { status: () => (calls++, { services: {} }), statusSize: () => size };
+  let now = 0;
+  const live = new LiveState('proxy', proxyPage, source, new Registry(), () => now, () => 0);
+  for (let i = 0; i < 3; i++, now += 1000) await live.sample(false);
+  assert.equal(calls, 0);
+  await live.sample(true);
+  assert.equal(calls, 1, 'someone opened the page');
+  size = 10;
+  now += 1000;
+  await live.sample(false);
+  assert.equal(calls, 2, 'small again: sampled unwatched as before');
+});
