@@ -26,7 +26,9 @@ import type { Store } from '../store/store.js';
 import { LeaseClock } from '../catalog/leases.js';
 import { collectGarbage } from '../heap.js';
 import { pollUntil } from '../wait.js';
-import { exportMetrics, nameserverHealth, Stats, sumStats, totalQueries, type StatsSnapshot } from './metrics.js';
+import { exportMetrics, Stats, sumStats, type StatsSnapshot } from './metrics.js';
+import { dnsStatus } from './status.js';
+import type { ToWorker, FromWorker, WorkerInit } from './worker-protocol.js';
 import { SkyIndex } from './records.js';
 import { Responder, type Reply } from './responder.js';
 import { bindUdp } from './udp.js';
@@ -58,27 +60,6 @@ const SETTLE_HEAP_RECORDS = 20_000;
 const TCP_MAX_INFLIGHT = 64;
 /** per TCP connection: reply bytes waiting for the client before reading pauses */
 const TCP_WRITE_BUFFER = 64 * 1024;
-
-/** What a UDP worker is started with. */
-export interface WorkerInit {
-  readonly listen: { host: string; port: number };
-  readonly prefix: string;
-  readonly settings: DnsSettings;
-  readonly logLevel: string;
-  readonly id: number;
-}
-
-/** main -> worker */
-export type ToWorker =
-  | { type: 'view'; entries: SkyEntry[]; settings: DnsSettings; synced: boolean; stale: boolean }
-  /** keys changed since the last view or changes: their records now (put) or none (removed) */
-  | { type: 'changes'; changes: [key: string, entry: SkyEntry | null][]; settings?: DnsSettings }
-  | { type: 'stale'; stale: boolean }
-  | { type: 'leases'; expiry: [string, number][] }
-  | { type: 'stop' };
-
-/** worker -> main */
-export type FromWorker = { type: 'listening' } | { type: 'stats'; stats: StatsSnapshot } | { type: 'error'; message: string };
 
 interface WorkerHandle {
   worker: Worker;
@@ -371,50 +352,26 @@ export class DnsServer implements RunningMode {
   }
 
   status(): unknown {
-    const totals = this.totals();
-    return {
+    return dnsStatus({
       listen: this.bound ?? this.options.listen,
-      ready: this.catalog.ready,
-      revision: this.catalog.revision,
-      records: this.index.size,
-      indexRebuilds: this.rebuilds,
-      indexUpdates: this.updates,
-      leases: this.leases.size,
-      malformedValues: this.catalog.malformed,
-      udpWorkers: this.workers.length,
-      cacheEntries: totals.cacheEntries,
-      queries: totalQueries(totals),
-      cacheHits: totals.cacheHits,
-      forwardCache: {
-        size: this.settings.forwardCache.size,
-        perThread: true,
-        maxTtlSeconds: this.settings.forwardCache.maxTtl,
-        staleMaxSeconds: this.settings.forwardCache.staleMax,
-        entries: totals.forwardCacheEntries,
-        hits: totals.forwardCacheHits,
-        misses: totals.forwardCacheMisses,
-        staleServed: totals.forwardStaleServed,
-        prefetches: totals.forwardPrefetches,
+      totals: this.totals(),
+      settings: this.settings,
+      head: {
+        ready: this.catalog.ready,
+        revision: this.catalog.revision,
+        records: this.index.size,
+        indexRebuilds: this.rebuilds,
+        indexUpdates: this.updates,
+        leases: this.leases.size,
+        malformedValues: this.catalog.malformed,
+        udpWorkers: this.workers.length,
       },
       inflight: this.responder.inflight,
       tcpConnections: this.connections.size,
-      settings: {
-        domain: this.settings.domain,
-        ttl: this.settings.ttl,
-        minTtl: this.settings.minTtl,
-        noRecursion: this.settings.noRecursion,
-        forward: this.settings.nameservers.map((n) => `${n.host}:${n.port}`),
-        forwardTimeoutMs: this.settings.forwardTimeoutMs,
-        allowRecursion: this.settings.allowRecursion,
-        staleTtl: this.settings.staleTtl,
-      },
       stale: this.responder.stale,
-      recursionRefused: totals.recursionRefused,
-      forwardsShed: totals.forwardsShed,
-      forwarders: nameserverHealth(totals, this.settings.nameservers.map((n) => `${n.host}:${n.port}`)),
       uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
       store: this.catalog.storeState(),
-    };
+    });
   }
 
   /**

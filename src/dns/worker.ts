@@ -10,7 +10,7 @@ import { leaseSecondsAt } from '../catalog/leases.js';
 import { Stats } from './metrics.js';
 import { SkyIndex } from './records.js';
 import { Responder } from './responder.js';
-import type { FromWorker, ToWorker, WorkerInit } from './server.js';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.js';
 import { bindUdp } from './udp.js';
 import { pollUntil } from '../wait.js';
 
