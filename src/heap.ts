@@ -12,6 +12,9 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
+/** a first view this large (records, instances) is worth one collection before serving */
+export const SETTLE_HEAP_ENTRIES = 20_000;
+
 export function collectGarbage(): boolean {
   try {
     setFlagsFromString('--expose-gc');

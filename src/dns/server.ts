@@ -24,7 +24,7 @@ import { Catalog, type SkyEntry } from '../catalog/catalog.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import { LeaseClock } from '../catalog/leases.js';
-import { collectGarbage } from '../heap.js';
+import { collectGarbage, SETTLE_HEAP_ENTRIES } from '../heap.js';
 import { pollUntil } from '../wait.js';
 import { exportMetrics, Stats, sumStats, type StatsSnapshot } from './metrics.js';
 import { dnsStatus } from './status.js';
@@ -54,8 +54,6 @@ const TCP_IDLE_MS = 10_000;
 const TCP_MAX_CONNECTIONS = 1000;
 /** records put into a new index per turn of the event loop while it is rebuilt (queries run between) */
 const REBUILD_SLICE = 2000;
-/** a first view at least this large is followed by one full collection before serving */
-const SETTLE_HEAP_RECORDS = 20_000;
 /** per TCP connection: queries being answered at once; reading pauses beyond */
 const TCP_MAX_INFLIGHT = 64;
 /** per TCP connection: reply bytes waiting for the client before reading pauses */
@@ -149,7 +147,7 @@ export class DnsServer implements RunningMode {
     if (!this.synced) {
       this.swapIn(new SkyIndex(entries, this.options.prefix), entries);
       // before anything is answered: the first view's garbage, collected now rather than in pauses
-      if (entries.length >= SETTLE_HEAP_RECORDS) collectGarbage();
+      if (entries.length >= SETTLE_HEAP_ENTRIES) collectGarbage();
       return;
     }
     const build = { pending: new Set<string>() };

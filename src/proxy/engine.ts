@@ -23,6 +23,7 @@ import { tcpOptions, tcpSpecs } from './tcp/flags.js';
 import type { CertificateStatus } from './tls/cert-store.js';
 import { TlsEdge, tlsWatchPrefixes } from './tls/edge.js';
 import type { AcmeStatus } from './acme/issuer.js';
+import { collectGarbage, SETTLE_HEAP_ENTRIES } from '../heap.js';
 
 /** How long start() waits for the first store snapshot before serving anyway (503s until then). */
 const FIRST_SYNC_WAIT_MS = 3000;
@@ -179,6 +180,8 @@ export class ProxyEngine implements RunningMode {
       new Promise<void>((resolve) => (timer = setTimeout(resolve, FIRST_SYNC_WAIT_MS))),
     ]);
     clearTimeout(timer);
+    // the first sync's garbage collected now, not in the pauses that would meet the first requests
+    if (this.catalog.instanceCount >= SETTLE_HEAP_ENTRIES) collectGarbage();
     const { host, port } = parseHostPort(this.config.listen)!;
     const where = await built.front.listen(host, port);
     this.address = `${where.address}:${where.port}`;
