@@ -5,7 +5,7 @@
  * proxy), and stores each certificate as `<tls-prefix>/acme-<host>` so every proxy serves it.
  * Looks again every minute, soon after route or certificate changes, and when a renewal or a
  * retry falls due. Failures back off per host (plan.ts backoffMs) with a log line naming the host
- * and the CA's answer.
+ * and the CA's answer; the backoff is kept in the store (backoff.ts) and read by each new holder.
  */
 import { readFileSync } from 'node:fs';
 import { Counter, type Registry } from 'prom-client';
@@ -16,6 +16,7 @@ import type { Store } from '../../store/store.js';
 import { validatePair } from '../tls/certs.js';
 import { tlsValue } from '../tls/seal.js';
 import { accountKeyName, loadAccountKey } from './account.js';
+import { backoffPrefix, decodeBackoff, encodeBackoff, mergeBackoff } from './backoff.js';
 import type { AcmeConfig } from './flags.js';
 import { ACME_LOCK_TTL_MS, AcmeLock, lockKeyName } from './lock.js';
 import type { Issued, OrderInput } from './order.js';
@@ -87,6 +88,8 @@ export class AcmeIssuer {
   private accountKey: string | undefined;
   private readonly warned = new Set<string>();
   private orderFn: ((input: OrderInput) => Promise<Issued>) | undefined;
+  /** the stored backoff records were read since this proxy took the lock */
+  private backoffRead = false;
 
   constructor(private readonly deps: AcmeIssuerDeps) {
     this.now = deps.now ?? Date.now;
@@ -156,6 +159,7 @@ export class AcmeIssuer {
     for (const host of [...this.records.keys()]) if (!wanted.hosts.includes(host)) this.records.delete(host);
     if (wanted.hosts.length === 0) {
       // nothing to issue: let another proxy (or none) hold the lock
+      this.backoffRead = false;
       await this.lock.release();
       return ACME_CHECK_MS;
     }
@@ -168,7 +172,20 @@ export class AcmeIssuer {
     }
     // not the holder: ask again within one lease time, so a dead holder's hosts wait at most
     // about two lease times (its lease running out, then this look) rather than a whole check
-    if (!held) return ACME_LOCK_TTL_MS;
+    if (!held) {
+      this.backoffRead = false;
+      return ACME_LOCK_TTL_MS;
+    }
+    // a new holder first learns the failures of the one before (the store is the memory)
+    if (!this.backoffRead) {
+      try {
+        await this.readBackoff(wanted.hosts);
+      } catch (err) {
+        this.deps.log.warn({ err: (err as Error).message }, 'cannot read the stored ACME backoff; trying again');
+        return ACME_LOCK_TTL_MS;
+      }
+      this.backoffRead = true;
+    }
     const renewBefore = this.deps.config.acmeRenewBefore;
     const due = hostsToOrder(wanted.hosts, this.deps.certificates(), this.records, this.now(), renewBefore);
     for (const host of due) {
@@ -179,9 +196,40 @@ export class AcmeIssuer {
     return nextCheck(wanted.hosts, this.deps.certificates(), this.records, now, renewBefore, ACME_CHECK_MS) - now;
   }
 
+  /** Merges the stored backoff records of `hosts`; records of hosts no route wants are deleted. */
+  private async readBackoff(hosts: readonly string[]): Promise<void> {
+    const prefix = backoffPrefix(this.deps.config.acmePrefix);
+    const { kvs } = await this.deps.store.read([prefix]);
+    for (const kv of kvs) {
+      const host = kv.key.slice(prefix.length);
+      if (!hosts.includes(host)) {
+        await this.deps.store.delete(kv.key).catch(() => undefined);
+        continue;
+      }
+      const decoded = decodeBackoff(kv.value);
+      if (!decoded.ok) {
+        this.deps.log.warn({ key: kv.key, reason: decoded.reason }, 'malformed ACME backoff record skipped');
+        continue;
+      }
+      this.records.set(host, mergeBackoff(this.records.get(host), decoded.record));
+    }
+  }
+
+  /** The host's backoff for the next holder: written after a failure, deleted after a success. */
+  private async shareBackoff(host: string, record: HostRecord): Promise<void> {
+    const key = `${backoffPrefix(this.deps.config.acmePrefix)}${host}`;
+    try {
+      if (record.failures > 0) await this.deps.store.put(key, encodeBackoff(record));
+      else await this.deps.store.delete(key);
+    } catch (err) {
+      this.deps.log.warn({ host, key, err: (err as Error).message }, 'cannot store the ACME backoff; another holder would retry sooner');
+    }
+  }
+
   private async orderFor(host: string): Promise<void> {
     const { config, log } = this.deps;
     this.ordering = host;
+    const failedBefore = (this.records.get(host)?.failures ?? 0) > 0;
     const started = this.now();
     log.info({ host, directory: config.acmeDirectory }, 'ACME order started');
     try {
@@ -194,13 +242,16 @@ export class AcmeIssuer {
       const prefix = config.tlsPrefix.endsWith('/') ? config.tlsPrefix : `${config.tlsPrefix}/`;
       await this.deps.store.put(`${prefix}${name}`, tlsValue(issued, this.deps.sealKey));
       const notAfter = checked.cert.notAfter.getTime();
-      this.records.set(host, afterOrder(this.records.get(host), this.now(), { ok: true, notAfter }));
+      const record = afterOrder(this.records.get(host), this.now(), { ok: true, notAfter });
+      this.records.set(host, record);
+      if (failedBefore) await this.shareBackoff(host, record);
       this.orders.labels('ok').inc();
       log.info({ host, key: `${prefix}${name}`, notAfter: checked.cert.notAfter.toISOString(), issuer: checked.cert.issuer, ms: this.now() - started }, 'ACME certificate issued');
     } catch (err) {
       const error = (err as Error).message;
       const record = afterOrder(this.records.get(host), this.now(), { ok: false, error });
       this.records.set(host, record);
+      await this.shareBackoff(host, record);
       this.orders.labels('error').inc();
       log.warn({ host, directory: config.acmeDirectory, error, failures: record.failures, nextTry: new Date(record.nextTry).toISOString() }, 'ACME order failed');
     } finally {

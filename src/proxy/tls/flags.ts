@@ -20,7 +20,7 @@ export const TLS_FLAGS: readonly FlagSpec[] = [
   { name: 'tls-default-cert', type: 'string', placeholder: 'NAME', help: 'certificate (file base name or store name) for SNI names no certificate matches; else such handshakes fail' },
   { name: 'tls-seal-key', type: 'string', placeholder: 'FILE', help: 'file whose SHA-256 is the AES-256-GCM key of "sealedKey" values' },
   { name: 'https-redirect', type: 'bool', default: false, help: 'answer every plain-HTTP request with 308 to the same URL on https (needs --tls-listen)' },
-  { name: 'acme-prefix', type: 'string', placeholder: 'PREFIX', default: '/beacon/acme', help: 'store prefix of ACME HTTP-01 tokens: <prefix>/<token> = key authorization, answered on --listen at /.well-known/acme-challenge/<token> (with --tls-listen); the issuers\' lock is <prefix>-lock, the shared account key under <prefix>-account/' },
+  { name: 'acme-prefix', type: 'string', placeholder: 'PREFIX', default: '/beacon/acme', help: 'store prefix of ACME HTTP-01 tokens: <prefix>/<token> = key authorization, answered on --listen at /.well-known/acme-challenge/<token> (with --tls-listen); the issuers\' lock is <prefix>-lock, the shared account key under <prefix>-account/, failed hosts\' backoff under <prefix>-backoff/' },
   { name: 'hsts', type: 'int', placeholder: 'MAX-AGE', default: 0, min: 0, max: 2 ** 31 - 1, help: 'send Strict-Transport-Security: max-age=MAX-AGE (seconds) on HTTPS responses that carry none; 0 = off' },
 ];
 

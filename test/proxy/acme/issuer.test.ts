@@ -2,7 +2,8 @@
 // against pebble is acme-pebble.test.ts): one of two issuers orders; the token is published on a
 // lease and withdrawn; the certificate and the account key are stored (sealed with a seal key); a
 // stored certificate is not ordered again before the watch brings it; a failure backs off and shows
-// in /status and the metrics; the lock passes to the other issuer when the holder stops.
+// in /status and the metrics; the lock passes to the other issuer when the holder stops, and the
+// new holder keeps the backoff of the one before (stored under <acme-prefix>-backoff/).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,7 +41,7 @@ interface Harness {
   fail: string | undefined;
 }
 
-function issuerOn(store: FileStore, routes: Route[], sealKey?: Buffer): Harness {
+function issuerOn(store: FileStore, routes: Route[], sealKey?: Buffer, now?: () => number): Harness {
   const h: Harness = { issuer: undefined as unknown as AcmeIssuer, registry: new Registry(), orders: [], certs: [], fail: undefined };
   const deps: AcmeIssuerDeps = {
     config: { acmeDirectory: 'https://ca.test/dir', acmeRenewBefore: 30 * 86_400_000, acmePrefix: '/beacon/acme', tlsPrefix: '/beacon/tls', acmeEmail: undefined, acmeCa: undefined },
@@ -51,6 +52,7 @@ function issuerOn(store: FileStore, routes: Route[], sealKey?: Buffer): Harness 
     routes: () => routes,
     certificates: () => h.certs,
     answers: () => true,
+    ...(now === undefined ? {} : { now }),
     order: async (input): Promise<Issued> => {
       h.orders.push(input);
       if (h.fail !== undefined) throw new Error(h.fail);
@@ -164,6 +166,46 @@ test('unprompted, a proxy that does not hold the lock asks again within one leas
   } finally {
     await a.issuer.stop();
     await b.issuer.stop();
+    await store.close();
+  }
+});
+
+test('a new holder keeps the backoff of the one before, and a success clears it from the store', { timeout: 40_000 }, async () => {
+  const store = freshStore();
+  const a = issuerOn(store, [route('c.test')]);
+  a.fail = 'finalize: the CA refuses (rateLimited)';
+  const b = issuerOn(store, [route('c.test')]);
+  // c's clock is a minute and a bit ahead: the stored retry is due for it
+  const c = issuerOn(store, [route('c.test')], undefined, () => Date.now() + 61_000);
+  try {
+    a.issuer.start();
+    await waitFor('a fails', () => (a.issuer.status().hosts[0]?.state === 'failed' ? true : undefined), 10_000);
+    const stored = (await store.read(['/beacon/acme-backoff/'])).kvs;
+    assert.deepEqual(stored.map((kv) => kv.key), ['/beacon/acme-backoff/c.test']);
+    const value = JSON.parse(stored[0]!.value) as { failures: number; nextTry: string; lastError: string };
+    assert.equal(value.failures, 1);
+    assert.equal(value.lastError, a.fail);
+    assert.equal(value.nextTry, a.issuer.status().hosts[0]!.nextTry);
+    await a.issuer.stop();
+    // b takes the lock: it must not order before a's nextTry, though it never failed itself
+    b.issuer.start();
+    await waitFor('b holds the lock', () => b.issuer.status().issuer || undefined, 10_000);
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(b.orders.length, 0, 'the new holder retried at once');
+    const seen = b.issuer.status().hosts[0]!;
+    assert.equal(seen.state, 'failed');
+    assert.equal(seen.failures, 1);
+    assert.equal(seen.nextTry, value.nextTry);
+    // once the retry is due, the holder orders; its success deletes the stored backoff
+    await b.issuer.stop();
+    c.issuer.start();
+    await waitFor('c orders', () => (c.orders.length > 0 ? true : undefined), 10_000);
+    await waitFor('the backoff deleted', async () => ((await store.read(['/beacon/acme-backoff/'])).kvs.length === 0 ? true : undefined), 10_000);
+    assert.equal(c.issuer.status().hosts[0]!.state, 'valid');
+  } finally {
+    await a.issuer.stop();
+    await b.issuer.stop();
+    await c.issuer.stop();
     await store.close();
   }
 });
