@@ -75,8 +75,10 @@ test('watch events change the index in place: no rebuild, every change visible a
   assert.deepEqual(await query(port, 'i499.burst.skydns.local.'), ['10.2.1.243']);
 
   // a cached answer stays cached when another name changes, and is dropped when its own does
-  assert.deepEqual(await query(port, 'base.skydns.local.'), ['10.1.0.1']);
+  // (an answer is cached from its second ask)
   const hits = (): number => (server.status() as { cacheHits: number }).cacheHits;
+  assert.deepEqual(await query(port, 'base.skydns.local.'), ['10.1.0.1']);
+  assert.deepEqual(await query(port, 'base.skydns.local.'), ['10.1.0.1']);
   const before = hits();
   await store.put('/skydns/local/skydns/lone', '{"host":"10.4.0.1"}');
   assert.deepEqual(await query(port, 'lone.skydns.local.'), ['10.4.0.1']);

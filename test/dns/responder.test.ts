@@ -1,4 +1,5 @@
-// The Responder without sockets: who may recurse (--allow-recursion) and the stale TTL cap.
+// The Responder without sockets: who may recurse (--allow-recursion), the stale TTL cap, and which
+// in-zone answers the cache keeps (from a name's second ask).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Responder } from '../../dist/dns/responder.js';
@@ -139,4 +140,20 @@ test('/skydns/config no_rec: names outside the domain get SERVFAIL with RA clear
     assert.equal(decodeMessage((await r.handle(encodeQuery(9, 'a.app.skydns.local.', TYPE.A), transport, '8.8.8.8'))!).rcode, RCODE.NOERROR);
   }
   assert.equal(stats.recursionRefused, 2);
+});
+
+test('the answer cache keeps an answer from its second ask; names asked once never enter it', async () => {
+  const { r, stats } = responder({});
+  // 500 one-off names (a scan): answered, none cached
+  for (let i = 0; i < 500; i++) assert.equal((await ask(r, '127.0.0.1', `n${i}.app.skydns.local.`)).rcode, RCODE.NXDOMAIN);
+  assert.equal(r.cacheSize, 0);
+  assert.equal(stats.cacheHits, 0);
+  // a name asked again: cached at the second ask, a hit from the third on
+  await ask(r, '127.0.0.1', 'a.app.skydns.local.');
+  assert.equal(r.cacheSize, 0);
+  await ask(r, '127.0.0.1', 'a.app.skydns.local.');
+  assert.equal(r.cacheSize, 1);
+  assert.equal(stats.cacheHits, 0);
+  assert.deepEqual(await ask(r, '127.0.0.1', 'a.app.skydns.local.'), { rcode: RCODE.NOERROR, ttls: [30], sync: true });
+  assert.equal(stats.cacheHits, 1);
 });
