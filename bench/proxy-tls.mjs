@@ -6,7 +6,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, children } from './lib/processes.mjs';
+import { benchUpstream, nginxConfig as nginxHttp, PROXY_TO_BENCH } from './lib/nginx.mjs';
+import { freePort, children, stopChildren } from './lib/processes.mjs';
+import { fmt, median } from './lib/report.mjs';
+import { UPSTREAM_SOURCE } from './lib/upstream.mjs';
+import { parseH2load, parseWrk, runWrk } from './lib/wrk.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(root, 'dist', 'cli.js');
@@ -15,17 +19,6 @@ const WRK = ['-t2', '-c50', '-d6s', '--latency'];
 const WARMUP = ['-t2', '-c50', '-d10s'];
 const H2LOAD = ['-c10', '-m10', '-D', '6', '-t1'];
 const HOST = 'bench.test';
-
-const UPSTREAM_SOURCE = `
-const http = require('node:http');
-const body = Buffer.from('hello from upstream ' + process.argv[2] + '\\n');
-const server = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
-  res.end(body);
-});
-server.keepAliveTimeout = 60000;
-server.listen(Number(process.argv[1]), '127.0.0.1', () => process.stdout.write('listening\\n'));
-`;
 
 function start(cmd, args, readyText) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -47,53 +40,22 @@ function start(cmd, args, readyText) {
   });
 }
 
-function toMs(text) {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(text);
-  if (!m) return NaN;
-  const v = Number(m[1]);
-  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
-}
-
 function wrk(port, args, extra = []) {
   // SNI 127.0.0.1 matches no name: both serve their one certificate as the default
-  const out = execFileSync('wrk', [...args, '-H', `Host: ${HOST}`, ...extra, `https://127.0.0.1:${port}/`], { encoding: 'utf8' });
-  return {
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
-    p99: toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''),
-    errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) + (/Socket errors: (.*)/.test(out) ? 1 : 0),
-  };
+  const { rps, p99, non2xx, socketErrors } = parseWrk(runWrk([...args, '-H', `Host: ${HOST}`, ...extra], `https://127.0.0.1:${port}/`));
+  return { rps, p99, errors: non2xx + (socketErrors !== undefined ? 1 : 0) };
 }
 
 function h2load(port) {
-  const out = execFileSync('h2load', [...H2LOAD, `https://127.0.0.1:${port}/`, '-H', `:authority: ${HOST}`], { encoding: 'utf8' });
-  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1]);
-  const mean = toMs(/time for request:\s+\S+\s+\S+\s+(\S+)/.exec(out)?.[1] ?? '');
-  const failed = Number(/(\d+) failed/.exec(out)?.[1] ?? 0);
-  const proto = /Application protocol: (\S+)/.exec(out)?.[1];
-  return { rps, mean, failed, proto };
+  return parseH2load(execFileSync('h2load', [...H2LOAD, `https://127.0.0.1:${port}/`, '-H', `:authority: ${HOST}`], { encoding: 'utf8' }));
 }
 
 function nginxConfig(dir, port, upstreams, cert, key) {
-  return `worker_processes 1;
-daemon off;
-master_process on;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_timeout 60s;
+  return nginxHttp(
+    dir,
+    `  keepalive_timeout 60s;
   keepalive_requests 100000;
-  upstream bench {
-${upstreams.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
-    keepalive 64;
-  }
-  server {
+${benchUpstream(upstreams)}  server {
     listen 127.0.0.1:${port} ssl http2;
     server_name ${HOST};
     ssl_certificate ${cert};
@@ -101,25 +63,10 @@ ${upstreams.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache off;
     ssl_session_tickets off;
-    location / {
-      proxy_pass http://bench;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-    }
-  }
+${PROXY_TO_BENCH}  }
+`,
+  );
 }
-`;
-}
-
-const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-const median = (values) => {
-  const v = [...values].sort((x, y) => x - y);
-  return v.length % 2 === 1 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-};
 
 export async function run() {
   const dir = mkdtempSync(join(tmpdir(), 'beacon-bench-tls-'));
@@ -185,9 +132,7 @@ export async function run() {
     console.log(`target (HTTPS keep-alive req/s >= 0.7x nginx, fast engine): ${rows.fast.rpsRatio >= 0.7 ? 'met' : 'MISSED'}`);
     return { rows };
   } finally {
-    for (const c of children) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    for (const c of children) c.kill('SIGKILL');
+    await stopChildren();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,12 +1,16 @@
 // beacon proxy vs nginx, same run, same two upstreams, same wrk settings, one worker each.
 // `npm run bench -- proxy` (after `npm run build`).
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, children } from './lib/processes.mjs';
+import { benchUpstream, nginxConfig as nginxHttp, PROXY_TO_BENCH } from './lib/nginx.mjs';
+import { freePort, children, findProgram, stopChildren } from './lib/processes.mjs';
+import { fmt, median } from './lib/report.mjs';
+import { UPSTREAM_SOURCE } from './lib/upstream.mjs';
+import { parseWrk, runWrk } from './lib/wrk.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(root, 'dist', 'cli.js');
@@ -18,17 +22,6 @@ const WARMUP_ARGS = ['-t2', '-c50', '-d15s'];
 // This machine's speed drifts from minute to minute (other tenants): each round measures every
 // target back to back, and ratios are taken within a round, where the drift is smallest.
 const ROUNDS = 5;
-
-const UPSTREAM_SOURCE = `
-const http = require('node:http');
-const body = Buffer.from('hello from upstream ' + process.argv[2] + '\\n');
-const server = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
-  res.end(body);
-});
-server.keepAliveTimeout = 60000;
-server.listen(Number(process.argv[1]), '127.0.0.1', () => process.stdout.write('listening\\n'));
-`;
 
 function start(cmd, args, readyText, options = {}) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
@@ -94,13 +87,6 @@ async function waitHttpRouted(port) {
   throw new Error(`no route answers 200 on ${port}`);
 }
 
-function toMs(text) {
-  const m = /^([\d.]+)(us|ms|s)$/.exec(text);
-  if (!m) return NaN;
-  const v = Number(m[1]);
-  return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
-}
-
 /** CPU seconds (user + system) used so far by a process and its children (nginx's worker). */
 function cpuSeconds(pid) {
   const ticks = (p) => {
@@ -122,56 +108,24 @@ function cpuSeconds(pid) {
 
 function wrk(port, args, pid, request = { path: '/', headers: [] }) {
   const cpuBefore = pid ? cpuSeconds(pid) : 0;
-  const out = execFileSync('wrk', [...args, ...request.headers.flatMap((h) => ['-H', h]), `http://127.0.0.1:${port}${request.path}`], { encoding: 'utf8' });
+  const out = runWrk([...args, ...request.headers.flatMap((h) => ['-H', h])], `http://127.0.0.1:${port}${request.path}`);
   const cpu = pid ? cpuSeconds(pid) - cpuBefore : NaN;
-  const total = Number(/(\d+) requests in/.exec(out)?.[1]);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-  const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
-  const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
-  const socketErrors = /Socket errors: (.*)/.exec(out)?.[1];
+  const { requests, rps, p50, p99, non2xx, socketErrors } = parseWrk(out);
   // CPU per request is robust against noisy neighbours, unlike req/s on a shared machine.
-  return { rps, p50, p99, errors: Number(errors), socketErrors, cpuUsPerReq: (cpu / total) * 1e6, raw: out };
+  return { rps, p50, p99, errors: non2xx, socketErrors, cpuUsPerReq: (cpu / requests) * 1e6, raw: out };
 }
 
 function nginxConfig(dir, port, upstreams) {
-  return `worker_processes 1;
-daemon off;
-master_process on;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_timeout 60s;
+  return nginxHttp(
+    dir,
+    `  keepalive_timeout 60s;
   keepalive_requests 100000;
-  upstream bench {
-${upstreams.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
-    keepalive 64;
-    keepalive_requests 100000;
-  }
-  server {
+${benchUpstream(upstreams, ['keepalive_requests 100000;'])}  server {
     listen 127.0.0.1:${port} reuseport;
-    location / {
-      proxy_pass http://bench;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-    }
-  }
+${PROXY_TO_BENCH}  }
+`,
+  );
 }
-`;
-}
-
-const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
 export async function run() {
   const dir = mkdtempSync(join(tmpdir(), 'beacon-bench-proxy-'));
@@ -219,14 +173,7 @@ export async function run() {
     mkdirSync(nginxDir, { recursive: true });
     const nginxPort = await freePort();
     writeFileSync(join(nginxDir, 'nginx.conf'), nginxConfig(nginxDir, nginxPort, upstreamPorts));
-    const nginxBin = ['/usr/sbin/nginx', 'nginx'].find((b) => {
-      try {
-        execFileSync(b, ['-v'], { stdio: 'ignore' });
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    const nginxBin = findProgram(['/usr/sbin/nginx', 'nginx']);
     if (!nginxBin) throw new Error('nginx not found (Debian: apt-get install nginx-light)');
     const nginx = await start(nginxBin, ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')], undefined);
     await waitHttp(nginxPort);
@@ -259,13 +206,10 @@ export async function run() {
       console.log(`round ${round + 1} routes/fast ${fmt(results.routes[round].rps / results.fast[round].rps, 3)}x req/s`);
     }
     // the median round: one round disturbed by a neighbour on a shared machine does not move it
-    const median = (list, key) => {
-      const v = list.map((r) => r[key]).sort((x, y) => x - y);
-      return v.length % 2 === 1 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-    };
-    const summary = (list) => ({ rps: median(list, 'rps'), p50: median(list, 'p50'), p99: median(list, 'p99'), cpu: median(list, 'cpuUsPerReq') });
+    const medianOf = (list, key) => median(list.map((r) => r[key]));
+    const summary = (list) => ({ rps: medianOf(list, 'rps'), p50: medianOf(list, 'p50'), p99: medianOf(list, 'p99'), cpu: medianOf(list, 'cpuUsPerReq') });
     const n = summary(results.nginx);
-    const perRound = (key, of, to) => median(results[of].map((r, i) => ({ v: r[key] / results[to][i][key] })), 'v');
+    const perRound = (key, of, to) => median(results[of].map((r, i) => r[key] / results[to][i][key]));
     console.log('');
     console.log(`wrk ${WRK_ARGS.join(' ')} (median of ${ROUNDS} alternating rounds, after a 15 s warm-up each), two node:http upstreams, 1 worker each`);
     console.log(`| | req/s | p50 ms | p99 ms | proxy CPU us/req | req/s vs nginx (per-round median) | p99 vs nginx (per-round median) |`);
@@ -286,9 +230,7 @@ export async function run() {
     return { rows, pass: pass && routedPass };
 
   } finally {
-    for (const c of children) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    for (const c of children) c.kill('SIGKILL');
+    await stopChildren();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -10,12 +10,15 @@
 // and the proxies compete for the same two cores.
 // Ratios are taken within a round (targets measured back to back, order alternating), and the
 // median of the per-round ratios is reported: this shared 2-core machine drifts between minutes.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, children } from './lib/processes.mjs';
+import { nginxConfig as nginxHttp } from './lib/nginx.mjs';
+import { freePort, children, findProgram, stopChildren } from './lib/processes.mjs';
+import { fmt, median } from './lib/report.mjs';
+import { parseWrk, runWrk } from './lib/wrk.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const CLI = join(root, 'dist', 'cli.js');
@@ -75,45 +78,23 @@ async function waitHttp(url) {
   throw new Error(`nothing answers 200 on ${url}`);
 }
 
-function toBytes(text) {
-  const m = /^([\d.]+)(B|KB|MB|GB)$/.exec(text);
-  if (!m) return NaN;
-  return Number(m[1]) * { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[m[2]];
-}
-
 function wrk(url, args) {
-  const out = execFileSync('wrk', [...args, url], { encoding: 'utf8' });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
-  const mbps = toBytes(/Transfer\/sec:\s+(\S+)/.exec(out)?.[1] ?? '') / 1024 ** 2;
-  const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0');
-  const socketErrors = /Socket errors: (.*)/.exec(out)?.[1];
-  return { rps, requests, mbps, errors, socketErrors };
+  const { rps, requests, mbps, non2xx, socketErrors } = parseWrk(runWrk(args, url));
+  return { rps, requests, mbps, errors: non2xx, socketErrors };
 }
 
 function nginxConfig(dir, port) {
-  return `worker_processes 1;
-daemon off;
-master_process on;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_requests 1000000;
+  return nginxHttp(
+    dir,
+    `  keepalive_requests 1000000;
   sendfile on;
   server {
     listen 127.0.0.1:${port} reuseport;
     root ${dir}/www;
     location = /small { return 200 "ok\\n"; }
   }
-}
-`;
+`,
+  );
 }
 
 function haproxyConfig(port, upstream, threads) {
@@ -146,12 +127,6 @@ net.createServer({ allowHalfOpen: true, noDelay: true }, (c) => {
   u.pipe(c);
 }).listen(port, '127.0.0.1');
 `;
-
-const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
-const median = (values) => {
-  const v = [...values].sort((x, y) => x - y);
-  return v.length % 2 === 1 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-};
 
 export async function run() {
   const dir = mkdtempSync(join(tmpdir(), 'beacon-bench-tcp-'));
@@ -186,14 +161,7 @@ export async function run() {
     const beacon2 = await startBeacon(2);
 
     // HAProxy: mode tcp, one thread (the target's peer) and two threads, no logging
-    const haproxyBin = ['/usr/sbin/haproxy', 'haproxy'].find((b) => {
-      try {
-        execFileSync(b, ['-v'], { stdio: 'ignore' });
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    const haproxyBin = findProgram(['/usr/sbin/haproxy', 'haproxy']);
     if (!haproxyBin) throw new Error('haproxy not found (Debian: apt-get install haproxy)');
     const startHaproxy = async (threads) => {
       const port = await freePort();
@@ -273,9 +241,7 @@ export async function run() {
     console.log(`target (>= 0.8x HAProxy on both): ${pass ? 'met' : 'MISSED'}`);
     return { ...result, pass };
   } finally {
-    for (const c of children) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    for (const c of children) c.kill('SIGKILL');
+    await stopChildren();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,11 +1,11 @@
-import type { Catalog } from '../catalog/catalog.js';
+import { CatalogCommand } from '../catalog-command.js';
 import { formatEndpoint } from '../catalog/values.js';
-import type { ModeContext, RunningMode } from '../mode.js';
+import type { ModeContext } from '../mode.js';
 import { routeAction } from '../routes/action.js';
 import { normalizeHost, normalizePath } from '../routes/path.js';
 import { describeMatch, matchRoute } from '../routes/table.js';
 import type { ExplainConfig } from './command.js';
-import { actionText, openCatalog, synced, tableOf } from './view.js';
+import { actionText, openCatalog, tableOf } from './view.js';
 
 export interface InstanceState {
   instance: string;
@@ -33,27 +33,17 @@ export interface Explanation {
 const EJECTION_NOTE = 'ejection is passive and per proxy process (its /status shows it); from the store an instance is registered or absent';
 
 /** `beacon explain URL`: the route, service and instances a request would meet, from one store revision. */
-export class ExplainCommand implements RunningMode {
-  private readonly catalog: Catalog;
-  private resolveFinished!: (code: number) => void;
-  readonly finished = new Promise<number>((resolve) => (this.resolveFinished = resolve));
-
+export class ExplainCommand extends CatalogCommand {
   constructor(
     private readonly config: ExplainConfig,
-    private readonly ctx: ModeContext,
+    ctx: ModeContext,
   ) {
-    this.catalog = openCatalog(config, ctx);
+    super(openCatalog(config, ctx), ctx, { mode: 'explain', timeout: config.timeout, watch: false });
   }
 
-  async start(): Promise<void> {
-    if (!(await synced(this.catalog, this.config.timeout))) {
-      this.ctx.log.error({ store: this.ctx.store().description, timeoutMs: this.config.timeout }, 'store did not answer');
-      this.resolveFinished(1);
-      return;
-    }
+  protected async print(): Promise<void> {
     const e = await this.explain();
     this.ctx.stdout.write(this.config.json ? `${JSON.stringify(e)}\n` : text(e));
-    this.resolveFinished(0);
   }
 
   private async explain(): Promise<Explanation> {
@@ -91,18 +81,6 @@ export class ExplainCommand implements RunningMode {
       shadowed,
       note: EJECTION_NOTE,
     };
-  }
-
-  async stop(): Promise<void> {
-    await this.catalog.stop();
-  }
-
-  ready(): boolean {
-    return this.catalog.ready;
-  }
-
-  status(): unknown {
-    return { mode: 'explain', revision: this.catalog.revision };
   }
 }
 

@@ -17,13 +17,6 @@ export function openCatalog(config: TableConfig, ctx: ModeContext): Catalog {
   return new Catalog({ store: ctx.store(), log: ctx.log, services: { prefix: config.servicesPrefix }, routes: { prefix: config.routesPrefix } });
 }
 
-/** Resolves true once the catalog holds its first snapshot, false after the timeout. */
-export async function synced(catalog: Catalog, timeoutMs: number): Promise<boolean> {
-  const done = catalog.start().then(() => true);
-  const timedOut = new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
-  return Promise.race([done, timedOut]);
-}
-
 export function tableOf(catalog: Catalog, config: TableConfig): RouteTable {
   const flags: Route[] = config.route.map((text) => {
     const r = parseRouteFlag(text);
@@ -37,11 +30,4 @@ export function actionText(r: Route): string {
   if (r.redirect) return `redirect ${r.redirect.code} ${r.redirect.to}${r.redirect.keepPath ? ' +path' : ''}`;
   if (r.httpsRedirect) return 'https redirect 308, else forward';
   return r.stripPath ? `forward, strip ${r.path}` : 'forward';
-}
-
-/** A plain aligned table. */
-export function aligned(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((c) => c[i]!.length)));
-  const line = (c: readonly string[]): string => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');
-  return [line(header), ...rows.map(line)].join('\n');
 }

@@ -97,10 +97,7 @@ export function reportSuccess(peer: Peer): boolean {
 export function reportFailure(peer: Peer, now: number, policy: EjectionPolicy): boolean {
   if (policy.maxFails <= 0) return false;
   if (peer.ejectedUntil !== 0) {
-    // A failed probe (or a straggler of the batch that ejected it): sit out another cool-down.
-    const wasProbe = peer.probing || now >= peer.ejectedUntil;
-    peer.probing = false;
-    if (wasProbe) peer.ejectedUntil = now + policy.failTimeoutMs;
+    failedWhileEjected(peer, now, policy);
     return false;
   }
   if (peer.fails === 0 || now - peer.firstFailAt > policy.failTimeoutMs) {
@@ -126,15 +123,23 @@ export const HEDGE_STREAK = 3;
 export function reportHedged(peer: Peer, now: number, policy: EjectionPolicy, streak = HEDGE_STREAK): boolean {
   if (policy.maxFails <= 0) return false;
   if (peer.ejectedUntil !== 0) {
-    const wasProbe = peer.probing || now >= peer.ejectedUntil;
-    peer.probing = false;
-    if (wasProbe) peer.ejectedUntil = now + policy.failTimeoutMs;
+    failedWhileEjected(peer, now, policy);
     return false;
   }
   if (++peer.hedges < streak) return false;
   peer.hedges = 0;
   peer.ejectedUntil = now + policy.failTimeoutMs;
   return true;
+}
+
+/**
+ * A failure or a hedge on a peer already ejected: a failed probe (or a straggler of the batch that
+ * ejected it) sits out another cool-down.
+ */
+function failedWhileEjected(peer: Peer, now: number, policy: EjectionPolicy): void {
+  const wasProbe = peer.probing || now >= peer.ejectedUntil;
+  peer.probing = false;
+  if (wasProbe) peer.ejectedUntil = now + policy.failTimeoutMs;
 }
 
 /** The request ended without telling anything about the peer (client went away). */

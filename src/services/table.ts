@@ -1,5 +1,6 @@
 import type { Instance } from '../catalog/catalog.js';
 import { formatEndpoint } from '../catalog/values.js';
+import { alignedTable } from '../text-table.js';
 
 export interface ServiceRow {
   service: string;
@@ -19,12 +20,9 @@ export function serviceRows(services: ReadonlyMap<string, readonly Instance[]>):
   return rows;
 }
 
-/** A plain aligned table, like `kubectl get` or `consul catalog`. */
+/** The instances' table, then a count line. */
 export function formatTable(rows: readonly ServiceRow[]): string {
-  const header = ['SERVICE', 'INSTANCE', 'ADDRESS', 'KEY'];
   const cells = rows.map((r) => [r.service, r.instance, r.address, r.key]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]): string => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');
   const services = new Set(rows.map((r) => r.service)).size;
-  return [line(header), ...cells.map(line), `${services} service(s), ${rows.length} instance(s)`, ''].join('\n');
+  return `${alignedTable(['SERVICE', 'INSTANCE', 'ADDRESS', 'KEY'], cells)}\n${services} service(s), ${rows.length} instance(s)\n`;
 }
