@@ -18,6 +18,8 @@ export type Reply = Buffer<ArrayBufferLike>;
 export const MAX_UDP = 4096;
 const CACHE_MS = 1000;
 const CACHE_MAX = 20_000;
+/** client addresses whose --allow-recursion verdict is remembered (then forgotten all at once) */
+const ALLOWED_CLIENTS_KEPT = 4096;
 /** bounds one query's work: external look-ups included */
 const QUERY_BUDGET_MS = 8000;
 
@@ -89,6 +91,8 @@ export class Responder {
   /** clients that may have names outside the domain forwarded (settings.allowRecursion, parsed) */
   private allowed: CidrSet;
   private allowedFrom: readonly string[];
+  /** `allowed.has` by client address, remembered (parsing the address showed on the hot path) */
+  private readonly allowedClients = new Map<string, boolean>();
   inflight = 0;
   private gen = 0;
   private readonly cache = new Map<string, CacheEntry>();
@@ -134,6 +138,7 @@ export class Responder {
       if (from.length !== this.allowedFrom.length || from.some((c, i) => c !== this.allowedFrom[i])) {
         this.allowed = CidrSet.parse(from);
         this.allowedFrom = from;
+        this.allowedClients.clear();
       }
     }
     if (view.synced !== undefined) this.synced = view.synced;
@@ -241,7 +246,7 @@ export class Responder {
     // the forwarded hot path: the same bytes were answered from the forward cache before
     if (key !== undefined) {
       const alias = this.forwarded.alias(key);
-      if (alias !== undefined && !this.settings.noRecursion && this.allowed.has(client)) {
+      if (alias !== undefined && !this.settings.noRecursion && this.mayRecurse(client)) {
         const out = this.forwarded.answerAlias(alias, msg);
         if (out !== undefined) {
           this.stats.query(alias.qtype, out[3]! & 0x0f);
@@ -298,6 +303,16 @@ export class Responder {
     if (this.asked.size >= CACHE_MAX) this.asked.clear();
     this.asked.add(key);
     return false;
+  }
+
+  private mayRecurse(client: string): boolean {
+    let yes = this.allowedClients.get(client);
+    if (yes === undefined) {
+      yes = this.allowed.has(client);
+      if (this.allowedClients.size >= ALLOWED_CLIENTS_KEPT) this.allowedClients.clear();
+      this.allowedClients.set(client, yes);
+    }
+    return yes;
   }
 
   private inDomain(name: string): boolean {
@@ -397,7 +412,7 @@ export class Responder {
   }
 
   private forward(q: Query, msg: Buffer, transport: Transport, maxSize: number, client: string, rawKey: string | undefined): Buffer | Promise<Buffer | undefined> {
-    if (!this.allowed.has(client)) {
+    if (!this.mayRecurse(client)) {
       this.stats.recursionRefused++;
       return this.reply(q, msg, transport, RCODE.REFUSED, maxSize);
     }

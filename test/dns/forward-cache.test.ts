@@ -209,21 +209,27 @@ test('shouldPrefetch: popular entries in the last 10% of their TTL (at least the
   }
 });
 
-test('LruMap: bounded, evicts the least recently used, a get refreshes', () => {
+test('LruMap: bounded; drops the least recently used first (second chance: a get keeps an entry once)', () => {
   const m = new LruMap<number>(3);
   m.set('a', 1);
   m.set('b', 2);
   m.set('c', 3);
-  assert.equal(m.get('a'), 1); // a is now the most recent
-  m.set('d', 4); // evicts b
-  assert.deepEqual([...m.keys()], ['c', 'a', 'd']);
-  assert.equal(m.peek('c'), 3); // peek does not refresh
-  m.set('e', 5); // evicts c
-  assert.deepEqual([...m.keys()], ['a', 'd', 'e']);
-  assert.equal(m.evictions, 2);
-  m.set('a', 10); // replacing keeps the bound
+  assert.equal(m.get('a'), 1); // a is marked used
+  m.set('d', 4); // a, the oldest, is used: it gets a second chance; b goes
+  assert.deepEqual([...m.keys()].sort(), ['a', 'c', 'd']);
+  assert.equal(m.peek('c'), 3); // peek does not mark c used
+  m.set('e', 5); // c goes
+  assert.deepEqual([...m.keys()].sort(), ['a', 'd', 'e']);
+  m.set('f', 6); // a was moved behind d when it was passed over: d goes
+  assert.deepEqual([...m.keys()].sort(), ['a', 'e', 'f']);
+  assert.equal(m.evictions, 3);
+  // every entry used: they are passed over once each, then the oldest (a) goes; never the new one
+  for (const k of ['a', 'e', 'f']) m.get(k);
+  m.set('g', 7);
+  assert.deepEqual([...m.keys()].sort(), ['e', 'f', 'g']);
+  m.set('e', 10); // replacing keeps the bound
   assert.equal(m.size, 3);
-  assert.deepEqual([...m.keys()], ['d', 'e', 'a']);
+  assert.equal(m.peek('e'), 10);
   const off = new LruMap<number>(0);
   off.set('a', 1);
   assert.equal(off.size, 0, 'size 0 keeps nothing');
