@@ -77,7 +77,7 @@ export const definition: ModeDefinition = {
       min: 0,
       max: 10_000_000,
       default: DEFAULTS.forwardCacheSize,
-      help: 'forwarded answers kept, least recently used dropped first, in at most 2 KiB per entry on average (large replies are kept fewer); per thread (each --udp-workers thread keeps its own); 0 = no cache',
+      help: 'forwarded answers kept, least recently used dropped first (approximately: a used entry gets a second chance), in at most 2 KiB per entry on average (large replies are kept fewer); per thread (each --udp-workers thread keeps its own); 0 = no cache',
     },
     {
       name: 'forward-cache-max-ttl',

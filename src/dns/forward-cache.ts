@@ -273,12 +273,9 @@ export function entryBytes(entry: ForwardEntry): number {
 }
 
 /**
- * A map bounded to `limit` entries and, when given `weigh`, to `maxWeight` in total, that evicts
- * the least recently used: a Map's insertion order is the recency order, a hit moves the entry to
- * the end. A value heavier than `maxWeight` on its own is not stored.
- */
-/**
- * A bounded map that drops the least recently used entries first, approximately: "second chance"
+ * A map bounded to `limit` entries and, when given `weigh`, to `maxWeight` in total (a value
+ * heavier than `maxWeight` on its own is not stored), that drops the least recently used entries
+ * first, approximately: "second chance"
  * (CLOCK) rather than exact LRU. A get only marks its entry used, so a cache hit costs one lookup
  * and no reordering (a delete and re-insert per hit showed as an eighth of the forwarded hot
  * path); when room is needed, the oldest entries are looked at in insertion order, a used one is
