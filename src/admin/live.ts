@@ -57,15 +57,16 @@ export class LiveState {
 
   /**
    * One round: the page's counters, the status when it is due, and what changed since the last
-   * round. `watched`: someone has the page open (or is opening it).
+   * round. `watched`: someone has the page open (or is opening it). `fresh`: the status is read
+   * now whatever its schedule (a page being opened).
    */
-  async sample(watched: boolean): Promise<void> {
+  async sample(watched: boolean, fresh = false): Promise<void> {
     const totals = await this.counterTotals();
     const now = this.clock();
     const deltas = this.series.sample(totals, now);
     let status = this.status;
     const large = !watched && (this.source.statusSize?.() ?? 0) >= UNWATCHED_MAX_SIZE;
-    const due = now >= this.statusDueAt && (watched || this.statusCostMs < UNWATCHED_COST_MS || now - this.sampledAt >= UNWATCHED_MAX_INTERVAL_MS);
+    const due = (fresh && watched) || (now >= this.statusDueAt && (watched || this.statusCostMs < UNWATCHED_COST_MS || now - this.sampledAt >= UNWATCHED_MAX_INTERVAL_MS));
     if (!large && (!this.sampled || due)) {
       const started = this.costClock();
       status = this.source.status();

@@ -19,9 +19,6 @@ export interface AdminTarget {
   lookup?(name: string): unknown;
 }
 
-/** a page opened gets a sample at most this old */
-const FRESH_MS = 250;
-
 /** one sample (status and counters) per tick; each viewer gets at most one update per tick */
 const TICK_MS = 1000;
 /** a comment on idle streams every so many ticks */
@@ -33,7 +30,10 @@ export class AdminServer {
   private server: Server | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private ticks = 0;
-  private sampling = false;
+  /** the sample being taken, if any */
+  private sampling: Promise<void> | undefined;
+  /** samples begun for a page being opened (each reads the status afresh) */
+  private openingSamples = 0;
   private readonly page: ModePage;
   private readonly live: LiveState;
   private readonly viewers = new Viewers();
@@ -71,25 +71,34 @@ export class AdminServer {
     return server.address() as AddressInfo;
   }
 
-  /** A sample now unless the last one is under FRESH_MS old (or one is being taken). */
+  /**
+   * A page or stream being opened shows the mode as it is now: a sample that reads the status
+   * afresh and began after the request arrived (one already under way may predate, say, the first
+   * sync, and a periodic one may reuse the last status). Requests arriving together share one.
+   */
   private async freshen(): Promise<void> {
-    if (Date.now() - this.live.sampledAt < FRESH_MS) return;
+    const seen = this.openingSamples;
+    while (this.sampling !== undefined) await this.sampling;
+    if (this.openingSamples > seen) return;
     await this.tick(true);
   }
 
-  /** `opening`: a page or its event stream is being opened (it counts as watched) */
-  private async tick(opening = false): Promise<void> {
-    if (this.sampling) return;
-    this.sampling = true;
-    try {
-      await this.live.sample(opening || this.viewers.size > 0);
-      if (this.viewers.size > 0) this.viewers.broadcast(liveFragment(this.page, this.live.view()).text);
-      if (++this.ticks % KEEPALIVE_TICKS === 0) this.viewers.keepalive();
-    } catch {
-      // a status() that throws mid-restart: the next tick tries again
-    } finally {
-      this.sampling = false;
-    }
+  /** `opening`: a page or its event stream is being opened (it counts as watched, and the status is read afresh) */
+  private tick(opening = false): Promise<void> {
+    if (this.sampling !== undefined) return this.sampling;
+    if (opening) this.openingSamples++;
+    this.sampling = (async () => {
+      try {
+        await this.live.sample(opening || this.viewers.size > 0, opening);
+        if (this.viewers.size > 0) this.viewers.broadcast(liveFragment(this.page, this.live.view()).text);
+        if (++this.ticks % KEEPALIVE_TICKS === 0) this.viewers.keepalive();
+      } catch {
+        // a status() that throws mid-restart: the next tick tries again
+      } finally {
+        this.sampling = undefined;
+      }
+    })();
+    return this.sampling;
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {

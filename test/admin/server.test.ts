@@ -55,3 +55,22 @@ test('a change in the first second after start is noticed (the first sample is t
     await admin.stop();
   }
 });
+
+test('a page opened shows the status as it is when the request arrives, however recent the last sample', { timeout: 30_000 }, async () => {
+  let records = 0;
+  const admin = new AdminServer('127.0.0.1:0', { ready: () => true, status: () => ({ mode: 'dns', ready: records > 0, zone: 'skydns.local', records }) }, new Registry(), 'dns');
+  const { port } = await admin.start();
+  try {
+    // the start-up sample has just been taken (records 0); the mode becomes ready right after
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    records = 3;
+    const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    assert.match(page, /records<\/[^>]+>\s*<[^>]+>3</);
+    // two pages opened together: both see the change made before they asked
+    records = 5;
+    const [a, b] = await Promise.all([fetch(`http://127.0.0.1:${port}/`).then((r) => r.text()), fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())]);
+    for (const p of [a, b]) assert.match(p, /records<\/[^>]+>\s*<[^>]+>5</);
+  } finally {
+    await admin.stop();
+  }
+});
