@@ -52,6 +52,9 @@ const RESTART_DELAY_MS = 500;
  * The primary supervises (restarts crashed workers), drives graceful shutdown, and serves
  * admin: readiness and status gathered from the workers, metrics summed across them.
  */
+/** a worker's answer to a scrape is awaited this long (busy workers answer late; scrapes wait ~10 s) */
+const METRICS_ANSWER_MS = 2500;
+
 export class ProxyPrimary implements RunningMode {
   private readonly config: ProxyConfig;
   private readonly log: Logger;
@@ -60,6 +63,8 @@ export class ProxyPrimary implements RunningMode {
   private nextMetricsId = 1;
   private readonly pendingMetrics = new Map<number, (metrics: MetricObjectWithValues<MetricValue<string>>[]) => void>();
   private collecting: { at: number; promise: Promise<Registry<RegistryContentType>> } | undefined;
+  /** each live worker's last metrics: a worker slow to answer a scrape counts with these, so sums never fall back */
+  private readonly lastMetrics = new WeakMap<Worker, MetricObjectWithValues<MetricValue<string>>[]>();
 
   constructor(config: ProxyConfig, log: Logger, metrics: Registry) {
     this.config = config;
@@ -202,7 +207,13 @@ export class ProxyPrimary implements RunningMode {
     if (this.collecting && now - this.collecting.at < 200) return this.collecting.promise;
     const promise = (async () => {
       const workers = this.slots.flatMap((s) => (s.worker && !s.worker.isDead() ? [s.worker] : []));
-      const results = await Promise.all(workers.map((w) => this.askMetrics(w)));
+      const results = await Promise.all(
+        workers.map(async (w) => {
+          const got = await this.askMetrics(w);
+          if (got !== undefined) this.lastMetrics.set(w, got);
+          return got ?? this.lastMetrics.get(w);
+        }),
+      );
       return AggregatorRegistry.aggregate(results.filter((r) => r !== undefined));
     })();
     this.collecting = { at: now, promise };
@@ -215,7 +226,7 @@ export class ProxyPrimary implements RunningMode {
       const timer = setTimeout(() => {
         this.pendingMetrics.delete(id);
         resolve(undefined);
-      }, 1000);
+      }, METRICS_ANSWER_MS);
       this.pendingMetrics.set(id, (metrics) => {
         clearTimeout(timer);
         this.pendingMetrics.delete(id);

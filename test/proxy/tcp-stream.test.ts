@@ -354,5 +354,6 @@ test('--workers 2: every worker accepts on a socket of its own (SO_REUSEPORT) an
     const tcp = (await p.status()).tcp as { total: number; instances: { workerStates: string[] }[] }[] | undefined;
     return tcp?.[0]?.total === 16 && tcp[0].instances[0]!.workerStates.length === 2;
   });
-  assert.match(await p.metrics(), /beacon_proxy_tcp_connections_total\{listener="[^"]+",service="greet",upstream="[^"]+"\} 16/);
+  // the primary sums the workers' counters, asked over IPC at each scrape
+  await waitFor('metrics summed across the workers', async () => /beacon_proxy_tcp_connections_total\{listener="[^"]+",service="greet",upstream="[^"]+"\} 16\n/.test(await p.metrics()) || undefined, 10_000);
 });
