@@ -96,7 +96,7 @@ export class Responder {
   inflight = 0;
   private gen = 0;
   private readonly cache = new Map<string, CacheEntry>();
-  /** keys asked since the last clear: an answer is cached from its key's second ask (see admit) */
+  /** in-zone keys asked since the last clear: an answer is cached from its key's second ask (see noteAsked) */
   private readonly asked = new Set<string>();
   /** which cached answers read which names (changed() drops only those) */
   private readonly dependents = new NameDependents();
@@ -279,12 +279,13 @@ export class Responder {
 
     if (!this.synced && this.inDomain(q.name)) return this.reply(q, msg, transport, RCODE.SERVFAIL, maxSize);
     // a cacheable answer notes the names it reads, so that a change drops it only if it read one
-    const cacheKeyed = key !== undefined && this.admit(key) ? key : undefined;
+    const cacheKeyed = key !== undefined && this.asked.has(key) ? key : undefined;
     const index = this.index;
     const read: (readonly string[])[] = [];
     const outcome = answerFor(q, cacheKeyed === undefined ? index : { lookup: (labels: readonly string[], exact?: boolean): Lookup => (read.push(labels), index.lookup(labels, exact)) }, this.context(now));
     if (outcome.kind === 'forward') return this.forward(q, msg, transport, maxSize, client, key);
     if (outcome.needs.length === 0) {
+      if (key !== undefined && cacheKeyed === undefined) this.noteAsked(key);
       const reply = this.encodeAndCache(q, msg, outcome, maxSize, cacheKeyed, now);
       if (cacheKeyed !== undefined) this.dependents.record(cacheKeyed, read);
       return reply;
@@ -293,16 +294,15 @@ export class Responder {
   }
 
   /**
-   * Whether an in-zone answer for `key` is worth caching: only from the key's second ask among
-   * the last CACHE_MAX distinct keys. Names asked once (a scan, random lookups over a zone of
-   * 100,000 names) would only churn the cache: each entry outlives a young-generation collection
-   * and dies in the old one, and at 20,000 one-off queries a second that grew RSS by ~100 MB.
+   * An in-zone answer is cached only from its key's second ask among the last CACHE_MAX distinct
+   * keys answered in the zone (forwarded names take no place here). Names asked once (a scan,
+   * random lookups over a zone of 100,000 names) would only churn the cache: each entry outlives
+   * a young-generation collection and dies in the old one, and at 20,000 one-off queries a second
+   * that grew RSS by ~100 MB.
    */
-  private admit(key: string): boolean {
-    if (this.asked.has(key)) return true;
+  private noteAsked(key: string): void {
     if (this.asked.size >= CACHE_MAX) this.asked.clear();
     this.asked.add(key);
-    return false;
   }
 
   private mayRecurse(client: string): boolean {

@@ -90,6 +90,10 @@ test('watch events change the index in place: no rebuild, every change visible a
   await store.put('/skydns/local/skydns/small/a', '{"host":"10.8.0.1"}');
   await store.put('/skydns/local/skydns/small/b', '{"host":"10.8.0.2"}');
   assert.deepEqual((await query(port, 'small.skydns.local.')).sort(), ['10.8.0.1', '10.8.0.2']);
+  assert.deepEqual((await query(port, 'small.skydns.local.')).sort(), ['10.8.0.1', '10.8.0.2']);
+  const cachedBefore = hits();
+  assert.deepEqual((await query(port, 'small.skydns.local.')).sort(), ['10.8.0.1', '10.8.0.2']);
+  assert.equal(hits(), cachedBefore + 1, 'the subtree listing is cached before the change');
   await store.delete('/skydns/local/skydns/small/b');
   assert.deepEqual(await query(port, 'small.skydns.local.'), ['10.8.0.1']);
 });

@@ -5,7 +5,8 @@
  * proxy), and stores each certificate as `<tls-prefix>/acme-<host>` so every proxy serves it.
  * Looks again every minute, soon after route or certificate changes, and when a renewal or a
  * retry falls due. Failures back off per host (plan.ts backoffMs) with a log line naming the host
- * and the CA's answer; the backoff is kept in the store (backoff.ts) and read by each new holder.
+ * and the CA's answer; the backoff is kept in the store (backoff.ts) and read by the holder at
+ * every look, so a proxy that takes the lock over waits out the others' failures.
  */
 import { readFileSync } from 'node:fs';
 import { Counter, type Registry } from 'prom-client';
@@ -20,7 +21,7 @@ import { backoffPrefix, decodeBackoff, encodeBackoff, mergeBackoff } from './bac
 import type { AcmeConfig } from './flags.js';
 import { ACME_LOCK_TTL_MS, AcmeLock, lockKeyName } from './lock.js';
 import type { Issued, OrderInput } from './order.js';
-import { acmeHosts, afterOrder, coveredUntil, hostsToOrder, nextCheck, renewalDue, type AcmeHosts, type Coverage, type HostRecord } from './plan.js';
+import { acmeHosts, afterOrder, BACKOFF_MAX_MS, coveredUntil, hostsToOrder, nextCheck, renewalDue, type AcmeHosts, type Coverage, type HostRecord } from './plan.js';
 
 /** the longest time between two looks */
 export const ACME_CHECK_MS = 60_000;
@@ -88,8 +89,6 @@ export class AcmeIssuer {
   private accountKey: string | undefined;
   private readonly warned = new Set<string>();
   private orderFn: ((input: OrderInput) => Promise<Issued>) | undefined;
-  /** the stored backoff records were read since this proxy took the lock */
-  private backoffRead = false;
 
   constructor(private readonly deps: AcmeIssuerDeps) {
     this.now = deps.now ?? Date.now;
@@ -159,7 +158,6 @@ export class AcmeIssuer {
     for (const host of [...this.records.keys()]) if (!wanted.hosts.includes(host)) this.records.delete(host);
     if (wanted.hosts.length === 0) {
       // nothing to issue: let another proxy (or none) hold the lock
-      this.backoffRead = false;
       await this.lock.release();
       return ACME_CHECK_MS;
     }
@@ -172,19 +170,13 @@ export class AcmeIssuer {
     }
     // not the holder: ask again within one lease time, so a dead holder's hosts wait at most
     // about two lease times (its lease running out, then this look) rather than a whole check
-    if (!held) {
-      this.backoffRead = false;
-      return ACME_LOCK_TTL_MS;
-    }
-    // a new holder first learns the failures of the one before (the store is the memory)
-    if (!this.backoffRead) {
-      try {
-        await this.readBackoff(wanted.hosts);
-      } catch (err) {
-        this.deps.log.warn({ err: (err as Error).message }, 'cannot read the stored ACME backoff; trying again');
-        return ACME_LOCK_TTL_MS;
-      }
-      this.backoffRead = true;
+    if (!held) return ACME_LOCK_TTL_MS;
+    // the store is the backoff's memory, read at every look: a proxy new to the lock, or back to
+    // it after another held it, waits out the failures of the others for every host it wants
+    try {
+      await this.readBackoff(wanted.hosts);
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'cannot read the stored ACME backoff; going on with what this proxy remembers');
     }
     const renewBefore = this.deps.config.acmeRenewBefore;
     const due = hostsToOrder(wanted.hosts, this.deps.certificates(), this.records, this.now(), renewBefore);
@@ -196,27 +188,38 @@ export class AcmeIssuer {
     return nextCheck(wanted.hosts, this.deps.certificates(), this.records, now, renewBefore, ACME_CHECK_MS) - now;
   }
 
-  /** Merges the stored backoff records of `hosts`; records of hosts no route wants are deleted. */
+  /**
+   * Merges the stored backoff records of `hosts` (the later retry wins). Records of other hosts
+   * are left alone (another proxy's routes may want them, or this one's watch has not shown them
+   * yet), unless malformed or past any backoff, which are deleted.
+   */
   private async readBackoff(hosts: readonly string[]): Promise<void> {
     const prefix = backoffPrefix(this.deps.config.acmePrefix);
     const { kvs } = await this.deps.store.read([prefix]);
+    const now = this.now();
     for (const kv of kvs) {
       const host = kv.key.slice(prefix.length);
-      if (!hosts.includes(host)) {
+      const decoded = decodeBackoff(kv.value);
+      if (!decoded.ok) {
+        this.deps.log.warn({ key: kv.key, reason: decoded.reason }, 'malformed ACME backoff record deleted');
         await this.deps.store.delete(kv.key).catch(() => undefined);
         continue;
       }
-      const decoded = decodeBackoff(kv.value);
-      if (!decoded.ok) {
-        this.deps.log.warn({ key: kv.key, reason: decoded.reason }, 'malformed ACME backoff record skipped');
+      if (decoded.record.nextTry + BACKOFF_MAX_MS < now) {
+        await this.deps.store.delete(kv.key).catch(() => undefined);
         continue;
       }
-      this.records.set(host, mergeBackoff(this.records.get(host), decoded.record));
+      if (hosts.includes(host)) this.records.set(host, mergeBackoff(this.records.get(host), decoded.record));
     }
   }
 
-  /** The host's backoff for the next holder: written after a failure, deleted after a success. */
+  /**
+   * The host's backoff for the next holder: written after a failure, deleted after a success;
+   * only while this proxy holds the lock (an order that outlived it must not overwrite the new
+   * holder's record).
+   */
   private async shareBackoff(host: string, record: HostRecord): Promise<void> {
+    if (!this.lock.held) return;
     const key = `${backoffPrefix(this.deps.config.acmePrefix)}${host}`;
     try {
       if (record.failures > 0) await this.deps.store.put(key, encodeBackoff(record));
@@ -229,7 +232,6 @@ export class AcmeIssuer {
   private async orderFor(host: string): Promise<void> {
     const { config, log } = this.deps;
     this.ordering = host;
-    const failedBefore = (this.records.get(host)?.failures ?? 0) > 0;
     const started = this.now();
     log.info({ host, directory: config.acmeDirectory }, 'ACME order started');
     try {
@@ -244,7 +246,7 @@ export class AcmeIssuer {
       const notAfter = checked.cert.notAfter.getTime();
       const record = afterOrder(this.records.get(host), this.now(), { ok: true, notAfter });
       this.records.set(host, record);
-      if (failedBefore) await this.shareBackoff(host, record);
+      await this.shareBackoff(host, record);
       this.orders.labels('ok').inc();
       log.info({ host, key: `${prefix}${name}`, notAfter: checked.cert.notAfter.toISOString(), issuer: checked.cert.issuer, ms: this.now() - started }, 'ACME certificate issued');
     } catch (err) {

@@ -209,3 +209,31 @@ test('a new holder keeps the backoff of the one before, and a success clears it 
     await store.close();
   }
 });
+
+test('the holder reads the stored backoff at every look; malformed and long-past records are deleted, other hosts\' kept', { timeout: 30_000 }, async () => {
+  const store = freshStore();
+  const a = issuerOn(store, [route('e.test')]);
+  a.fail = 'the CA refuses (rateLimited)';
+  try {
+    a.issuer.start();
+    await waitFor('a fails', () => (a.issuer.status().hosts[0]?.state === 'failed' ? true : undefined), 10_000);
+    assert.equal(a.issuer.status().hosts[0]!.failures, 1);
+    // meanwhile another proxy (which held the lock while this one had lost it) failed more
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    await store.put('/beacon/acme-backoff/e.test', JSON.stringify({ failures: 6, nextTry: later, lastError: 'from the other holder' }));
+    await store.put('/beacon/acme-backoff/bad.test', 'nope');
+    await store.put('/beacon/acme-backoff/old.test', JSON.stringify({ failures: 2, nextTry: new Date(Date.now() - 2 * 3_600_000).toISOString() }));
+    await store.put('/beacon/acme-backoff/other.test', JSON.stringify({ failures: 1, nextTry: new Date(Date.now() + 60_000).toISOString() }));
+    a.issuer.changed();
+    await waitFor('the stored record read', () => (a.issuer.status().hosts[0]?.failures === 6 ? true : undefined), 10_000);
+    const s = a.issuer.status().hosts[0]!;
+    assert.equal(s.nextTry, later);
+    assert.equal(s.lastError, 'from the other holder');
+    const keys = (await store.read(['/beacon/acme-backoff/'])).kvs.map((kv) => kv.key).sort();
+    assert.deepEqual(keys, ['/beacon/acme-backoff/e.test', '/beacon/acme-backoff/other.test']);
+    assert.equal(a.orders.length, 1, 'no order before the stored nextTry');
+  } finally {
+    await a.issuer.stop();
+    await store.close();
+  }
+});
