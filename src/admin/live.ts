@@ -58,7 +58,7 @@ export class LiveState {
   /**
    * One round: the page's counters, the status when it is due, and what changed since the last
    * round. `watched`: someone has the page open (or is opening it). `fresh`: the status is read
-   * now whatever its schedule (a page being opened).
+   * now whatever its schedule (a page being opened, so also watched).
    */
   async sample(watched: boolean, fresh = false): Promise<void> {
     const totals = await this.counterTotals();
@@ -66,7 +66,7 @@ export class LiveState {
     const deltas = this.series.sample(totals, now);
     let status = this.status;
     const large = !watched && (this.source.statusSize?.() ?? 0) >= UNWATCHED_MAX_SIZE;
-    const due = (fresh && watched) || (now >= this.statusDueAt && (watched || this.statusCostMs < UNWATCHED_COST_MS || now - this.sampledAt >= UNWATCHED_MAX_INTERVAL_MS));
+    const due = fresh || (now >= this.statusDueAt && (watched || this.statusCostMs < UNWATCHED_COST_MS || now - this.sampledAt >= UNWATCHED_MAX_INTERVAL_MS));
     if (!large && (!this.sampled || due)) {
       const started = this.costClock();
       status = this.source.status();

@@ -275,11 +275,11 @@ export function entryBytes(entry: ForwardEntry): number {
 /**
  * A map bounded to `limit` entries and, when given `weigh`, to `maxWeight` in total (a value
  * heavier than `maxWeight` on its own is not stored), that drops the least recently used entries
- * first, approximately: "second chance"
- * (CLOCK) rather than exact LRU. A get only marks its entry used, so a cache hit costs one lookup
- * and no reordering (a delete and re-insert per hit showed as an eighth of the forwarded hot
- * path); when room is needed, the oldest entries are looked at in insertion order, a used one is
- * moved to the back with its mark cleared, and the first unused one is dropped.
+ * first, approximately: "second chance" (CLOCK) rather than exact LRU. A get only marks its entry
+ * used, so a cache hit costs one lookup and no reordering (a delete and re-insert per hit showed
+ * as an eighth of the forwarded hot path); when room is needed, the oldest entries are looked at
+ * in insertion order, a used one is moved to the back with its mark cleared, and the first unused
+ * one is dropped.
  */
 export class LruMap<V> {
   private readonly map = new Map<string, { value: V; used: boolean }>();
@@ -330,15 +330,12 @@ export class LruMap<V> {
         this.evictions++;
         return;
       }
-      // used since its last chance (or the new entry, when it alone is left at the front): to the back
+      // used since its last chance (or the new entry, come round to the front): to the back. One
+      // pass clears every mark, so the loop ends within two passes (limit >= 1, and the new
+      // entry alone is never over maxWeight: set() refuses such a value)
       slot.used = false;
       this.map.delete(oldest);
       this.map.set(oldest, slot);
-      if (oldest === keep && this.map.size === 1) {
-        this.delete(keep);
-        this.evictions++;
-        return;
-      }
     }
   }
 

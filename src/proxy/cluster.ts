@@ -43,6 +43,9 @@ interface Slot {
 
 const RESTART_DELAY_MS = 500;
 
+/** a worker's answer to a scrape is awaited this long (busy workers answer late; scrapes wait ~10 s) */
+const METRICS_ANSWER_MS = 2500;
+
 /**
  * --workers N: the primary forks N workers that share the listen socket through node:cluster.
  * Each worker runs a whole ProxyEngine with its own catalog and store watch, so every worker
@@ -52,9 +55,6 @@ const RESTART_DELAY_MS = 500;
  * The primary supervises (restarts crashed workers), drives graceful shutdown, and serves
  * admin: readiness and status gathered from the workers, metrics summed across them.
  */
-/** a worker's answer to a scrape is awaited this long (busy workers answer late; scrapes wait ~10 s) */
-const METRICS_ANSWER_MS = 2500;
-
 export class ProxyPrimary implements RunningMode {
   private readonly config: ProxyConfig;
   private readonly log: Logger;

@@ -157,3 +157,15 @@ test('the answer cache keeps an answer from its second ask; names asked once nev
   assert.deepEqual(await ask(r, '127.0.0.1', 'a.app.skydns.local.'), { rcode: RCODE.NOERROR, ttls: [30], sync: true });
   assert.equal(stats.cacheHits, 1);
 });
+
+test('--allow-recursion verdicts are remembered per client, and forgotten when the ranges change', async () => {
+  const { r, stats } = responder({ allowRecursion: ['10.0.0.0/8'] });
+  for (let i = 0; i < 2; i++) assert.equal((await ask(r, '192.168.1.1', 'www.example.org.')).rcode, RCODE.REFUSED);
+  assert.equal(stats.recursionRefused, 2);
+  // the same client, once its range is allowed: forwarded (SERVFAIL from the silent nameserver)
+  const { settings } = resolveSettings({ domain: 'skydns.local', forward: ['127.0.0.1:9'], forwardTimeoutMs: 50, allowRecursion: ['192.168.0.0/16'] }, undefined, []);
+  r.update({ settings });
+  assert.equal((await ask(r, '192.168.1.1', 'www.example.org.')).rcode, RCODE.SERVFAIL);
+  assert.equal((await ask(r, '10.1.1.1', 'www.example.org.')).rcode, RCODE.REFUSED);
+  assert.equal(stats.recursionRefused, 3);
+});

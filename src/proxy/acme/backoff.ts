@@ -1,6 +1,6 @@
 /**
- * A host's failed orders, shared through the store so that the proxy which takes the ACME lock
- * next (the holder died, was restarted or stopped) keeps waiting out the backoff instead of
+ * A host's failed orders, shared through the store so that a proxy which takes the ACME lock
+ * over (the holder died, was restarted or stopped) keeps waiting out the backoff instead of
  * asking the CA again at once: a restart loop must not become an order loop against the CA's rate
  * limits. `<acme-prefix>-backoff/<host>` = `{"failures":N,"nextTry":"ISO","lastError":"..."}`,
  * written after a failure and deleted after a success. Pure encoding and merging here; the issuer
@@ -36,8 +36,9 @@ export function decodeBackoff(value: string): DecodedBackoff {
 }
 
 /**
- * What a new holder keeps for a host: the stored failures when they wait longer than what it
- * remembers itself (its own success since then, known only to it, is kept as issuedNotAfter).
+ * What the lock holder keeps for a host after reading the store: the stored failures when they
+ * wait longer than what it remembers itself (a certificate it stored itself stays known as
+ * issuedNotAfter).
  */
 export function mergeBackoff(own: HostRecord | undefined, stored: HostRecord): HostRecord {
   if (own !== undefined && own.nextTry >= stored.nextTry) return own;
